@@ -1,0 +1,22 @@
+"""listsync: syndicate real-estate listings from broker CRMs to property portals."""
+
+from listsync.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    FieldIssue,
+    InvalidListingError,
+    ListsyncError,
+    PortalError,
+)
+from listsync.model import Listing, parse_listing
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "FieldIssue",
+    "InvalidListingError",
+    "Listing",
+    "ListsyncError",
+    "PortalError",
+    "parse_listing",
+]

@@ -1,0 +1,240 @@
+"""Every error listsync raises, grouped by what the caller should do about it.
+
+```
+ListsyncError
+├── ConfigurationError            fix the configuration (CLI exit code 2)
+├── InvalidListingError           fix the listing data; carries FieldIssues with canonical paths
+│   └── PortalValidationError     ... the portal itself refused it (also a PortalError)
+└── PortalError                   something happened on a portal; names the portal and request id
+    ├── AuthenticationError       fix the credentials of that portal account
+    │   └── PermissionDeniedError ... the credentials lack a scope/permission (named)
+    ├── ConflictError             the portal's state forbids this (transition refused, 409)
+    ├── NotFoundError             the remote record does not exist (any more)
+    ├── RetryableError            retried automatically by the HTTP layer and the engine
+    │   ├── RateLimitedError      429; `retry_after` in seconds when the portal said
+    │   ├── TransientError        5xx, timeouts, connection failures
+    │   └── UnknownOutcomeError   a non-idempotent request may or may not have landed
+    └── PortalBugError            the portal answered something its documents rule out
+```
+
+`str(error)` names the portal, the account when there is one, and the portal's request id,
+and never contains a secret: messages pass through `listsync.redact.redact_text`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from listsync.redact import redact_text
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConflictError",
+    "FieldIssue",
+    "InvalidListingError",
+    "ListsyncError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PortalBugError",
+    "PortalError",
+    "PortalValidationError",
+    "RateLimitedError",
+    "RetryableError",
+    "Severity",
+    "TransientError",
+    "UnknownOutcomeError",
+]
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class FieldIssue(BaseModel):
+    """One problem with one field, pointing at the canonical field a CRM user can fix.
+
+    Attributes:
+        path: canonical dotted path, e.g. `address.postal_code` or `media[1].url`.
+        message: human-readable, UI-ready text.
+        portal: the portal whose rule produced it, `None` for the canonical model.
+        portal_field: the portal's own name or pointer for the field (`postCode`, `/data/...`).
+        rule: the portal rule's identifier, when it has one.
+        severity: errors block sending; warnings are reported only.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str
+    message: str
+    portal: str | None = None
+    portal_field: str | None = None
+    rule: str | None = None
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        where = f" ({self.portal}: {self.portal_field})" if self.portal_field else ""
+        return f"{self.path}: {self.message}{where}"
+
+
+class ListsyncError(Exception):
+    """Base of every listsync error."""
+
+    def __init__(self, message: str) -> None:
+        self.message = redact_text(message)
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(ListsyncError):
+    """The configuration is wrong or incomplete; `key` names the offending setting."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        self.key = key
+        super().__init__(f"{key}: {message}" if key else message)
+
+
+class InvalidListingError(ListsyncError):
+    """The listing data must be fixed; `issues` say where, with canonical paths."""
+
+    def __init__(
+        self,
+        issues: Iterable[FieldIssue],
+        *,
+        external_ref: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        self.issues: tuple[FieldIssue, ...] = tuple(issues)
+        self.external_ref = external_ref
+        head = message or (
+            f"listing {external_ref!r} is invalid" if external_ref else "listing is invalid"
+        )
+        lines = "".join(f"\n  {issue}" for issue in self.issues)
+        super().__init__(f"{head}: {len(self.issues)} problem(s){lines}")
+
+
+class PortalError(ListsyncError):
+    """Something went wrong on a portal.
+
+    Attributes:
+        portal: the adapter name.
+        account: the portal account the request was made for.
+        request_id: the portal's own request id, when it gave one.
+        status_code: the HTTP status, when there was a response.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        portal: str,
+        account: str | None = None,
+        request_id: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.portal = portal
+        self.account = account
+        self.request_id = request_id
+        self.status_code = status_code
+        where = portal if account in (None, "default") else f"{portal} account {account!r}"
+        tail = f" (request id {request_id})" if request_id else ""
+        super().__init__(f"{where}: {message}{tail}")
+
+
+class PortalValidationError(PortalError, InvalidListingError):
+    """The portal refused the listing's content; `issues` map its fields to canonical paths."""
+
+    def __init__(
+        self,
+        message: str,
+        issues: Sequence[FieldIssue],
+        *,
+        portal: str,
+        account: str | None = None,
+        request_id: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.issues = tuple(issues)
+        self.external_ref = None
+        lines = "".join(f"\n  {issue}" for issue in self.issues)
+        PortalError.__init__(
+            self,
+            f"{message}{lines}",
+            portal=portal,
+            account=account,
+            request_id=request_id,
+            status_code=status_code,
+        )
+
+
+class AuthenticationError(PortalError):
+    """The credentials of a portal account were refused or have expired."""
+
+
+class PermissionDeniedError(AuthenticationError):
+    """The credentials work but lack a permission; `scope` names it when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        portal: str,
+        scope: str | None = None,
+        account: str | None = None,
+        request_id: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.scope = scope
+        text = f"{message} (missing scope {scope})" if scope else message
+        super().__init__(
+            text, portal=portal, account=account, request_id=request_id, status_code=status_code
+        )
+
+
+class ConflictError(PortalError):
+    """The portal's state forbids the operation (an illegal transition, a duplicate)."""
+
+
+class NotFoundError(PortalError):
+    """The remote record does not exist."""
+
+
+class RetryableError(PortalError):
+    """Retried automatically; raised to the caller only when retries are exhausted."""
+
+
+class RateLimitedError(RetryableError):
+    """The portal asked us to slow down; `retry_after` is in seconds when it said."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        portal: str,
+        retry_after: float | None = None,
+        account: str | None = None,
+        request_id: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            message, portal=portal, account=account, request_id=request_id, status_code=status_code
+        )
+
+
+class TransientError(RetryableError):
+    """A server error, timeout or connection failure that may go away on retry."""
+
+
+class UnknownOutcomeError(RetryableError):
+    """A non-idempotent request was sent and no answer came back: it may have landed."""
+
+
+class PortalBugError(PortalError):
+    """The portal answered in a way its own documents rule out."""
