@@ -97,7 +97,12 @@ class ConfigurationError(ListsyncError):
 
     def __init__(self, message: str, *, key: str | None = None) -> None:
         self.key = key
-        super().__init__(f"{key}: {message}" if key else message)
+        super().__init__(message)
+        if key:
+            # The key is a setting's name, never a secret; prefixing it after redaction keeps
+            # "portals.x.token: missing required setting" from reading as a `token: value` pair.
+            self.message = f"{key}: {self.message}"
+            self.args = (self.message,)
 
 
 class InvalidListingError(ListsyncError):
@@ -144,7 +149,9 @@ class PortalError(ListsyncError):
         self.status_code = status_code
         where = portal if account in (None, "default") else f"{portal} account {account!r}"
         tail = f" (request id {request_id})" if request_id else ""
-        super().__init__(f"{where}: {message}{tail}")
+        # Not super(): in PortalValidationError the next class in the MRO is
+        # InvalidListingError, whose first argument is the issues, not the message.
+        ListsyncError.__init__(self, f"{where}: {message}{tail}")
 
 
 class PortalValidationError(PortalError, InvalidListingError):

@@ -10,7 +10,7 @@
 - retries with exponential backoff and jitter (stamina) for connect errors, timeouts, 429 and
   5xx, honouring `Retry-After` up to `max_retry_wait`; the decision is `retry_decision()`;
 - `User-Agent: listsync/<version>`;
-- transport errors mapped to the error tree in `_map_transport_error`, portal error bodies by the
+- transport errors mapped to the error tree in `_map_transport_errors`, portal error bodies by the
   adapter's `error_mapper`;
 - every log line goes through `listsync.redact`.
 
@@ -25,11 +25,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
+import math
+import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 import stamina
@@ -37,6 +40,11 @@ import structlog
 from aiolimiter import AsyncLimiter
 
 from listsync.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
     PortalBugError,
     PortalError,
     RateLimitedError,
@@ -46,10 +54,16 @@ from listsync.errors import (
 )
 from listsync.redact import redact_text
 
+if TYPE_CHECKING:
+    from listsync.adapter import AdapterSettings
+
 __all__ = [
+    "IDEMPOTENT_METHODS",
     "ErrorMapper",
     "PortalHttp",
+    "RetryableError",
     "default_transport",
+    "error_from_status",
     "parse_retry_after",
     "retry_decision",
     "user_agent",
@@ -61,10 +75,13 @@ ErrorMapper = Callable[[httpx.Response], PortalError]
 """Turns a portal's non-success response into a listsync error (one function per adapter)."""
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# 5xx answers to a non-idempotent request that may hide a committed write. 503 is left out: it
+# says the server did not take the request on (and 429 is refused before any processing).
+_MAYBE_APPLIED_STATUSES = frozenset({500, 502, 504})
 
 
 def user_agent(extra: str | None = None) -> str:
+    """`listsync/<version>`, followed by `extra` (an integrator's product name) when given."""
     try:
         v = version("listsync")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -74,25 +91,31 @@ def user_agent(extra: str | None = None) -> str:
 
 def default_transport(max_connections: int = 100) -> httpx.AsyncBaseTransport:
     """httpx's API over aiohttp's connection pool (measured faster, see the module docstring)."""
-    from httpx_aiohttp import AiohttpTransport  # noqa: PLC0415  (keeps aiohttp off import paths that never send)
+    from httpx_aiohttp import AiohttpTransport  # noqa: PLC0415  (aiohttp only where we send)
 
-    return AiohttpTransport(  # type: ignore[no-any-return]  # untyped third-party constructor
+    transport: httpx.AsyncBaseTransport = AiohttpTransport(
         limits=httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         ),
         trust_env=False,
     )
+    return transport
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date)."""
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date).
+
+    Returns None when the header is absent or unreadable; never a negative number.
+    """
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -106,7 +129,10 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 def retry_decision(error: Exception, *, idempotent: bool, max_wait: float) -> bool | float:
     """Whether to retry after `error`: False, True (exponential backoff) or seconds to wait.
 
-    This is the only function that decides.
+    This is the only function that decides. A 429 is always retryable (the portal refused before
+    doing anything), but only when its `Retry-After` fits within `max_wait`; beyond it the
+    `RateLimitedError` goes to the caller at once, with its `retry_after`. Transient failures
+    are retried for idempotent requests, and for any request that provably was not sent.
     """
     if isinstance(error, RateLimitedError):
         if error.retry_after is None:
@@ -115,7 +141,7 @@ def retry_decision(error: Exception, *, idempotent: bool, max_wait: float) -> bo
     if isinstance(error, UnknownOutcomeError):
         return False  # the engine decides, after looking the record up
     if isinstance(error, TransientError):
-        return idempotent or getattr(error, "not_sent", False)
+        return idempotent or isinstance(error, _NotSentError)
     return False
 
 
@@ -126,7 +152,11 @@ class _NotSentError(TransientError):
 
 
 class PortalHttp:
-    """One portal account's HTTP client: limits, retries, error mapping, redacted logs."""
+    """One portal account's HTTP client: limits, retries, error mapping, redacted logs.
+
+    Build one per adapter instance (`PortalHttp.from_settings`) and close it in the adapter's
+    `aclose()`; it can also be used as an async context manager.
+    """
 
     def __init__(
         self,
@@ -162,8 +192,49 @@ class PortalHttp:
             headers={"User-Agent": user_agent(user_agent_extra), **(headers or {})},
         )
 
+    @classmethod
+    def from_settings(
+        cls,
+        settings: AdapterSettings,
+        *,
+        portal: str,
+        account: str,
+        error_mapper: ErrorMapper,
+        auth: httpx.Auth | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Self:
+        """Build the client from an adapter's settings (base URL, timeout, limits, retries)."""
+        return cls(
+            portal=portal,
+            account=account,
+            base_url=settings.base_url,
+            error_mapper=error_mapper,
+            auth=auth,
+            transport=transport,
+            timeout=settings.timeout,
+            max_concurrency=settings.max_concurrency,
+            requests_per_second=settings.requests_per_second,
+            max_attempts=settings.max_attempts,
+            max_retry_wait=settings.max_retry_wait,
+            headers=headers,
+            user_agent_extra=settings.user_agent,
+        )
+
     async def aclose(self) -> None:
+        """Close the client and its transport."""
         await self.client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
     async def request(
         self,
@@ -180,11 +251,18 @@ class PortalHttp:
         """Send one request with the retry policy; return the successful response.
 
         Args:
+            method: the HTTP method.
+            path: relative to the base URL.
+            json: a JSON body.
+            params: query parameters.
+            content: a raw body.
+            headers: extra headers for this request.
             idempotent: overrides the method's default (e.g. a publish POST is idempotent).
             ok: which responses count as success (default: 2xx).
 
         Raises:
-            PortalError: the mapped error when the portal refused, or retries ran out.
+            PortalError: the mapped error when the portal refused, or retries ran out;
+                `UnknownOutcomeError` when a non-idempotent request may have landed.
         """
         safe = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
 
@@ -230,22 +308,20 @@ class PortalHttp:
                 response = await self.client.request(
                     method, path, json=json, params=params, content=content, headers=headers
                 )
-        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
-        success = ok(response) if ok is not None else response.is_success
-        log.debug(
-            "http_request",
-            portal=self.portal,
-            account=self.account,
-            method=method,
-            url=redact_text(str(response.request.url)),
-            status=response.status_code,
-            elapsed_ms=elapsed_ms,
-        )
-        if success:
+        if structlog.is_configured():  # unconfigured structlog would print every request
+            log.debug(
+                "http_request",
+                portal=self.portal,
+                account=self.account,
+                method=method,
+                url=redact_text(str(response.request.url)),
+                status=response.status_code,
+                elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+        if ok(response) if ok is not None else response.is_success:
             return response
-        error = self._map_error(response)
-        error.account = self.account if error.account is None else error.account
-        if not safe and response.status_code in _RETRY_STATUSES - {429, 503}:
+        error = self._mapped_error(response)
+        if not safe and response.status_code in _MAYBE_APPLIED_STATUSES:
             # A server error after a create: the write may have happened (commit-then-drop).
             raise UnknownOutcomeError(
                 f"{method} {path} failed with {response.status_code}; it may have been applied",
@@ -256,34 +332,84 @@ class PortalHttp:
             ) from error
         raise error
 
+    def _mapped_error(self, response: httpx.Response) -> PortalError:
+        """The adapter's error for `response`; a status-code fallback if its mapper fails."""
+        try:
+            error = self._map_error(response)
+        except Exception as exc:  # a broken error body must not hide the status
+            log.warning(
+                "error_mapper_failed",
+                portal=self.portal,
+                status=response.status_code,
+                error=redact_text(f"{type(exc).__name__}: {exc}"),
+            )
+            error = error_from_status(
+                response, portal=self.portal, message=f"HTTP {response.status_code}"
+            )
+        if error.account is None:
+            error.account = self.account
+        return error
+
     @asynccontextmanager
-    async def _slot(self) -> Any:
+    async def _slot(self) -> AsyncIterator[None]:
         async with self._semaphore:
             if self._limiter is not None:
                 await self._limiter.acquire()
             yield
 
     @asynccontextmanager
-    async def _map_transport_errors(self, method: str, path: str, *, safe: bool) -> Any:
+    async def _map_transport_errors(
+        self, method: str, path: str, *, safe: bool
+    ) -> AsyncIterator[None]:
         """Translate httpx transport errors into the error tree (the one boundary)."""
         try:
             yield
-        except httpx.ConnectError as exc:
-            # Connection refused / DNS: nothing was sent, any request may be retried.
-            raise _NotSentError(
-                f"cannot connect for {method} {path}: {exc}",
-                portal=self.portal,
-                account=self.account,
+        except httpx.UnsupportedProtocol as exc:
+            raise ConfigurationError(
+                f"{self.portal}: cannot send {method} {path}: {exc}", key="base_url"
             ) from exc
         except (httpx.TransportError, httpx.StreamError) as exc:
-            # Includes ConnectTimeout: aiohttp reports a dropped connection after the request
-            # was written as a connection error, so a timeout proves nothing about delivery.
+            if _provably_not_sent(exc):
+                raise _NotSentError(
+                    f"cannot connect for {method} {path}: {type(exc).__name__}: {exc}",
+                    portal=self.portal,
+                    account=self.account,
+                ) from exc
             kind = TransientError if safe else UnknownOutcomeError
             raise kind(
                 f"{method} {path}: {type(exc).__name__}: {exc}",
                 portal=self.portal,
                 account=self.account,
             ) from exc
+
+
+def _provably_not_sent(exc: Exception) -> bool:
+    """True when the request cannot have reached the server (so even a create may be resent).
+
+    httpx's own transport says so with ConnectError / PoolTimeout. httpx-aiohttp maps both
+    aiohttp's ClientConnectorError (connection refused, DNS) and its ServerDisconnectedError (a
+    connection dropped after the request was written) to `httpx.ConnectTimeout`, so a
+    ConnectTimeout proves nothing by itself: the aiohttp exception it was raised from decides.
+    """
+    if isinstance(exc, httpx.ConnectError | httpx.PoolTimeout):
+        return True
+    aiohttp = sys.modules.get("aiohttp")  # not imported: the cause cannot be one of its errors
+    if aiohttp is None:
+        return False
+    not_sent: tuple[type[BaseException], ...] = (
+        aiohttp.ClientConnectorError,
+        aiohttp.ConnectionTimeoutError,
+    )
+    return isinstance(exc.__cause__, not_sent)
+
+
+_STATUS_ERRORS: dict[int, type[PortalError]] = {
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    410: NotFoundError,
+}
 
 
 def error_from_status(
@@ -293,30 +419,22 @@ def error_from_status(
     message: str,
     request_id: str | None = None,
 ) -> PortalError:
-    """Fallback mapping by status code, for adapters' error mappers to build on."""
-    from listsync.errors import (  # noqa: PLC0415  (kept next to its only use)
-        AuthenticationError,
-        ConflictError,
-        NotFoundError,
-        PermissionDeniedError,
-    )
+    """Fallback mapping by status code, for adapters' error mappers to build on.
 
+    429 becomes `RateLimitedError` with the parsed `Retry-After`; 401/403 authentication errors;
+    404/410 `NotFoundError`; 409 `ConflictError`; 5xx `TransientError`; anything else is a
+    `PortalBugError` (the adapter's mapper should have recognised it).
+    """
     status = response.status_code
-    kwargs: dict[str, Any] = {"portal": portal, "request_id": request_id, "status_code": status}
     if status == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return RateLimitedError(message, retry_after=retry_after, **kwargs)
-    if status == 401:
-        return AuthenticationError(message, **kwargs)
-    if status == 403:
-        return PermissionDeniedError(message, **kwargs)
-    if status == 404:
-        return NotFoundError(message, **kwargs)
-    if status == 409:
-        return ConflictError(message, **kwargs)
-    if status >= 500:
-        return TransientError(message, **kwargs)
-    return PortalBugError(message, **kwargs)
-
-
-__all__ += ["RetryableError", "error_from_status"]
+        return RateLimitedError(
+            message,
+            portal=portal,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            request_id=request_id,
+            status_code=status,
+        )
+    kind = _STATUS_ERRORS.get(status)
+    if kind is None:
+        kind = TransientError if status >= 500 else PortalBugError
+    return kind(message, portal=portal, request_id=request_id, status_code=status)

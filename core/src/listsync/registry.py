@@ -40,6 +40,8 @@ class _LiveEntryPoints(ExtensionManager):  # type: ignore[type-arg]  # generic o
 
 @dataclass(frozen=True)
 class BrokenPlugin:
+    """An entry point that failed to load: its name, its target and the error, as text."""
+
     name: str
     target: str
     error: str
@@ -47,6 +49,8 @@ class BrokenPlugin:
 
 @dataclass(frozen=True)
 class AdapterInfo:
+    """One installed adapter: its class, declared capabilities and distribution."""
+
     name: str
     cls: type[Any]
     capabilities: frozenset[Capability]
@@ -71,6 +75,7 @@ class Registry:
         )
 
     def names(self) -> list[str]:
+        """Names of the plugins that loaded, sorted (broken ones are in `broken`)."""
         return sorted(self._manager.names())
 
     def get(self, name: str) -> type[Any]:
@@ -93,9 +98,11 @@ class Registry:
                 f"no adapter named {name!r} is installed (installed: {known})",
                 key=f"portals.{name}",
             ) from None
-        return ext.plugin  # type: ignore[no-any-return]  # plugin is Any-typed
+        cls: type[Any] = ext.plugin
+        return cls
 
     def adapters(self) -> list[AdapterInfo]:
+        """Every plugin that loaded, with its capabilities and distribution, sorted by name."""
         out = []
         for name in self.names():
             ext: Extension[Any] = self._manager[name]

@@ -18,8 +18,14 @@ from listsync.model._listing import (
     Rent,
     Sale,
     Showing,
+    external_ref_of,
     issues_from_validation_error,
     parse_listing,
+)
+from listsync.model._schema import (
+    JSON_SCHEMA_DIALECT,
+    listing_json_schema,
+    render_listing_json_schema,
 )
 from listsync.model._types import (
     CURRENCIES,
@@ -35,6 +41,7 @@ from listsync.model._types import (
 
 __all__ = [
     "CURRENCIES",
+    "JSON_SCHEMA_DIALECT",
     "Address",
     "Agency",
     "Agent",
@@ -56,6 +63,9 @@ __all__ = [
     "Tenure",
     "Transaction",
     "canonical_postal_code",
+    "external_ref_of",
     "issues_from_validation_error",
+    "listing_json_schema",
     "parse_listing",
+    "render_listing_json_schema",
 ]

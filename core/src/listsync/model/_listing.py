@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
+import re
 from decimal import Decimal
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
 from pydantic import (
     AnyHttpUrl,
@@ -16,11 +19,11 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from listsync.errors import FieldIssue, InvalidListingError
 from listsync.model._types import (
+    AreaDecimal,
     Category,
     CountryCode,
     GeoPoint,
@@ -31,6 +34,7 @@ from listsync.model._types import (
     Tenure,
     Transaction,
     canonical_postal_code,
+    coordinates_issue,
 )
 
 __all__ = [
@@ -47,19 +51,27 @@ __all__ = [
     "Rent",
     "Sale",
     "Showing",
+    "external_ref_of",
     "issues_from_validation_error",
     "parse_listing",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,50}$")]
+_REF_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"
+_REF = re.compile(_REF_PATTERN)
+_FIRST_LINE = re.compile(r" at line 1 column (\d+)$")  # one JSON Lines line: column only
+Ref = Annotated[str, StringConstraints(pattern=_REF_PATTERN)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Email = Annotated[
-    str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$", max_length=320)
-]
-Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()/-]{5,30}$")]
-Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+_EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
+_PHONE_PATTERN = r"^\+?[0-9 ()/-]{5,30}$"
+_LANGUAGE_PATTERN = r"^[a-z]{2}$"
+_PORTAL_PATTERN = r"^[a-z][a-z0-9_]{0,49}$"
+_ENERGY_CLASS_PATTERN = r"^(A\+{0,3}|[B-H])$"
+Email = Annotated[str, StringConstraints(pattern=_EMAIL_PATTERN, max_length=320)]
+Phone = Annotated[str, StringConstraints(pattern=_PHONE_PATTERN)]
+PortalName = Annotated[str, StringConstraints(pattern=_PORTAL_PATTERN)]
+Language = Annotated[str, StringConstraints(pattern=_LANGUAGE_PATTERN)]
 LongText = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 LocalizedText = dict[Language, LongText]
 """Text per ISO 639-1 language code, e.g. `{"sv": "...", "en": "..."}`."""
@@ -74,7 +86,9 @@ class Address(BaseModel):
     street: ShortText
     house_number: Annotated[str, StringConstraints(max_length=20)] | None = None
     apartment_number: Annotated[str, StringConstraints(max_length=20)] | None = None
-    postal_code: Annotated[str, StringConstraints(max_length=12)]
+    # Optional because read portals (Booli) never give one; write adapters require it in their
+    # preflight rules.
+    postal_code: Annotated[str, StringConstraints(max_length=12)] | None = None
     city: ShortText
     municipality: ShortText | None = None
     region: ShortText | None = None
@@ -82,9 +96,9 @@ class Address(BaseModel):
 
     @field_validator("postal_code")
     @classmethod
-    def _postal_code_for_country(cls, value: str, info: ValidationInfo) -> str:
+    def _postal_code_for_country(cls, value: str | None, info: ValidationInfo) -> str | None:
         country = info.data.get("country")
-        if country is None:  # the country itself is invalid and reported on its own path
+        if value is None or country is None:  # an invalid country is reported on its own path
             return value
         return canonical_postal_code(country, value)
 
@@ -148,9 +162,11 @@ class Auction(BaseModel):
 
 
 class Energy(BaseModel):
+    """Energy performance: EU class letter, consumption and certificate."""
+
     model_config = _FROZEN
 
-    energy_class: Annotated[str, StringConstraints(pattern=r"^(A\+{0,3}|[B-G])$")] | None = None
+    energy_class: Annotated[str, StringConstraints(pattern=_ENERGY_CLASS_PATTERN)] | None = None
     value_kwh_m2: NonNegativeDecimal | None = None
     certificate_type: Annotated[str, StringConstraints(max_length=40)] | None = None
     valid_until: dt.date | None = None
@@ -176,11 +192,15 @@ class Showing(BaseModel):
     all_day: bool = False
     note: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
-    @model_validator(mode="after")
-    def _end_after_start(self) -> Self:
-        if self.end is not None and self.end < self.start:
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(
+        cls, value: dt.datetime | None, info: ValidationInfo
+    ) -> dt.datetime | None:
+        start = info.data.get("start")
+        if value is not None and start is not None and value < start:
             raise ValueError("end must not be before start")
-        return self
+        return value
 
 
 class Sale(BaseModel):
@@ -194,6 +214,8 @@ class Sale(BaseModel):
 
 
 class Links(BaseModel):
+    """Links for portals that show them (Hemnet `urls.*`; never inside Immowelt texts)."""
+
     model_config = _FROZEN
 
     broker_page: AnyHttpUrl | None = None
@@ -229,10 +251,10 @@ class Listing(BaseModel):
     yearly_running_costs: Money | None = None
     brokerage_fee: BrokerageFee | None = None
     auction: Auction | None = None
-    living_area: NonNegativeDecimal | None = None
-    supplemental_area: NonNegativeDecimal | None = None
-    plot_area: NonNegativeDecimal | None = None
-    usable_area: NonNegativeDecimal | None = None
+    living_area: AreaDecimal | None = None
+    supplemental_area: AreaDecimal | None = None
+    plot_area: AreaDecimal | None = None
+    usable_area: AreaDecimal | None = None
     rooms: Annotated[Decimal, Field(ge=0, le=1000, multiple_of=Decimal("0.5"))] | None = None
     bedrooms: Annotated[int, Field(ge=0, le=1000)] | None = None
     bathrooms: Annotated[int, Field(ge=0, le=1000)] | None = None
@@ -247,11 +269,11 @@ class Listing(BaseModel):
     tagline: LocalizedText = Field(default_factory=dict)
     media: tuple[Media, ...] = ()
     showings: tuple[Showing, ...] = ()
-    sale: Sale | None = None
+    sale: Sale | None = Field(default=None, validate_default=True)
     links: Links | None = None
     property_designation: Annotated[str, StringConstraints(max_length=100)] | None = None
-    portals: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")], ...] = ()
-    extensions: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    portals: tuple[PortalName, ...] = ()
+    extensions: dict[PortalName, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("portals")
     @classmethod
@@ -260,14 +282,65 @@ class Listing(BaseModel):
             raise ValueError("each portal may be named once")
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.status is ListingStatus.SOLD and self.sale is None:
+    # Cross-field rules are field validators on the later field (not a model validator), so
+    # the issue path names the field to fix and the rule runs even when other fields fail.
+
+    @field_validator("coordinates")
+    @classmethod
+    def _coordinates_in_country(
+        cls, value: GeoPoint | None, info: ValidationInfo
+    ) -> GeoPoint | None:
+        address = info.data.get("address")
+        if value is not None and address is not None:
+            problem = coordinates_issue(address.country, value)
+            if problem:
+                raise ValueError(problem)
+        return value
+
+    @field_validator("renovation_year")
+    @classmethod
+    def _renovated_after_built(cls, value: int | None, info: ValidationInfo) -> int | None:
+        built = info.data.get("construction_year")
+        if value is not None and built is not None and value < built:
+            raise ValueError(f"renovation_year {value} is before construction_year {built}")
+        return value
+
+    @field_validator("sale")
+    @classmethod
+    def _sold_has_sale(cls, value: Sale | None, info: ValidationInfo) -> Sale | None:
+        if value is None and info.data.get("status") is ListingStatus.SOLD:
             raise ValueError("a sold listing needs `sale` (price and date)")
-        if self.construction_year and self.renovation_year:
-            if self.renovation_year < self.construction_year:
-                raise ValueError("renovation_year is before construction_year")
-        return self
+        return value
+
+    @field_validator("extensions")
+    @classmethod
+    def _extensions_are_json(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for portal, table in value.items():
+            if not _finite_json(table):
+                raise ValueError(f"extensions for {portal!r} hold NaN or Infinity, not JSON")
+        return value
+
+
+def _finite_json(value: Any) -> bool:
+    """True when `value` holds no NaN/Infinity, which JSON cannot carry."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite_json(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite_json(v) for v in value)
+    return True
+
+
+# Patterns are precise but unreadable in a CRM's form; say what is expected instead.
+_PATTERN_HINTS = {
+    _REF_PATTERN: "expected 1-50 characters: letters A-Z, digits, '_' or '-'",
+    _EMAIL_PATTERN: "not a valid e-mail address",
+    _PHONE_PATTERN: "not a valid phone number (digits, spaces, + ( ) / -; 5-30 characters)",
+    _LANGUAGE_PATTERN: "language keys are ISO 639-1 codes in lower case, e.g. 'sv' or 'de'",
+    _PORTAL_PATTERN: "portal names are adapter names in lower case, e.g. 'hemnet'",
+    _ENERGY_CLASS_PATTERN: "energy class is A+++, A++, A+ or A to H",
+}
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -288,22 +361,37 @@ def issues_from_validation_error(error: ValidationError) -> list[FieldIssue]:
     issues = []
     for item in error.errors(include_url=False):
         message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "json_invalid":
+            detail = message.removeprefix("Invalid JSON: ")
+            message = "not valid JSON: " + _FIRST_LINE.sub(r" at column \1", detail)
+        elif item["type"] == "string_pattern_mismatch":
+            message = _PATTERN_HINTS.get(str(item.get("ctx", {}).get("pattern")), message)
         issues.append(FieldIssue(path=_path(tuple(item["loc"])), message=message))
     return issues
 
 
-def parse_listing(data: str | bytes | dict[str, Any]) -> Listing:
+def parse_listing(data: str | bytes | bytearray | dict[str, Any]) -> Listing:
     """Validate JSON text or a mapping into a `Listing`.
 
     Raises:
         InvalidListingError: with one field issue per problem found.
     """
     try:
-        if isinstance(data, dict):
-            return Listing.model_validate(data)
-        return Listing.model_validate_json(data)
+        if isinstance(data, str | bytes | bytearray):
+            return Listing.model_validate_json(data)
+        return Listing.model_validate(data)
     except ValidationError as exc:
-        ref = data.get("external_ref") if isinstance(data, dict) else None
         raise InvalidListingError(
-            issues_from_validation_error(exc), external_ref=ref if isinstance(ref, str) else None
+            issues_from_validation_error(exc), external_ref=external_ref_of(data)
         ) from None
+
+
+def external_ref_of(data: object) -> str | None:
+    """The `external_ref` of raw input, if it has a usable one (for error messages only)."""
+    if isinstance(data, str | bytes | bytearray):
+        try:
+            data = json.loads(data)
+        except (ValueError, RecursionError):
+            return None
+    ref = data.get("external_ref") if isinstance(data, dict) else None
+    return ref if isinstance(ref, str) and _REF.match(ref) else None

@@ -11,6 +11,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
     "CURRENCIES",
+    "MAX_AMOUNT",
+    "MAX_AREA",
+    "AreaDecimal",
     "Category",
     "CountryCode",
     "CurrencyCode",
@@ -22,6 +25,7 @@ __all__ = [
     "Tenure",
     "Transaction",
     "canonical_postal_code",
+    "coordinates_issue",
 ]
 
 
@@ -80,6 +84,8 @@ class ListingStatus(StrEnum):
 
 
 class MediaKind(StrEnum):
+    """What a media item shows; portals that take only photos skip the other kinds."""
+
     PHOTO = "photo"
     FLOOR_PLAN = "floor_plan"
     VIDEO = "video"
@@ -94,7 +100,7 @@ CURRENCIES = frozenset(
 # ISO 3166-1 alpha-2 codes of the markets listsync knows postal-code rules for, plus neighbours.
 _POSTAL_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
     "SE": (re.compile(r"^[1-9]\d{2} ?\d{2}$"), "5 digits, e.g. 114 55"),
-    "DE": (re.compile(r"^\d{5}$"), "5 digits, e.g. 10115"),
+    "DE": (re.compile(r"^(?!00)\d{5}$"), "5 digits from 01001, e.g. 10115"),
     "AT": (re.compile(r"^\d{4}$"), "4 digits"),
     "CH": (re.compile(r"^\d{4}$"), "4 digits"),
     "NO": (re.compile(r"^\d{4}$"), "4 digits"),
@@ -109,12 +115,17 @@ _POSTAL_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
 COUNTRIES = frozenset(_POSTAL_PATTERNS)
 
 
+def _shown(value: str) -> str:
+    """`value` for an error message, cut short so huge input never floods a report."""
+    return repr(value if len(value) <= 40 else value[:37] + "...")
+
+
 def _country(value: str) -> str:
     code = value.upper()
     if code not in COUNTRIES:
         known = ", ".join(sorted(COUNTRIES))
         raise ValueError(
-            f"unknown country {value!r}; expected an ISO 3166-1 alpha-2 code ({known})"
+            f"unknown country {_shown(value)}; expected an ISO 3166-1 alpha-2 code ({known})"
         )
     return code
 
@@ -122,7 +133,8 @@ def _country(value: str) -> str:
 def _currency(value: str) -> str:
     code = value.upper()
     if code not in CURRENCIES:
-        raise ValueError(f"unknown currency {value!r}; expected an ISO 4217 code")
+        known = ", ".join(sorted(CURRENCIES))
+        raise ValueError(f"unknown currency {_shown(value)}; expected an ISO 4217 code ({known})")
     return code
 
 
@@ -131,7 +143,7 @@ def canonical_postal_code(country: str, value: str) -> str:
     pattern, hint = _POSTAL_PATTERNS[country]
     cleaned = value.strip().upper()
     if not pattern.match(cleaned):
-        raise ValueError(f"invalid postal code {value!r} for {country}: expected {hint}")
+        raise ValueError(f"invalid postal code {_shown(value)} for {country}: expected {hint}")
     if country == "SE":
         digits = cleaned.replace(" ", "")
         return f"{digits[:3]} {digits[3:]}"
@@ -140,7 +152,13 @@ def canonical_postal_code(country: str, value: str) -> str:
 
 CountryCode = Annotated[str, AfterValidator(_country), Field(examples=["SE", "DE"])]
 CurrencyCode = Annotated[str, AfterValidator(_currency), Field(examples=["SEK", "EUR"])]
-NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+MAX_AMOUNT = 10**13
+"""Exclusive upper bound of amounts (Immowelt rule 14 and IS24 use 9 999 999 999 999)."""
+MAX_AREA = 10**8
+"""Exclusive upper bound of areas in m² (Immowelt rule 12: below 99 999 999)."""
+
+NonNegativeDecimal = Annotated[Decimal, Field(ge=0, lt=MAX_AMOUNT, allow_inf_nan=False)]
+AreaDecimal = Annotated[Decimal, Field(ge=0, lt=MAX_AREA, allow_inf_nan=False)]
 
 
 class Money(BaseModel):
@@ -160,3 +178,30 @@ class GeoPoint(BaseModel):
     lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
     lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
     approximate: bool = False
+
+
+# Generous (lat_min, lat_max, lon_min, lon_max) boxes around markets listsync serves; a point
+# outside is almost always a typo or swapped lat/lon. Countries without a box are not checked.
+_COUNTRY_BOXES: dict[str, tuple[float, float, float, float]] = {
+    "SE": (55.0, 69.2, 10.5, 24.3),
+    "DE": (47.2, 55.1, 5.8, 15.1),
+    "AT": (46.3, 49.1, 9.5, 17.2),
+    "CH": (45.8, 47.9, 5.9, 10.5),
+    "DK": (54.5, 57.8, 8.0, 15.2),
+    "NO": (57.9, 71.2, 4.5, 31.2),
+    "FI": (59.7, 70.1, 20.5, 31.6),
+    "NL": (50.7, 53.6, 3.3, 7.3),
+}
+
+
+def _inside(box: tuple[float, float, float, float], lat: float, lon: float) -> bool:
+    return box[0] <= lat <= box[1] and box[2] <= lon <= box[3]
+
+
+def coordinates_issue(country: str, point: GeoPoint) -> str | None:
+    """Why `point` cannot lie in `country`, or None when it plausibly does."""
+    box = _COUNTRY_BOXES.get(country)
+    if box is None or _inside(box, point.lat, point.lon):
+        return None
+    hint = "; are lat and lon swapped?" if _inside(box, point.lon, point.lat) else ""
+    return f"lat {point.lat}, lon {point.lon} lies outside {country}{hint}"

@@ -32,14 +32,35 @@ __all__ = [
     "ResponseDroppedError",
     "Sandbox",
     "SandboxTransport",
+    "plain_text",
 ]
+
+_FAULT_KEY = "listsync.fault"
+"""ASGI scope key the fault middleware sets so the request log can mark a dropped response."""
 
 
 class FaultConfig(BaseModel):
     """Fault injection, deterministic for a given seed and request order.
 
-    Rates are probabilities per request (after `exclude_paths`). `drop_rate` is
-    commit-then-drop: the request is handled and its write kept, but the response is lost.
+    Rates are probabilities per request for the listed `methods` (paths starting with one of
+    `exclude_paths` are never faulted). One draw from a `random.Random(seed)` per eligible
+    request decides its fault, so the same seed and request order give the same faults.
+
+    Attributes:
+        seed: seed of the fault generator.
+        latency_ms: added to every request before it is handled.
+        error_rate: share of requests answered with one of `error_statuses` (drawn from the
+            same generator) without being handled.
+        error_statuses: the 5xx statuses injected errors use.
+        rate_limit_rate: share answered 429 with `Retry-After: <retry_after>`, not handled.
+        retry_after: seconds sent in `Retry-After`.
+        drop_rate: commit-then-drop, for writes only: the request is handled and its write
+            kept, but the response is lost (in process: `httpx.ReadError`; over loopback the
+            server answers 500 instead of the real response).
+        methods: which methods faults apply to.
+        exclude_paths: path prefixes never faulted (e.g. a token endpoint).
+        max_faults: stop injecting after this many faults (None: no limit); "the first request
+            fails, the retry succeeds" is `max_faults=1` with a rate of 1.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -47,11 +68,13 @@ class FaultConfig(BaseModel):
     seed: int = 0
     latency_ms: float = Field(default=0.0, ge=0)
     error_rate: float = Field(default=0.0, ge=0, le=1)
+    error_statuses: tuple[int, ...] = Field(default=(500, 502, 503), min_length=1)
     rate_limit_rate: float = Field(default=0.0, ge=0, le=1)
     retry_after: float = Field(default=1.0, ge=0)
     drop_rate: float = Field(default=0.0, ge=0, le=1)
     methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
     exclude_paths: tuple[str, ...] = ()
+    max_faults: int | None = Field(default=None, ge=0)
 
 
 @dataclass
@@ -69,11 +92,15 @@ class RecordedRequest:
 
     @property
     def is_write(self) -> bool:
+        """True for methods that change state (POST, PUT, PATCH, DELETE)."""
         return self.method in {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class ResponseDroppedError(Exception):
     """Raised after a commit-then-drop fault: the write happened, the answer is lost."""
+
+
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class _FaultMiddleware:
@@ -89,16 +116,18 @@ class _FaultMiddleware:
         fault = sandbox.draw_fault(scope["method"], scope["path"])
         latency = sandbox.faults.latency_ms
         if latency:
-            await asyncio.sleep(latency / 1000)
+            await sandbox.sleep(latency / 1000)
         if fault in ("error", "rate_limit"):
-            status = 429 if fault == "rate_limit" else sandbox.rng_choice((500, 502, 503))
+            status = (
+                429 if fault == "rate_limit" else sandbox.rng_choice(sandbox.faults.error_statuses)
+            )
             headers = {"Retry-After": f"{sandbox.faults.retry_after:g}"} if status == 429 else {}
             response = sandbox.fault_response(status, headers)
             sandbox.note_fault(scope, fault, status)
             await response(scope, receive, send)
             return
         if fault == "drop":
-            sandbox.note_fault(scope, fault, 0)
+            scope = {**scope, _FAULT_KEY: fault}
 
             async def swallow(message: Message) -> None:
                 return None
@@ -139,9 +168,10 @@ class Sandbox:
         self.clock = clock
         self.requests: list[RecordedRequest] = []
         self._rng = random.Random(self.faults.seed)
+        self._faults_injected = 0
         self._lock = threading.Lock()
         app = Starlette(routes=self.routes())
-        app.add_middleware(_RecordMiddleware, sandbox=self)  # type: ignore[arg-type]
+        app.add_middleware(_RecordMiddleware, sandbox=self)
         self._starlette = app
         self.app: ASGIApp = _FaultMiddleware(app, self)
 
@@ -164,33 +194,56 @@ class Sandbox:
 
     # -- shared behaviour ------------------------------------------------------------------
     def set_faults(self, faults: FaultConfig) -> None:
+        """Replace the fault configuration and restart its random sequence from its seed."""
         self.faults = faults
-        self._rng = random.Random(faults.seed)
+        with self._lock:
+            self._rng = random.Random(faults.seed)
+            self._faults_injected = 0
 
     def draw_fault(self, method: str, path: str) -> str | None:
+        """The fault for the next request: `"error"`, `"rate_limit"`, `"drop"` or None."""
         f = self.faults
         if method not in f.methods or any(path.startswith(p) for p in f.exclude_paths):
             return None
         if not (f.error_rate or f.rate_limit_rate or f.drop_rate):
             return None
         with self._lock:
+            if f.max_faults is not None and self._faults_injected >= f.max_faults:
+                return None
             roll = self._rng.random()
-        if roll < f.error_rate:
-            return "error"
-        if roll < f.error_rate + f.rate_limit_rate:
-            return "rate_limit"
-        if roll < f.error_rate + f.rate_limit_rate + f.drop_rate and method != "GET":
-            return "drop"
-        return None
+            fault: str | None = None
+            if roll < f.error_rate:
+                fault = "error"
+            elif roll < f.error_rate + f.rate_limit_rate:
+                fault = "rate_limit"
+            elif roll < f.error_rate + f.rate_limit_rate + f.drop_rate and method in _WRITE_METHODS:
+                fault = "drop"
+            self._faults_injected += fault is not None
+        return fault
+
+    async def sleep(self, seconds: float) -> None:
+        """How injected latency waits (tests may override it to observe the delay)."""
+        await asyncio.sleep(seconds)
 
     def rng_choice(self, options: tuple[int, ...]) -> int:
+        """A choice from the fault generator (keeps injected statuses deterministic)."""
         with self._lock:
             return self._rng.choice(options)
 
     def note_fault(self, scope: Scope, fault: str, status: int) -> None:
-        query = dict(httpx.QueryParams(scope.get("query_string", b"").decode()))
+        """Log a request that was answered by fault injection without being handled."""
+        request = Request(scope)
         self.requests.append(
-            RecordedRequest(scope["method"], scope["path"], query, None, None, status, fault)
+            RecordedRequest(
+                method=scope["method"],
+                path=scope["path"],
+                query=dict(request.query_params),
+                principal=self.principal(request),
+                body=None,
+                status=status,
+                fault=fault,
+                headers={k.lower(): v for k, v in request.headers.items()},
+            )
         )
 
     def transport(self) -> httpx.AsyncBaseTransport:
@@ -198,7 +251,8 @@ class Sandbox:
         return SandboxTransport(self.app)
 
     def write_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.is_write and r.fault is None]
+        """Writes the sandbox handled, including those whose response was dropped."""
+        return [r for r in self.requests if r.is_write and r.fault in (None, "drop")]
 
     @contextlib.contextmanager
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
@@ -210,6 +264,7 @@ class Sandbox:
             host=host,
             port=port,
             log_level="critical",
+            log_config=None,  # leave the process's logging configuration alone
             lifespan="off",
             access_log=False,
         )
@@ -221,13 +276,15 @@ class Sandbox:
             if time.monotonic() > deadline or not thread.is_alive():
                 raise RuntimeError(f"sandbox {self.name} did not start")
             time.sleep(0.01)
-        sock = server.servers[0].sockets[0]
-        bound_port = sock.getsockname()[1]
+        bound_port = server.servers[0].sockets[0].getsockname()[1]
         try:
             yield f"http://{host}:{bound_port}"
         finally:
             server.should_exit = True
-            thread.join(timeout=10)
+            thread.join(timeout=5)
+            if thread.is_alive():  # connections still open: stop without waiting for them
+                server.force_exit = True
+                thread.join(timeout=5)
 
 
 class _RecordMiddleware:
@@ -258,6 +315,7 @@ class _RecordMiddleware:
             query=dict(request.query_params),
             principal=self.sandbox.principal(request),
             body=parsed,
+            fault=scope.get(_FAULT_KEY),
             headers={k.lower(): v for k, v in request.headers.items()},
         )
         self.sandbox.requests.append(entry)

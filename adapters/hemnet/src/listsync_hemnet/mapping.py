@@ -1,0 +1,414 @@
+"""Canonical listing <-> Hemnet BrokerAPI payloads, and Hemnet field paths -> canonical paths.
+
+Pure functions, no I/O. Field names follow portal-docs/hemnet-migrating-from-soap.txt (the
+SOAP -> BrokerAPI tables) and PORTALS.md §1.4; value shapes that the public documents do not show
+are **inferred** and marked so (`askingPrice` as whole kronor, `coordinates` as
+`{latitude, longitude}`, `constructionSpan` as `{from, to}`).
+
+The listing body is flat camelCase JSON; nested objects (`urls`, `broker`, `coordinates`,
+`constructionSpan`) are always sent whole, so a PATCH of `urls` replaces both links.
+`AGENCY_KEY` carries the agency's canonical identity inside the projected fields: the adapter
+strips it before sending and turns it into `brokerAgencyId` (an agency change is then a PATCH of
+`brokerAgencyId`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+from listsync.adapter import ProjectedItem
+from listsync.model import Agency, Listing, MediaKind, Money, Sale, parse_listing
+from listsync_hemnet.housing_forms import (
+    HousingForm,
+    canonical_tenure,
+    category_for,
+    parse_code,
+    tenure_for,
+)
+
+__all__ = [
+    "AGENCY_KEY",
+    "AGENCY_PATHS",
+    "IMAGE_KINDS",
+    "LISTING_PATHS",
+    "canonical_path",
+    "from_hemnet_listing",
+    "hemnet_images",
+    "hemnet_sale",
+    "hemnet_showings",
+    "image_key",
+    "remote_drift",
+    "showing_key",
+    "text_of",
+    "to_hemnet_agency",
+    "to_hemnet_listing",
+]
+
+AGENCY_KEY = "_agency"
+"""Projected-field key holding the agency payload; never sent (see the module docstring)."""
+
+IMAGE_KINDS = frozenset({MediaKind.PHOTO, MediaKind.FLOOR_PLAN})
+"""Media kinds Hemnet shows as listing images; videos and documents are not sent."""
+
+LISTING_PATHS: dict[str, str] = {
+    "externalId": "external_ref",
+    "brokerAgencyId": "agency.external_ref",
+    "tenure": "tenure",
+    "housingForm": "subcategory",
+    "askingPrice": "asking_price",
+    "streetAddress": "address.street",
+    "postCode": "address.postal_code",
+    "postalArea": "address.city",
+    "apartmentNumber": "address.apartment_number",
+    "coordinates": "coordinates",
+    "coordinates.latitude": "coordinates.lat",
+    "coordinates.longitude": "coordinates.lon",
+    "livingArea": "living_area",
+    "supplementalArea": "supplemental_area",
+    "landArea": "plot_area",
+    "numberOfRooms": "rooms",
+    "numberOfBedrooms": "bedrooms",
+    "monthlyFee": "monthly_fee",
+    "yearlyRunningCosts": "yearly_running_costs",
+    "description": "description.sv",
+    "tagline": "tagline.sv",
+    "urls": "links",
+    "urls.brokerPage": "links.broker_page",
+    "urls.allImages": "links.all_images",
+    "broker": "agent",
+    "broker.emailAddress": "agent.email",
+    "broker.phoneNumber": "agent.phone",
+    "isForeclosure": "is_foreclosure",
+    "isNewConstruction": "is_new_construction",
+    "propertyDesignation": "property_designation",
+    "constructionSpan": "construction_year",
+    "constructionSpan.from": "construction_year",
+    "constructionSpan.to": "construction_year",
+    # Publication endpoints answer about the listing as a whole.
+    "images": "media",
+    "sale": "sale",
+}
+AGENCY_PATHS: dict[str, str] = {
+    "externalId": "agency.external_ref",
+    "name": "agency.name",
+    "emailAddress": "agency.email",
+    "visitingAddress": "agency.visiting_address",
+    "visitingAddress.street": "agency.visiting_address.street",
+    "visitingAddress.postcode": "agency.visiting_address.postal_code",
+    "visitingAddress.postalArea": "agency.visiting_address.city",
+}
+IMAGE_PATHS: dict[str, str] = {"url": "media[?].url", "index": "media[?]"}
+SHOWING_PATHS: dict[str, str] = {
+    "startAt": "showings[?].start",
+    "endAt": "showings[?].end",
+    "isAllDay": "showings[?].all_day",
+    "description": "showings[?].note",
+}
+SALE_PATHS: dict[str, str] = {
+    "price": "sale.price",
+    "isPricePublic": "sale.price_public",
+    "soldAt": "sale.date",
+}
+_RESOURCE_PATHS = {
+    "listing": LISTING_PATHS,
+    "agency": AGENCY_PATHS,
+    "image": IMAGE_PATHS,
+    "showing": SHOWING_PATHS,
+    "sale": SALE_PATHS,
+}
+
+
+def canonical_path(resource: str, field: str | None) -> str:
+    """The canonical path for a Hemnet field of a resource (`listing`, `agency`, `image`,
+    `showing`, `sale`). Item paths carry `[?]` until the adapter knows the canonical index.
+    Unknown fields point at `extensions.hemnet.<field>`, the escape hatch for portal fields."""
+    if not field:
+        return "<listing>"
+    paths = _RESOURCE_PATHS.get(resource, LISTING_PATHS)
+    if field in paths:
+        return paths[field]
+    head = field.split(".", 1)[0]
+    return paths.get(head, f"extensions.hemnet.{field}")
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _kronor(money: Money) -> int:
+    """Whole kronor (preflight rejects other currencies and öre)."""
+    return int(money.amount)
+
+
+def text_of(texts: dict[str, str]) -> str | None:
+    """The Swedish text, else the first language given."""
+    return texts.get("sv") or next(iter(texts.values()), None)
+
+
+def _street(listing: Listing) -> str:
+    a = listing.address
+    return f"{a.street} {a.house_number}" if a.house_number else a.street
+
+
+def to_hemnet_agency(agency: Agency) -> dict[str, Any]:
+    """The BrokerAgency body (S002 table: no phone field exists yet)."""
+    body: dict[str, Any] = {"externalId": agency.external_ref, "name": agency.name}
+    if agency.email:
+        body["emailAddress"] = agency.email
+    if agency.visiting_address is not None:
+        v = agency.visiting_address
+        street = f"{v.street} {v.house_number}" if v.house_number else v.street
+        address = {"street": street, "postalArea": v.city}
+        if v.postal_code:
+            address["postcode"] = v.postal_code.replace(" ", "")
+        body["visitingAddress"] = address
+    return body
+
+
+def _money_fields(listing: Listing) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if listing.asking_price is not None and not listing.price_on_request:
+        out["askingPrice"] = _kronor(listing.asking_price)
+    if listing.monthly_fee is not None:
+        out["monthlyFee"] = _kronor(listing.monthly_fee)
+    if listing.yearly_running_costs is not None:
+        out["yearlyRunningCosts"] = _kronor(listing.yearly_running_costs)
+    return out
+
+
+def _size_fields(listing: Listing) -> dict[str, Any]:
+    pairs = {
+        "livingArea": listing.living_area,
+        "supplementalArea": listing.supplemental_area,
+        "landArea": listing.plot_area,
+        "numberOfRooms": listing.rooms,
+    }
+    out: dict[str, Any] = {k: _number(v) for k, v in pairs.items() if v is not None}
+    if listing.bedrooms is not None:
+        out["numberOfBedrooms"] = listing.bedrooms
+    if listing.construction_year is not None:
+        year = listing.construction_year
+        out["constructionSpan"] = {"from": year, "to": year}
+    return out
+
+
+def _contact_fields(listing: Listing) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if listing.links is not None:
+        urls = {
+            "brokerPage": str(listing.links.broker_page) if listing.links.broker_page else None,
+            "allImages": str(listing.links.all_images) if listing.links.all_images else None,
+        }
+        if any(urls.values()):
+            out["urls"] = {k: v for k, v in urls.items() if v}
+    if listing.agent is not None:
+        broker = {"emailAddress": listing.agent.email}
+        phone = listing.agent.phone or listing.agent.mobile
+        if phone:
+            broker["phoneNumber"] = phone
+        out["broker"] = broker
+    return out
+
+
+def to_hemnet_listing(listing: Listing) -> dict[str, Any]:
+    """The Hemnet listing body (without `brokerAgencyId`; keys with no value are left out)."""
+    tenure, form = tenure_for(listing)
+    a = listing.address
+    body: dict[str, Any] = {
+        "externalId": listing.external_ref,
+        "tenure": tenure.value,
+        "housingForm": form.code,
+        "streetAddress": _street(listing),
+        "postalArea": a.city,
+        "isForeclosure": listing.is_foreclosure,
+        "isNewConstruction": listing.is_new_construction,
+    }
+    if a.postal_code:
+        body["postCode"] = a.postal_code.replace(" ", "")
+    if a.apartment_number:
+        body["apartmentNumber"] = a.apartment_number
+    if listing.coordinates is not None:
+        c = listing.coordinates
+        body["coordinates"] = {"latitude": c.lat, "longitude": c.lon}
+    body |= _money_fields(listing) | _size_fields(listing) | _contact_fields(listing)
+    description = text_of(listing.description)
+    tagline = text_of(listing.tagline) or text_of(listing.headline)
+    if description:
+        body["description"] = description
+    if tagline:
+        body["tagline"] = tagline
+    if listing.property_designation:
+        body["propertyDesignation"] = listing.property_designation
+    return body
+
+
+def image_key(url: str) -> str:
+    """A stable key for an image: the sha1 of its URL."""
+    return hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest()[:20]
+
+
+def hemnet_images(listing: Listing) -> tuple[ProjectedItem, ...]:
+    """Photos and floor plans in display order (`index` 0..n-1), each URL once."""
+    items: list[ProjectedItem] = []
+    seen: set[str] = set()
+    for i, media in enumerate(listing.media):
+        url = str(media.url)
+        if media.kind not in IMAGE_KINDS or url in seen:
+            continue
+        seen.add(url)
+        payload = {"url": url, "index": len(items)}
+        items.append(ProjectedItem(key=image_key(url), canonical_index=i, payload=payload))
+    return tuple(items)
+
+
+def showing_key(start: dt.datetime) -> str:
+    """A stable key for a showing: its start instant in UTC."""
+    return start.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hemnet_showings(listing: Listing) -> tuple[ProjectedItem, ...]:
+    """Showings keyed by start instant; `endAt`/`description` are null when absent."""
+    items: dict[str, ProjectedItem] = {}
+    for i, showing in enumerate(listing.showings):
+        payload = {
+            "startAt": showing.start.isoformat(),
+            "endAt": showing.end.isoformat() if showing.end else None,
+            "isAllDay": showing.all_day,
+            "description": showing.note,
+        }
+        key = showing_key(showing.start)
+        items.setdefault(key, ProjectedItem(key=key, canonical_index=i, payload=payload))
+    return tuple(items.values())
+
+
+def hemnet_sale(sale: Sale) -> dict[str, Any]:
+    """The body of the sale action."""
+    return {
+        "price": _kronor(sale.price),
+        "isPricePublic": sale.price_public,
+        "soldAt": sale.date.isoformat(),
+    }
+
+
+def _sek(value: Any) -> Money | None:
+    return Money(amount=Decimal(str(value)), currency="SEK") if value is not None else None
+
+
+def _read_address(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "country": "SE",
+        "street": data.get("streetAddress") or "-",
+        "postal_code": data.get("postCode"),
+        "city": data.get("postalArea") or "-",
+        "apartment_number": data.get("apartmentNumber"),
+    }
+
+
+def _read_optional(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "asking_price": _sek(data.get("askingPrice")),
+        "monthly_fee": _sek(data.get("monthlyFee")),
+        "yearly_running_costs": _sek(data.get("yearlyRunningCosts")),
+        "living_area": data.get("livingArea"),
+        "supplemental_area": data.get("supplementalArea"),
+        "plot_area": data.get("landArea"),
+        "rooms": data.get("numberOfRooms"),
+        "bedrooms": data.get("numberOfBedrooms"),
+        "property_designation": data.get("propertyDesignation"),
+        "construction_year": (data.get("constructionSpan") or {}).get("from"),
+    }
+    if coords := data.get("coordinates"):
+        out["coordinates"] = {"lat": coords["latitude"], "lon": coords["longitude"]}
+    if urls := data.get("urls"):
+        out["links"] = {"broker_page": urls.get("brokerPage"), "all_images": urls.get("allImages")}
+    if broker := data.get("broker"):
+        out["agent"] = {
+            "last_name": broker.get("emailAddress", "-").split("@")[0] or "-",
+            "email": broker.get("emailAddress"),
+            "phone": broker.get("phoneNumber"),
+        }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def remote_status(data: dict[str, Any]) -> str:
+    """The canonical lifecycle status of a Hemnet listing body."""
+    if data.get("sale"):
+        return "sold"
+    if data.get("isPublished"):
+        return "for_sale"
+    return "withdrawn" if data.get("unpublishedAt") else "draft"
+
+
+def from_hemnet_listing(
+    data: dict[str, Any],
+    *,
+    agency: Agency,
+    images: list[dict[str, Any]] | None = None,
+    showings: list[dict[str, Any]] | None = None,
+) -> Listing:
+    """A canonical listing from a Hemnet listing body (plus its images and showings).
+
+    The raw housing-form code is kept as `subcategory` (so 620 survives a round trip) and the
+    category comes from its series. Hemnet does not return the agent's name; it is derived
+    from the e-mail address. Raises `InvalidListingError` when Hemnet holds data the canonical
+    model refuses.
+    """
+    form = parse_code(data.get("housingForm")) or HousingForm(900)
+    status = remote_status(data)
+    record: dict[str, Any] = {
+        "external_ref": data["externalId"],
+        "agency": agency.model_dump(exclude_none=True),
+        "category": category_for(form).value,
+        "subcategory": str(form.code),
+        "tenure": canonical_tenure(data.get("tenure")).value,
+        "status": status,
+        "is_foreclosure": bool(data.get("isForeclosure")),
+        "is_new_construction": bool(data.get("isNewConstruction")),
+        "address": _read_address(data),
+        **_read_optional(data),
+    }
+    for canonical, key in (("description", "description"), ("tagline", "tagline")):
+        if data.get(key):
+            record[canonical] = {"sv": data[key]}
+    if sale := data.get("sale"):
+        record["sale"] = {
+            "price": {"amount": str(sale["price"]), "currency": "SEK"},
+            "date": str(sale.get("soldAt") or "")[:10] or None,
+            "price_public": bool(sale.get("isPricePublic", True)),
+        }
+    ordered = sorted(images or [], key=lambda image: int(image.get("index", 0)))
+    record["media"] = [{"url": image["url"]} for image in ordered]
+    record["showings"] = [_read_showing(s) for s in showings or []]
+    return parse_listing(record)
+
+
+def _read_showing(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "start": data["startAt"],
+        "end": data.get("endAt"),
+        "all_day": bool(data.get("isAllDay")),
+        "note": data.get("description"),
+    }
+
+
+def remote_drift(sent: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any]:
+    """Sent fields whose read-back value differs, comparing `housingForm` by series rules.
+
+    A sent 601 read back as 600 (Hemnet removed 601) is not drift; neither is 620 vs 600.
+    Fields listsync does not send (`id`, `isVisible`, ...) are ignored.
+    """
+    drift: dict[str, Any] = {}
+    for key, value in sent.items():
+        if key.startswith("_"):
+            continue
+        got = remote.get(key)
+        if key == "housingForm":
+            a, b = parse_code(value), parse_code(got)
+            if a is not None and b is not None and a.equivalent(b):
+                continue
+        if got != value:
+            drift[key] = got
+    return drift

@@ -1,0 +1,190 @@
+"""Offline preflight for Hemnet: what Hemnet would refuse, found without a request.
+
+Sources: only Swedish listings are accepted and municipality is computed from the coordinates
+(hemnet-migrating-from-soap.txt), publishing needs at least one image (hemnet-listing-lifecycle
+.txt), URLs are validated (the ValidationError example), images are fetched by Hemnet's servers
+(so they need a public http(s) URL). Limits marked **inferred** are ours, chosen to match the
+sandbox; change them when the Swagger says otherwise.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from listsync.errors import FieldIssue, Severity
+from listsync.model import Category, Listing, ListingStatus, Money, Tenure, Transaction
+from listsync_hemnet.housing_forms import RESIDENTIAL, housing_form_for, parse_code
+from listsync_hemnet.mapping import IMAGE_KINDS, text_of
+
+__all__ = ["MAX_IMAGES", "SWEDEN_BOUNDS", "check_url", "preflight"]
+
+MAX_IMAGES = 100
+"""Most images per listing (**inferred**)."""
+SWEDEN_BOUNDS = (55.0, 69.1, 10.5, 24.2)
+"""(min lat, max lat, min lon, max lon) of Sweden, for the coordinates check."""
+MAX_PRICE = Decimal(10_000_000_000)
+_APARTMENT_NUMBER = re.compile(r"^\d{4}$")
+_PUBLISHED = frozenset({ListingStatus.FOR_SALE, ListingStatus.COMING_SOON})
+
+
+def _issue(
+    path: str, message: str, field: str | None, severity: Severity = Severity.ERROR
+) -> FieldIssue:
+    return FieldIssue(
+        path=path, message=message, portal="hemnet", portal_field=field, severity=severity
+    )
+
+
+def check_url(url: str) -> str | None:
+    """Why Hemnet's servers could not use `url`, or None when it looks fetchable."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http(s) URL"
+    host = parts.hostname
+    if host == "localhost" or host.endswith((".local", ".localhost", ".internal")):
+        return "must be reachable from Hemnet's servers (not a local host)"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.is_private or address.is_loopback or address.is_link_local:
+        return "must be reachable from Hemnet's servers (not a private address)"
+    return None
+
+
+def _market(listing: Listing) -> list[FieldIssue]:
+    issues = []
+    if listing.address.country != "SE":
+        issues.append(_issue("address.country", "Hemnet accepts Swedish listings only", None))
+    if not listing.address.postal_code:
+        issues.append(_issue("address.postal_code", "required by Hemnet", "postCode"))
+    if listing.transaction is Transaction.RENT:
+        issues.append(_issue("transaction", "Hemnet lists homes for sale only", None))
+    if listing.category not in RESIDENTIAL:
+        issues.append(_issue("category", "Hemnet lists residential property only", "housingForm"))
+    issues += _housing_form(listing)
+    if listing.tenure is Tenure.UNKNOWN:
+        issues.append(
+            _issue("tenure", "tenure is unknown to Hemnet's buyers", "tenure", Severity.WARNING)
+        )
+    return issues
+
+
+def _housing_form(listing: Listing) -> list[FieldIssue]:
+    given = parse_code(listing.subcategory)
+    if given is None:
+        return []  # not a Hemnet code (e.g. another portal's subtype): the category decides
+    series = housing_form_for(listing.category, None).series
+    if given.series is None:
+        return [_issue("subcategory", f"unknown housing form {given.code}", "housingForm")]
+    if given.series != series:
+        message = f"housing form {given.code} does not belong to category {listing.category}"
+        return [_issue("subcategory", message, "housingForm")]
+    if not given.known:
+        message = f"housing form {given.code} is unknown here; {given.series} is sent"
+        return [_issue("subcategory", message, "housingForm", Severity.WARNING)]
+    return []
+
+
+def _money(listing: Listing) -> list[FieldIssue]:
+    issues = []
+    fields: dict[str, tuple[Money | None, str]] = {
+        "asking_price": (listing.asking_price, "askingPrice"),
+        "monthly_fee": (listing.monthly_fee, "monthlyFee"),
+        "yearly_running_costs": (listing.yearly_running_costs, "yearlyRunningCosts"),
+        "sale.price": (listing.sale.price if listing.sale else None, "price"),
+    }
+    for path, (money, field) in fields.items():
+        if money is None:
+            continue
+        if money.currency != "SEK":
+            issues.append(_issue(f"{path}.currency", "Hemnet takes amounts in SEK", field))
+        elif money.amount != money.amount.to_integral_value():
+            issues.append(_issue(f"{path}.amount", "must be whole kronor", field))
+        elif money.amount >= MAX_PRICE:
+            issues.append(_issue(f"{path}.amount", "is implausibly large", field))
+    return issues
+
+
+def _ranges(listing: Listing) -> list[FieldIssue]:
+    issues = []
+    limits = {
+        ("living_area", "livingArea"): (listing.living_area, 10_000),
+        ("supplemental_area", "supplementalArea"): (listing.supplemental_area, 10_000),
+        ("plot_area", "landArea"): (listing.plot_area, 100_000_000),
+        ("rooms", "numberOfRooms"): (listing.rooms, 100),
+    }
+    for (path, field), (value, top) in limits.items():
+        if value is not None and value > top:
+            issues.append(_issue(path, f"must be at most {top}", field))
+    number = listing.address.apartment_number
+    if number and not _APARTMENT_NUMBER.match(number):
+        message = "must be Skatteverket's 4-digit apartment number (e.g. 1102)"
+        issues.append(_issue("address.apartment_number", message, "apartmentNumber"))
+    if listing.coordinates is not None:
+        lat_min, lat_max, lon_min, lon_max = SWEDEN_BOUNDS
+        c = listing.coordinates
+        if not (lat_min <= c.lat <= lat_max and lon_min <= c.lon <= lon_max):
+            issues.append(_issue("coordinates", "must lie in Sweden (WGS84)", "coordinates"))
+    return issues
+
+
+def _urls(listing: Listing) -> list[FieldIssue]:
+    issues = []
+    if listing.links is not None:
+        for path, field, url in (
+            ("links.broker_page", "urls.brokerPage", listing.links.broker_page),
+            ("links.all_images", "urls.allImages", listing.links.all_images),
+        ):
+            problem = check_url(str(url)) if url is not None else None
+            if problem:
+                issues.append(_issue(path, problem, field))
+    images = 0
+    for i, media in enumerate(listing.media):
+        if media.kind not in IMAGE_KINDS:
+            message = f"{media.kind} is not sent to Hemnet (images only)"
+            issues.append(_issue(f"media[{i}]", message, None, Severity.WARNING))
+            continue
+        images += 1
+        problem = check_url(str(media.url))
+        if problem:
+            issues.append(_issue(f"media[{i}].url", problem, "url"))
+    if images > MAX_IMAGES:
+        issues.append(_issue("media", f"at most {MAX_IMAGES} images", "images"))
+    return issues
+
+
+def _publishing(listing: Listing) -> list[FieldIssue]:
+    """Fields Hemnet needs before a listing can be published."""
+    if listing.status not in _PUBLISHED:
+        return []
+    issues = []
+    if listing.asking_price is None and not listing.price_on_request:
+        issues.append(_issue("asking_price", "required for publishing", "askingPrice"))
+    if listing.coordinates is None:
+        message = "required for publishing (Hemnet derives the municipality from it)"
+        issues.append(_issue("coordinates", message, "coordinates"))
+    if listing.living_area is None and listing.category not in (Category.PLOT, Category.OTHER):
+        issues.append(_issue("living_area", "required for publishing", "livingArea"))
+    if not text_of(listing.description):
+        issues.append(_issue("description.sv", "required for publishing", "description"))
+    if not any(m.kind in IMAGE_KINDS for m in listing.media):
+        issues.append(_issue("media", "at least one image is required to publish", "images"))
+    if listing.description and "sv" not in listing.description:
+        message = "no Swedish description; another language is sent"
+        issues.append(_issue("description.sv", message, "description", Severity.WARNING))
+    return issues
+
+
+def preflight(listing: Listing) -> list[FieldIssue]:
+    """Every Hemnet issue of `listing`; errors block sending, warnings are reported."""
+    return [
+        *_market(listing),
+        *_money(listing),
+        *_ranges(listing),
+        *_urls(listing),
+        *_publishing(listing),
+    ]

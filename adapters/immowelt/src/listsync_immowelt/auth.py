@@ -1,0 +1,264 @@
+"""OAuth2 client credentials for the Immowelt import API: token manager + `httpx.Auth`.
+
+The only module that imports authlib. authlib's `AsyncOAuth2Client` is used purely as the
+token manager: it fetches, caches and re-fetches the token under its own lock, so many requests
+finding the token expired together cause one token request. API calls go through listsync's
+`PortalHttp`, which signs them with `ImmoweltAuth`.
+
+AVIV specifics (PORTALS.md §3.2, LIBRARIES.md §2): the token request is a JSON body
+`{client_id, client_secret, grant_type, audience, scope}`, done here by a custom token-endpoint
+auth method (authlib applies it on every re-fetch too, so `audience` is never dropped);
+`grant_type` is given to the constructor (without it authlib cannot re-fetch); tokens last 24 h
+and must be reused, so they can be persisted to `token_cache_path` and loaded on the next run.
+Tokens and secrets are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import authlib.deprecate
+
+# authlib >= 1.8 warns on every import when it runs on httpx instead of httpx2; we stay on httpx
+# on purpose (LIBRARIES.md §2). Its own "always" filter must be overridden after importing it.
+warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationWarning)
+
+import httpx  # noqa: E402  (after the warning filter above)
+import structlog  # noqa: E402
+from authlib.integrations.base_client import OAuthError  # noqa: E402
+from authlib.integrations.httpx_client import AsyncOAuth2Client  # noqa: E402
+from authlib.oauth2.rfc6749.wrappers import OAuth2Token  # noqa: E402
+
+from listsync.adapter import Capability  # noqa: E402
+from listsync.errors import (  # noqa: E402
+    AuthenticationError,
+    PermissionDeniedError,
+    TransientError,
+)
+from listsync_immowelt.mapping import PORTAL  # noqa: E402
+
+__all__ = ["SCOPES", "ImmoweltAuth", "TokenManager", "narrow_scopes", "token_client_class"]
+
+log = structlog.stdlib.get_logger(__name__)
+
+SCOPES: dict[Capability, str] = {
+    Capability.CREATE: "clim:listings:create",
+    Capability.READ: "clim:listings:read",
+    Capability.UPDATE: "clim:listings:update",
+    Capability.DELETE: "clim:listings:delete",
+    Capability.MEDIA: "clim:medias:create",
+}
+"""The narrowest scope each capability needs (the document's scope table)."""
+
+_AUTH_METHOD = "client_secret_json_audience"
+
+
+def narrow_scopes(capabilities: Iterable[Capability]) -> list[str]:
+    """The narrow scopes for the given operations, in a stable order (no `:*` forms)."""
+    wanted = set(capabilities)
+    return [scope for cap, scope in SCOPES.items() if cap in wanted]
+
+
+def token_client_class() -> type[Any]:
+    """authlib's async client class (a test asserts it is built on `httpx.AsyncClient`)."""
+    return AsyncOAuth2Client  # type: ignore[no-any-return]  # authlib is untyped
+
+
+class _ClockedToken(OAuth2Token):  # type: ignore[misc]  # authlib is untyped
+    """A token whose expiry is judged by the adapter's clock (the sandbox clock in tests)."""
+
+    def __init__(self, params: dict[str, Any], clock: Callable[[], float]) -> None:
+        if params.get("expires_at") is None and params.get("expires_in") is not None:
+            params["expires_at"] = int(clock()) + int(params["expires_in"])
+        super().__init__(params)
+        self._clock = clock
+
+    def is_expired(self, leeway: int = 60) -> bool | None:
+        expires_at = self.get("expires_at")
+        if not isinstance(expires_at, int):
+            return None
+        return expires_at - leeway < self._clock()
+
+
+class _TokenClient(AsyncOAuth2Client):  # type: ignore[misc]  # authlib is untyped
+    """`AsyncOAuth2Client` whose tokens expire by an injected clock; nothing else changes."""
+
+    def __init__(self, *args: Any, clock: Callable[[], float], **kwargs: Any) -> None:
+        self._clock = clock
+        super().__init__(*args, **kwargs)
+
+    def parse_response_token(self, resp: httpx.Response) -> _ClockedToken:
+        raw = dict(super().parse_response_token(resp))
+        raw.pop("expires_at", None)  # authlib computed it from time.time(); use our clock
+        self.token = _ClockedToken(raw, self._clock)
+        return self.token
+
+
+def _json_auth_method(audience: str) -> Callable[..., tuple[str, Any, str]]:
+    """Token-endpoint auth: the form body authlib built, as JSON with credentials + audience."""
+
+    def sign(client: Any, method: str, uri: str, headers: Any, body: Any) -> tuple[str, Any, str]:
+        text = body.decode() if isinstance(body, bytes) else (body or "")
+        data = dict(parse_qsl(text))
+        data.update(
+            client_id=client.client_id, client_secret=client.client_secret, audience=audience
+        )
+        headers["Content-Type"] = "application/json"
+        return uri, headers, json.dumps(data)
+
+    return sign
+
+
+class TokenManager:
+    """One account's access token: fetched once, cached, persisted, refreshed once.
+
+    Args:
+        client_id / client_secret: the account's OAuth2 client credentials.
+        token_url / audience / scopes: the token request.
+        cache_path: where the token is persisted between runs (None: memory only).
+        leeway: seconds before expiry at which the token is renewed.
+        clock: the time source for expiry.
+        transport / headers / timeout: passed to the token client.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        token_url: str,
+        audience: str,
+        scopes: list[str],
+        account: str,
+        cache_path: Path | None = None,
+        leeway: int = 60,
+        clock: Callable[[], float],
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.account = account
+        self.scope = " ".join(scopes)
+        self._client_id = client_id
+        self._cache_path = cache_path
+        self._clock = clock
+        self._client = _TokenClient(
+            client_id,
+            client_secret,
+            scope=self.scope,
+            token_endpoint=token_url,
+            grant_type="client_credentials",
+            token_endpoint_auth_method=_AUTH_METHOD,
+            leeway=leeway,
+            update_token=self._store,
+            token=self._load(),
+            clock=clock,
+            transport=transport,
+            headers=headers or {},
+            timeout=timeout,
+        )
+        self._client.register_client_auth_method((_AUTH_METHOD, _json_auth_method(audience)))
+
+    def _load(self) -> _ClockedToken:
+        placeholder = _ClockedToken(
+            {"access_token": "", "token_type": "Bearer", "expires_at": 0}, self._clock
+        )
+        path = self._cache_path
+        if path is None or not path.is_file():
+            return placeholder
+        try:
+            cached = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return placeholder
+        if cached.get("client_id") != self._client_id or cached.get("requested") != self.scope:
+            return placeholder
+        log.debug("token_loaded_from_cache", portal=PORTAL, account=self.account)
+        return _ClockedToken(dict(cached["token"]), self._clock)
+
+    async def _store(self, token: dict[str, Any], **_: Any) -> None:
+        log.info(
+            "token_fetched",
+            portal=PORTAL,
+            account=self.account,
+            scope=token.get("scope", self.scope),
+            expires_in=token.get("expires_in"),
+        )
+        path = self._cache_path
+        if path is None:
+            return
+        keep = {
+            k: token[k] for k in ("access_token", "token_type", "expires_at", "scope") if k in token
+        }
+        doc = {"client_id": self._client_id, "requested": self.scope, "token": keep}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(doc, handle)
+        tmp.replace(path)
+
+    async def access_token(self) -> str:
+        """A valid access token, fetching one (once, under authlib's lock) when needed."""
+        try:
+            await self._client.ensure_active_token(self._client.token)
+        except OAuthError as exc:
+            raise self._refused(exc) from None
+        except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+            raise TransientError(
+                f"token endpoint unavailable: {type(exc).__name__}",
+                portal=PORTAL,
+                account=self.account,
+            ) from None
+        return str(self._client.token["access_token"])
+
+    def _refused(self, exc: OAuthError) -> AuthenticationError:
+        error = str(getattr(exc, "error", "") or "refused")
+        if error == "invalid_scope":
+            return PermissionDeniedError(
+                "token request refused: invalid_scope",
+                portal=PORTAL,
+                account=self.account,
+                scope=self.scope,
+            )
+        return AuthenticationError(
+            f"token request refused: {error}", portal=PORTAL, account=self.account
+        )
+
+    async def renew_after_rejection(self, rejected: str) -> None:
+        """The portal refused `rejected` (401): renew it unless another request already did."""
+        if self._client.token.get("access_token") == rejected:
+            self._client.token["expires_at"] = 0
+        await self.access_token()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class ImmoweltAuth(httpx.Auth):
+    """Bearer auth from the token manager; a 401 renews the token once and retries."""
+
+    requires_request_body = True
+
+    def __init__(self, tokens: TokenManager) -> None:
+        self._tokens = tokens
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        raise RuntimeError("ImmoweltAuth is async only")
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self._tokens.access_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            log.info("token_rejected", portal=PORTAL, account=self._tokens.account)
+            await self._tokens.renew_after_rejection(token)
+            request.headers["Authorization"] = f"Bearer {await self._tokens.access_token()}"
+            yield request

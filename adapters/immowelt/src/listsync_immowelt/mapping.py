@@ -1,0 +1,523 @@
+"""Canonical listing <-> Immowelt import payload, and portal JSON pointer <-> canonical path.
+
+Speaks the Immowelt (AVIV) listing import API v1 (../shared/portal-docs/
+immowelt-listing-import-api.txt, PORTALS.md §3.4). Pure functions, no I/O.
+
+Payload shape (`additionalProperties=false` on the portal side):
+`{"data": {...}, "metadata": {"source": {...}}, "contact": {...}, "media": [...]}`.
+Where the docs leave a name open it is marked *inferred* below: the buy price sits at
+`data.prices.buy.amount`, the brokerage fee at `data.prices.brokerageFee`, media references are
+`{"externalMediaId", "position"}`. `data.estateSubTypes` is an object keyed by the estate type,
+as in the document's own error example (`/data/estateSubTypes/trading`).
+
+Portal-only fields come from the listing's `extensions["immowelt"]`, a fragment of the payload
+deep-merged over the mapped one (extension values win). Issues on such fields point at
+`extensions.immowelt.<path>`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from listsync.model import Category, Listing, ListingStatus, Money, Transaction
+
+__all__ = [
+    "COUNTRY_ALPHA3",
+    "DISTRIBUTION_TYPE",
+    "ESTATE_TYPE",
+    "PORTAL",
+    "SUBTYPE_KEY",
+    "canonical_path",
+    "from_immowelt_payload",
+    "media_file_name",
+    "media_id",
+    "parse_pointer",
+    "to_immowelt_payload",
+]
+
+PORTAL = "immowelt"
+
+ESTATE_TYPE: Mapping[Category, str] = {
+    Category.HOUSE_DETACHED: "HOUSE",
+    Category.HOUSE_SEMI_DETACHED: "HOUSE",
+    Category.HOUSE_TERRACED: "HOUSE",
+    Category.HOUSE_LINKED: "HOUSE",
+    Category.VACATION_HOME: "HOUSE",
+    Category.APARTMENT: "APARTMENT",
+    Category.PLOT: "PLOT",
+    Category.FARM: "AGRICULTURE_FORESTRY",
+    Category.OFFICE: "OFFICE",
+    Category.RETAIL: "TRADING",
+    Category.GASTRONOMY_HOTEL: "GASTRONOMY_HOTEL",
+    Category.STORAGE_PRODUCTION: "STORAGE_PRODUCTION",
+    Category.PARKING: "PARKING",
+    Category.SENIOR: "SENIOR",
+    Category.OTHER: "MISCELLANEOUS",
+}
+
+# The key of `data.estateSubTypes` per estate type (camelCase, as in `/estateSubTypes/trading`).
+SUBTYPE_KEY: Mapping[str, str] = {
+    "HOUSE": "house",
+    "APARTMENT": "apartment",
+    "PLOT": "plot",
+    "OFFICE": "office",
+    "TRADING": "trading",
+    "GASTRONOMY_HOTEL": "gastronomyHotel",
+    "STORAGE_PRODUCTION": "storageProduction",
+    "AGRICULTURE_FORESTRY": "agricultureForestry",
+    "PARKING": "parking",
+    "SENIOR": "senior",
+    "MISCELLANEOUS": "miscellaneous",
+}
+
+DISTRIBUTION_TYPE: Mapping[Transaction, str] = {
+    Transaction.SALE: "BUY",
+    Transaction.RENT: "RENT",
+    Transaction.AUCTION_COMPULSORY: "COMPULSORY_AUCTION",
+    Transaction.AUCTION_BIDDING: "BUY_AUCTION",
+}
+
+COUNTRY_ALPHA3: Mapping[str, str] = {
+    "SE": "SWE", "DE": "DEU", "AT": "AUT", "CH": "CHE", "NO": "NOR", "DK": "DNK",
+    "FI": "FIN", "FR": "FRA", "NL": "NLD", "PL": "POL", "ES": "ESP", "IT": "ITA",
+}  # fmt: skip
+_ALPHA2 = {v: k for k, v in COUNTRY_ALPHA3.items()}
+
+_SALUTATIONS = frozenset(
+    {"Mr", "Mrs", "Miss", "Ms", "Mx", "Sir", "Dame", "Dr", "Cllr", "Lady", "Lord"}
+)
+# Hemnet codes ("602") share `subcategory`; only enum-looking values are Immowelt subtypes.
+_IMMOWELT_ENUM = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def _num(value: Decimal | int | float) -> int | float:
+    """JSON number for the payload: integral values as int, others as float."""
+    dec = Decimal(str(value))
+    return int(dec) if dec == dec.to_integral_value() else float(dec)
+
+
+def _amount(money: Money | None) -> dict[str, Any] | None:
+    return None if money is None else {"amount": _num(money.amount)}
+
+
+def _compact(value: Any) -> Any:
+    """Drop None values and empty containers, recursively."""
+    if isinstance(value, dict):
+        out = {k: _compact(v) for k, v in value.items() if v is not None}
+        return {k: v for k, v in out.items() if v not in ({}, [])}
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    return value
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def media_id(external_ref: str, url: str) -> str:
+    """A deterministic `externalMediaId` from the listing's ref and the media URL."""
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return f"{external_ref}-{digest}"
+
+
+def media_file_name(url: str) -> str:
+    name = url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    return name or "media"
+
+
+def _distribution_sub_type(listing: Listing) -> str:
+    if listing.transaction is Transaction.AUCTION_COMPULSORY:
+        return "COMPULSORY_AUCTION"
+    if listing.is_new_construction:
+        return "NEW_BUILD_UNIT"
+    return "CLASSIC" if listing.transaction is Transaction.RENT else "RESALE"
+
+
+def _classification(listing: Listing) -> dict[str, Any]:
+    estate_type = ESTATE_TYPE[listing.category]
+    out: dict[str, Any] = {
+        "estateType": estate_type,
+        "distributionType": DISTRIBUTION_TYPE[listing.transaction],
+        "distributionSubType": _distribution_sub_type(listing),
+    }
+    sub = listing.subcategory
+    if sub and _IMMOWELT_ENUM.match(sub):
+        out["estateSubTypes"] = {SUBTYPE_KEY[estate_type]: sub}
+    return out
+
+
+def _location(listing: Listing) -> dict[str, Any]:
+    a = listing.address
+    geo = listing.coordinates
+    return {
+        "postalcode": a.postal_code,
+        "city": a.city,
+        "street": a.street,
+        "houseNumber": a.house_number or "",
+        "unit": a.apartment_number,
+        "state": a.region,
+        "country": COUNTRY_ALPHA3[a.country],
+        "floorNumber": listing.floor,
+        "showAddress": a.show_full_address,
+        "geometry": None if geo is None else {"type": "Point", "coordinates": [geo.lon, geo.lat]},
+    }
+
+
+def _prices(listing: Listing) -> dict[str, Any]:
+    rent = listing.rent
+    fee = listing.brokerage_fee
+    auction = listing.auction
+    return {
+        "buy": _amount(listing.asking_price)
+        if listing.transaction is not Transaction.RENT
+        else None,
+        "baseRent": _amount(rent.base) if rent else None,
+        "totalRent": _amount(rent.total) if rent else None,
+        "additionalCosts": _amount(rent.service_charges) if rent else None,
+        "heatingCosts": _amount(rent.heating) if rent else None,
+        "deposit": _amount(rent.deposit) if rent else None,
+        "houseMoney": _amount(listing.monthly_fee),
+        "minimumBid": _amount(auction.minimum_bid) if auction else None,
+        "overbidSessionStartingPrice": _amount(auction.starting_price) if auction else None,
+        "priceInformation": "PRICE_ON_DEMAND" if listing.price_on_request else None,
+        "brokerageFee": None
+        if fee is None
+        else {
+            "hasFee": fee.has_fee,
+            "amount": None if fee.amount is None else _num(fee.amount.amount),
+            "percentage": None if fee.percent is None else _num(fee.percent),
+            "priceNote": fee.note,
+        },
+    }
+
+
+def _opt(value: Decimal | int | None) -> int | float | None:
+    return None if value is None else _num(value)
+
+
+def _spaces_structure(listing: Listing) -> dict[str, Any]:
+    return {
+        "spaces": {
+            "spaceMeasureUnit": "SQUARE_METER",
+            "residential": {"livingSpace": _opt(listing.living_area)},
+            "plotSpace": _opt(listing.plot_area),
+            "additionalSpace": _opt(listing.supplemental_area),
+            "usableFloorSpace": _opt(listing.usable_area),
+        },
+        "structure": {
+            "rooms": {
+                "numberOfRooms": _opt(listing.rooms),
+                "numberOfBedRooms": listing.bedrooms,
+                "numberOfBathRooms": listing.bathrooms,
+            },
+            "building": {"numberOfFloors": listing.floors_in_building},
+        },
+    }
+
+
+def _texts(listing: Listing) -> dict[str, Any]:
+    return {
+        "headline": dict(listing.headline or listing.tagline) or None,
+        "description": dict(listing.description) or None,
+    }
+
+
+def _contact(listing: Listing) -> dict[str, Any]:
+    agent = listing.agent
+    if agent is None:
+        return {"emailAddress": listing.agency.email, "phoneNumber": listing.agency.phone}
+    salutation = agent.salutation if agent.salutation in _SALUTATIONS else None
+    return {
+        "salutation": salutation,
+        "firstName": agent.first_name,
+        "lastName": agent.last_name,
+        "emailAddress": agent.email,
+        "phoneNumber": agent.phone or listing.agency.phone,
+        "mobilePhoneNumber": agent.mobile,
+    }
+
+
+def to_immowelt_payload(
+    listing: Listing, *, software_name: str, external_customer_id: str
+) -> dict[str, Any]:
+    """The import payload (`apiRequest`) for one listing, media referenced by id.
+
+    Args:
+        software_name: `metadata.source.softwareName` (from the adapter settings).
+        external_customer_id: `metadata.source.externalCustomerId` (from the account).
+    """
+    data: dict[str, Any] = {
+        **_classification(listing),
+        "location": _location(listing),
+        "prices": _prices(listing),
+        **_spaces_structure(listing),
+        "management": {
+            "availableFrom": listing.available_from.isoformat() if listing.available_from else None
+        },
+        "conditions": {
+            "yearOfConstruction": listing.construction_year,
+            "lastModernisation": listing.renovation_year,
+        },
+        "texts": _texts(listing),
+    }
+    payload: dict[str, Any] = {
+        "data": data,
+        "metadata": {
+            "source": {
+                "externalId": listing.external_ref,
+                "offererEstateId": listing.external_ref,
+                "offererMarketingKey": listing.marketing_key or listing.external_ref,
+                "softwareName": software_name,
+                "externalCustomerId": external_customer_id,
+            }
+        },
+        "contact": _contact(listing),
+        "media": [
+            {"externalMediaId": media_id(listing.external_ref, str(m.url)), "position": i + 1}
+            for i, m in enumerate(listing.media)
+        ],
+    }
+    payload = _compact(payload)
+    payload.setdefault("media", [])
+    return _deep_merge(payload, listing.extensions.get(PORTAL, {}))
+
+
+# -- JSON pointer -> canonical path ------------------------------------------------------------
+
+_STATIC_PATHS: Mapping[str, str] = {
+    "/data/estateType": "category",
+    "/data/distributionType": "transaction",
+    "/data/distributionSubType": "transaction",
+    "/data/location/postalcode": "address.postal_code",
+    "/data/location/city": "address.city",
+    "/data/location/street": "address.street",
+    "/data/location/houseNumber": "address.house_number",
+    "/data/location/unit": "address.apartment_number",
+    "/data/location/state": "address.region",
+    "/data/location/country": "address.country",
+    "/data/location/showAddress": "address.show_full_address",
+    "/data/location/geometry": "coordinates",
+    "/data/location/floorNumber": "floor",
+    "/data/prices/buy": "asking_price",
+    "/data/prices/baseRent": "rent.base",
+    "/data/prices/totalRent": "rent.total",
+    "/data/prices/lease": "rent.base",
+    "/data/prices/additionalCosts": "rent.service_charges",
+    "/data/prices/heatingCosts": "rent.heating",
+    "/data/prices/deposit": "rent.deposit",
+    "/data/prices/houseMoney": "monthly_fee",
+    "/data/prices/minimumBid": "auction.minimum_bid",
+    "/data/prices/overbidSessionStartingPrice": "auction.starting_price",
+    "/data/prices/priceInformation": "price_on_request",
+    "/data/prices/brokerageFee/hasFee": "brokerage_fee.has_fee",
+    "/data/prices/brokerageFee/amount": "brokerage_fee.amount",
+    "/data/prices/brokerageFee/percentage": "brokerage_fee.percent",
+    "/data/prices/brokerageFee/priceNote": "brokerage_fee.note",
+    "/data/prices/brokerageFee": "brokerage_fee",
+    "/data/spaces/residential/livingSpace": "living_area",
+    "/data/spaces/plotSpace": "plot_area",
+    "/data/spaces/additionalSpace": "supplemental_area",
+    "/data/spaces/usableFloorSpace": "usable_area",
+    "/data/structure/rooms/numberOfRooms": "rooms",
+    "/data/structure/rooms/numberOfBedRooms": "bedrooms",
+    "/data/structure/rooms/numberOfBathRooms": "bathrooms",
+    "/data/structure/building/numberOfFloors": "floors_in_building",
+    "/data/management/availableFrom": "available_from",
+    "/data/conditions/yearOfConstruction": "construction_year",
+    "/data/conditions/lastModernisation": "renovation_year",
+    "/data/texts/description": "description",
+    "/metadata/source/externalId": "external_ref",
+    "/metadata/source/offererEstateId": "external_ref",
+    "/metadata/source/offererMarketingKey": "marketing_key",
+    "/metadata/source/externalCustomerId": "agency.external_ref",
+    # Project fields exist only through extensions; point there even when they are missing.
+    "/metadata/source/externalProjectId": "extensions.immowelt.metadata.source.externalProjectId",
+    "/metadata/source/offererEstateGroupId": (
+        "extensions.immowelt.metadata.source.offererEstateGroupId"
+    ),
+    "/contact/salutation": "agent.salutation",
+    "/contact/firstName": "agent.first_name",
+    "/contact/lastName": "agent.last_name",
+    "/contact/emailAddress": "agent.email",
+    "/contact/phoneNumber": "agent.phone",
+    "/contact/mobilePhoneNumber": "agent.mobile",
+}
+
+
+def parse_pointer(pointer: str) -> list[str]:
+    """RFC 6901 pointer -> its reference tokens (`/a/b~1c` -> `["a", "b/c"]`)."""
+    if not pointer.startswith("/"):
+        return [pointer] if pointer else []
+    return [p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/")]
+
+
+def _in_extension(parts: list[str], listing: Listing | None) -> bool:
+    node: Any = listing.extensions.get(PORTAL) if listing is not None else None
+    for part in parts:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return node is not None
+
+
+def _dotted(parts: list[str]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out
+
+
+def _special_path(parts: list[str], listing: Listing | None) -> str | None:
+    """Pointers whose canonical field depends on where the value came from."""
+    if listing is not None and _in_extension(parts, listing):
+        return _dotted(["extensions", PORTAL, *parts])
+    if len(parts) >= 2 and parts[0] == "media" and parts[1].isdigit():
+        return f"media[{parts[1]}]"
+    if parts[:3] == ["data", "texts", "headline"]:
+        field = "tagline" if listing is not None and not listing.headline else "headline"
+        return ".".join([field, *parts[3:4]])
+    if parts[:2] == ["data", "estateSubTypes"]:
+        return "subcategory"
+    if listing is not None and parts[:1] == ["contact"] and len(parts) > 1:
+        return _contact_fallback(parts[1], listing)
+    return None
+
+
+def _contact_fallback(name: str, listing: Listing) -> str | None:
+    agent = listing.agent
+    if name == "emailAddress" and agent is None:
+        return "agency.email"
+    if name == "phoneNumber" and (agent is None or agent.phone is None):
+        return "agency.phone"
+    return None
+
+
+def canonical_path(pointer: str, listing: Listing | None = None) -> str:
+    """The canonical field behind a portal JSON pointer (as in `errors[].name`).
+
+    A pointer into a value supplied by `extensions["immowelt"]` maps to that extension path;
+    the contact falls back to the agency's fields when the listing's agent lacks them.
+    """
+    parts = parse_pointer(pointer)
+    special = _special_path(parts, listing)
+    if special is not None:
+        return special
+    for cut in range(len(parts), 0, -1):
+        prefix = "/" + "/".join(parts[:cut])
+        if prefix in _STATIC_PATHS:
+            rest = _dotted(parts[cut:])
+            sep = "" if rest.startswith("[") else "."
+            return f"{_STATIC_PATHS[prefix]}{sep}{rest}" if rest else _STATIC_PATHS[prefix]
+    return "<listing>"
+
+
+# -- payload -> canonical (read-back) ----------------------------------------------------------
+
+_CATEGORY_BY_TYPE = {
+    "HOUSE": Category.HOUSE_DETACHED,
+    **{v: k for k, v in ESTATE_TYPE.items() if v != "HOUSE"},
+}
+_TRANSACTION_BY_TYPE = {v: k for k, v in DISTRIBUTION_TYPE.items()}
+
+
+def _money(node: Any) -> dict[str, Any] | None:
+    if isinstance(node, Mapping) and node.get("amount") is not None:
+        return {"amount": Decimal(str(node["amount"])), "currency": "EUR"}
+    return None
+
+
+def _reverse_prices(prices: Mapping[str, Any]) -> dict[str, Any]:
+    rent = {
+        "base": _money(prices.get("baseRent")),
+        "total": _money(prices.get("totalRent")),
+        "service_charges": _money(prices.get("additionalCosts")),
+        "heating": _money(prices.get("heatingCosts")),
+        "deposit": _money(prices.get("deposit")),
+    }
+    out: dict[str, Any] = {
+        "asking_price": _money(prices.get("buy")),
+        "monthly_fee": _money(prices.get("houseMoney")),
+        "rent": rent if any(rent.values()) else None,
+        "price_on_request": prices.get("priceInformation") == "PRICE_ON_DEMAND",
+    }
+    bid, start = _money(prices.get("minimumBid")), _money(prices.get("overbidSessionStartingPrice"))
+    if bid and start:
+        out["auction"] = {"minimum_bid": bid, "starting_price": start}
+    return out
+
+
+def from_immowelt_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Canonical listing fields recovered from an import payload (read-back).
+
+    Returns a dict for `parse_listing`. The portal does not hold the agency's name, so the
+    agency is named after `externalCustomerId`; media come back without URLs and are omitted.
+    """
+    data: Mapping[str, Any] = payload.get("data", {})
+    source: Mapping[str, Any] = payload.get("metadata", {}).get("source", {})
+    loc: Mapping[str, Any] = data.get("location", {})
+    spaces: Mapping[str, Any] = data.get("spaces", {})
+    rooms: Mapping[str, Any] = data.get("structure", {}).get("rooms", {})
+    texts: Mapping[str, Any] = data.get("texts", {})
+    contact: Mapping[str, Any] = payload.get("contact", {})
+    geometry = loc.get("geometry")
+    subtypes = data.get("estateSubTypes") or {}
+    out: dict[str, Any] = {
+        "external_ref": source.get("offererEstateId"),
+        "marketing_key": source.get("offererMarketingKey"),
+        "agency": {
+            "external_ref": source.get("externalCustomerId"),
+            "name": source.get("externalCustomerId"),
+        },
+        "category": _CATEGORY_BY_TYPE.get(data.get("estateType", ""), Category.OTHER),
+        "subcategory": next(iter(subtypes.values()), None),
+        "transaction": _TRANSACTION_BY_TYPE.get(data.get("distributionType", ""), "sale"),
+        "is_new_construction": data.get("distributionSubType") == "NEW_BUILD_UNIT",
+        "status": ListingStatus.FOR_SALE,
+        "address": {
+            "country": _ALPHA2.get(loc.get("country", ""), loc.get("country")),
+            "street": loc.get("street"),
+            "house_number": loc.get("houseNumber") or None,
+            "apartment_number": loc.get("unit"),
+            "postal_code": loc.get("postalcode"),
+            "city": loc.get("city"),
+            "region": loc.get("state"),
+            "show_full_address": loc.get("showAddress", True),
+        },
+        "coordinates": None
+        if not geometry
+        else {"lon": geometry["coordinates"][0], "lat": geometry["coordinates"][1]},
+        **_reverse_prices(data.get("prices", {})),
+        "living_area": spaces.get("residential", {}).get("livingSpace"),
+        "plot_area": spaces.get("plotSpace"),
+        "supplemental_area": spaces.get("additionalSpace"),
+        "usable_area": spaces.get("usableFloorSpace"),
+        "rooms": rooms.get("numberOfRooms"),
+        "bedrooms": rooms.get("numberOfBedRooms"),
+        "bathrooms": rooms.get("numberOfBathRooms"),
+        "floor": loc.get("floorNumber"),
+        "headline": dict(texts.get("headline", {})),
+        "description": dict(texts.get("description", {})),
+    }
+    if contact.get("lastName") and contact.get("emailAddress"):
+        out["agent"] = {
+            "first_name": contact.get("firstName"),
+            "last_name": contact["lastName"],
+            "email": contact["emailAddress"],
+            "phone": contact.get("phoneNumber"),
+            "mobile": contact.get("mobilePhoneNumber"),
+        }
+    return {k: v for k, v in out.items() if v is not None}

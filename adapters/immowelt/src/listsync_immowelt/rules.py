@@ -1,0 +1,448 @@
+"""The 21 business rules of the Immowelt listing import API v1, checked offline.
+
+Source: ../shared/portal-docs/immowelt-listing-import-api.txt, "Business Rules". Each rule is
+one function over the mapped import payload; each issue carries the canonical path, the portal's
+JSON pointer (`portal_field`) and the rule id (`rule-07`). `check_all` runs every rule that
+needs no state; rule 11 compares two payloads and is applied by the adapter against the last
+sent projection.
+
+Where the document leaves a vocabulary open (project types, most estate sub-types), the tables
+below say what is assumed; the sandbox enforces the same documented facts independently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeGuard
+
+from listsync.errors import FieldIssue
+from listsync.model import Listing
+from listsync_immowelt.mapping import PORTAL, SUBTYPE_KEY, canonical_path, parse_pointer
+
+__all__ = ["RULES", "check_all", "rule_11_estate_type_unchanged"]
+
+Payload = Mapping[str, Any]
+Rule = Callable[[Payload, Listing | None], list[FieldIssue]]
+
+MAX_TEXT = 3999
+MAX_SPACE = 99_999_999
+MAX_COUNT = 999_999
+MAX_PRICE = 9_999_999_999_999
+EARLIEST_NEW_BUILD = dt.date(1900, 1, 1)
+
+# Rule 6. Complete lists are enforced; for a partial list (the docs page was truncated) only a
+# value documented for another estate type counts as a mismatch.
+TRADING_SUBTYPES = frozenset({"STORE", "SHOWROOM_SPACE", "SHOPPING_CENTRE", "KIOSK", "SALES_AREA"})
+HOUSE_SUBTYPES = frozenset(
+    {
+        "APARTMENT_HOUSE", "BUNGALOW", "CASTLE", "MANOR_HOUSE", "CHALET", "FARMHOUSE", "FINCA",
+        "GARDEN_HOUSE", "GITE", "LIVING_AND_COMMERCIAL", "MOUNTAIN_HUT", "MULTI_FAMILY_HOUSE",
+        "RESIDENTIAL_COMPLEX", "RUSTICO",
+    }
+)  # fmt: skip
+_SUBTYPES: Mapping[str, tuple[frozenset[str], bool]] = {
+    "house": (HOUSE_SUBTYPES, False),
+    "trading": (TRADING_SUBTYPES, True),
+}
+
+# Rule 7 (AVTS vocabulary plus S004's EMPTY); BUY_AUCTION is a buy.
+_BUY = frozenset(
+    {"RESALE", "NEW_BUILD_UNIT", "NEW_BUILD_PROJECT", "NEW_BUILD_INVESTMENT_PRODUCT",
+     "BUSINESS_SALE_GOODWILL", "LIFE_ANNUITY", "NEW_HOME"}
+)  # fmt: skip
+DISTRIBUTION_SUBTYPES: Mapping[str, frozenset[str]] = {
+    "BUY": _BUY,
+    "BUY_AUCTION": _BUY,
+    "RENT": frozenset(
+        {
+            "CLASSIC",
+            "NEW_BUILD_UNIT",
+            "EMPTY",
+            "NEW_BUILD_PROJECT",
+            "NEW_BUILD_INVESTMENT_PRODUCT",
+            "BUSINESS",
+            "BUSINESS_LEASEBACK",
+            "TEMPORARY",
+            "VACATION",
+        }
+    ),
+    "COMPULSORY_AUCTION": frozenset({"COMPULSORY_AUCTION"}),
+}
+NEW_BUILD = frozenset(
+    {"NEW_BUILD_UNIT", "NEW_BUILD_PROJECT", "NEW_BUILD_INVESTMENT_PRODUCT", "NEW_HOME"}
+)
+
+# Rules 8 and 9: the types are documented (AVD), the sub-type lists were not retrieved (inferred).
+PROJECT_ESTATE: Mapping[str, frozenset[str]] = {
+    "NEW_BUILD_PROJECT": frozenset({"APARTMENT", "HOUSE", "MIXED"}),
+    "NEW_HOME_PROJECT": frozenset({"HOUSE"}),
+}
+PROJECT_DISTRIBUTION: Mapping[str, frozenset[str]] = {
+    "BUY": frozenset({"NEW_BUILD_PROJECT", "NEW_HOME"}),
+    "RENT": frozenset({"NEW_BUILD_PROJECT"}),
+    "BUY_RENT": frozenset({"NEW_BUILD_PROJECT", "NEW_HOME"}),
+}
+
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}$"
+)
+# The document's regex /^+?\d{1,3}[- ]?\d{1,4}[- ]?\d{4,10}$/, with "/" accepted as delimiter.
+_PHONE = re.compile(r"^\+?\d{1,3}[- /]?\d{1,4}[- /]?\d{4,10}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_URL = re.compile(r"^https?://([A-Za-z0-9-]+\.)+[A-Za-z]{2,}(:\d+)?(/\S*)?$")
+_HTML = re.compile(r"<\s*/?\s*[A-Za-z][^>]*>|&[a-z]+;")
+_TEXT_URL = re.compile(r"(?i)\b(https?://|www\.)\S+")
+_TEXT_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)*\.[A-Za-z]{2,}")
+_TEXT_PHONE = re.compile(r"(?<![\w.,])(\+|0)\d(?:[ /-]?\d){6,}")
+
+
+def _issue(pointer: str, message: str, rule: int, listing: Listing | None) -> FieldIssue:
+    return FieldIssue(
+        path=canonical_path(pointer, listing),
+        message=message,
+        portal=PORTAL,
+        portal_field=pointer,
+        rule=f"rule-{rule:02d}",
+    )
+
+
+def _get(payload: Payload, pointer: str) -> Any:
+    node: Any = payload
+    for part in parse_pointer(pointer):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _leaves(node: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _leaves(value, f"{pointer}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _leaves(value, f"{pointer}/{i}")
+    else:
+        yield pointer, node
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _texts(payload: Payload) -> Iterator[tuple[str, Any]]:
+    return _leaves(_get(payload, "/data/texts") or {}, "/data/texts")
+
+
+def rule_01_text_length(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """Multilingual texts are at most 3999 characters."""
+    return [
+        _issue(p, f"text longer than {MAX_TEXT} characters ({len(v)})", 1, listing)
+        for p, v in _texts(payload)
+        if isinstance(v, str) and len(v) > MAX_TEXT
+    ]
+
+
+def rule_02_email(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """Contact e-mail addresses are well-formed (at most 320 characters)."""
+    value = _get(payload, "/contact/emailAddress")
+    if value is None or (isinstance(value, str) and len(value) <= 320 and _EMAIL.match(value)):
+        return []
+    return [_issue("/contact/emailAddress", "not a valid e-mail address", 2, listing)]
+
+
+def rule_03_phone(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """Contact phone numbers match the portal's regex (digits, '+', '-', ' ', '/')."""
+    out = []
+    for pointer in ("/contact/phoneNumber", "/contact/mobilePhoneNumber"):
+        value = _get(payload, pointer)
+        if value is not None and not (isinstance(value, str) and _PHONE.match(value)):
+            msg = "not a valid phone number (e.g. +49 30 1234567)"
+            out.append(_issue(pointer, msg, 3, listing))
+    return out
+
+
+def _date_fields(payload: Payload) -> Iterator[tuple[str, Any]]:
+    for pointer, value in _leaves(payload):
+        key = pointer.rsplit("/", 1)[-1]
+        if key.endswith("Date") or key in ("availableFrom", "validUntil"):
+            yield pointer, value
+
+
+def _parse_date(value: Any) -> dt.date | None:
+    if not isinstance(value, str) or not _DATE.match(value):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def rule_04_date_format(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """Date fields are `YYYY-MM-DD`."""
+    return [
+        _issue(p, "not a date in the format YYYY-MM-DD", 4, listing)
+        for p, v in _date_fields(payload)
+        if v is not None and _parse_date(v) is None
+    ]
+
+
+def rule_05_url_format(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """URL fields are absolute http(s) URLs with a public host name."""
+    out = []
+    for pointer, value in _leaves(payload):
+        key = pointer.rsplit("/", 1)[-1]
+        is_url_field = key.endswith(("URL", "Url")) or key == "userHomepage"
+        if (
+            is_url_field
+            and value is not None
+            and not (isinstance(value, str) and _URL.match(value))
+        ):
+            out.append(_issue(pointer, "not a valid URL", 5, listing))
+    return out
+
+
+def rule_06_estate_type(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """`estateSubTypes` is keyed by the estate type and holds one of its sub-types."""
+    subtypes = _get(payload, "/data/estateSubTypes")
+    if not subtypes:
+        return []
+    expected = SUBTYPE_KEY.get(str(_get(payload, "/data/estateType")))
+    out = []
+    for key, value in subtypes.items():
+        pointer = f"/data/estateSubTypes/{key}"
+        known, complete = _SUBTYPES.get(key, (frozenset(), False))
+        foreign = any(value in vals for k, (vals, _) in _SUBTYPES.items() if k != key)
+        if key != expected:
+            out.append(
+                _issue(
+                    pointer, f"sub-type group {key!r} does not match the estate type", 6, listing
+                )
+            )
+        elif (complete and value not in known) or (not complete and value not in known and foreign):
+            out.append(
+                _issue(pointer, f"{value!r} is not a sub-type of this estate type", 6, listing)
+            )
+    return out
+
+
+def rule_07_distribution_type(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """`distributionSubType` is one of the sub-types of `distributionType`."""
+    kind, sub = _get(payload, "/data/distributionType"), _get(payload, "/data/distributionSubType")
+    allowed = DISTRIBUTION_SUBTYPES.get(str(kind))
+    if sub is None or allowed is None or sub in allowed:
+        return []
+    msg = f"{sub!r} is not a distribution sub-type of {kind!r}"
+    return [_issue("/data/distributionSubType", msg, 7, listing)]
+
+
+def _pair(
+    payload: Payload,
+    listing: Listing | None,
+    names: tuple[str, str],
+    table: Mapping[str, frozenset[str]],
+    rule: int,
+) -> list[FieldIssue]:
+    kind, sub = _get(payload, f"/data/{names[0]}"), _get(payload, f"/data/{names[1]}")
+    if kind is None and sub is None:
+        return []
+    if kind in table and sub in table[kind]:
+        return []
+    msg = f"{names[1]} {sub!r} does not match {names[0]} {kind!r}"
+    return [_issue(f"/data/{names[1]}", msg, rule, listing)]
+
+
+def rule_08_project_estate_type(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """For projects, `projectEstateSubType` matches `projectEstateType`."""
+    names = ("projectEstateType", "projectEstateSubType")
+    return _pair(payload, listing, names, PROJECT_ESTATE, 8)
+
+
+def rule_09_project_distribution_type(
+    payload: Payload, listing: Listing | None
+) -> list[FieldIssue]:
+    """For projects, `projectDistributionSubType` matches `projectDistributionType`."""
+    names = ("projectDistributionType", "projectDistributionSubType")
+    return _pair(payload, listing, names, PROJECT_DISTRIBUTION, 9)
+
+
+def rule_10_customer_fields(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """The API customer fields of `metadata.source` are present (two more for projects)."""
+    names = [
+        "externalId",
+        "offererEstateId",
+        "offererMarketingKey",
+        "softwareName",
+        "externalCustomerId",
+    ]
+    if _get(payload, "/data/projectEstateType") is not None:
+        names += ["externalProjectId", "offererEstateGroupId"]
+    out = []
+    for name in names:
+        value = _get(payload, f"/metadata/source/{name}")
+        if not (isinstance(value, str) and value.strip()):
+            out.append(_issue(f"/metadata/source/{name}", f"{name} is mandatory", 10, listing))
+    return out
+
+
+def rule_11_estate_type_unchanged(
+    sent: Payload, desired: Payload, listing: Listing | None = None
+) -> list[FieldIssue]:
+    """An update must not change `estateType` (compares the last sent payload)."""
+    before, after = _get(sent, "/data/estateType"), _get(desired, "/data/estateType")
+    if before is None or before == after:
+        return []
+    msg = f"estateType cannot change on update ({before} -> {after}); delete and re-create"
+    return [_issue("/data/estateType", msg, 11, listing)]
+
+
+def _ranged(
+    listing: Listing | None,
+    pointers: Iterator[tuple[str, Any]],
+    *,
+    limit: int,
+    rule: int,
+    what: str,
+) -> list[FieldIssue]:
+    return [
+        _issue(p, f"{what} must be a number >= 0 and < {limit}", rule, listing)
+        for p, v in pointers
+        if v is not None and not (_is_number(v) and 0 <= v < limit)
+    ]
+
+
+def rule_12_square_meters(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """Space fields are numbers in [0, 99 999 999)."""
+    spaces = _get(payload, "/data/spaces") or {}
+    leaves = (
+        (p, v) for p, v in _leaves(spaces, "/data/spaces") if not p.endswith("/spaceMeasureUnit")
+    )
+    return _ranged(listing, leaves, limit=MAX_SPACE, rule=12, what="area")
+
+
+def rule_13_counts(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """Count and parking-lot fields are numbers in [0, 999 999)."""
+    leaves = _leaves(_get(payload, "/data/structure") or {}, "/data/structure")
+    counts = ((p, v) for p, v in leaves if not isinstance(v, bool))
+    return _ranged(listing, counts, limit=MAX_COUNT, rule=13, what="count")
+
+
+def rule_14_prices(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """Price and amount fields are numbers in [0, 9 999 999 999 999)."""
+    leaves = _leaves(_get(payload, "/data/prices") or {}, "/data/prices")
+    amounts = ((p, v) for p, v in leaves if p.endswith("/amount"))
+    return _ranged(listing, amounts, limit=MAX_PRICE, rule=14, what="amount")
+
+
+def rule_15_new_build_dates(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """For new builds, availableFrom and buildingStartDate are after 1900-01-01."""
+    if _get(payload, "/data/distributionSubType") not in NEW_BUILD:
+        return []
+    out = []
+    for pointer in ("/data/management/availableFrom", "/data/conditions/buildingStartDate"):
+        when = _parse_date(_get(payload, pointer))
+        if when is not None and when <= EARLIEST_NEW_BUILD:
+            out.append(_issue(pointer, "must be after 1900-01-01 for a new build", 15, listing))
+    return out
+
+
+def rule_16_percentages(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """Percentage values lie between 0 and 100."""
+    out = []
+    for pointer, value in _leaves(payload.get("data", {}), "/data"):
+        is_percent = pointer.rsplit("/", 1)[-1].lower().endswith(("percent", "percentage"))
+        if is_percent and value is not None and not (_is_number(value) and 0 <= value <= 100):
+            out.append(_issue(pointer, "percentage must be between 0 and 100", 16, listing))
+    return out
+
+
+def _has_rent(payload: Payload) -> bool:
+    names = ("baseRent", "totalRent", "lease")
+    amounts = (_get(payload, f"/data/prices/{n}/amount") for n in names)
+    return any(_is_number(a) and a > 0 for a in amounts)
+
+
+def _rent_rule(
+    payload: Payload, listing: Listing | None, subtypes: frozenset[str], rule: int
+) -> list[FieldIssue]:
+    if _get(payload, "/data/distributionType") != "RENT":
+        return []
+    if _get(payload, "/data/distributionSubType") not in subtypes or _has_rent(payload):
+        return []
+    msg = "a rent needs baseRent, totalRent or lease amount greater than 0"
+    return [_issue("/data/prices/baseRent/amount", msg, rule, listing)]
+
+
+def rule_17_classic_rent(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """A CLASSIC rent states a rent amount greater than 0."""
+    return _rent_rule(payload, listing, frozenset({"CLASSIC"}), 17)
+
+
+def rule_18_new_build_empty_rent(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """A NEW_BUILD_UNIT or EMPTY rent states a rent amount greater than 0."""
+    return _rent_rule(payload, listing, frozenset({"NEW_BUILD_UNIT", "EMPTY"}), 18)
+
+
+def rule_19_compulsory_auction(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """A compulsory auction states minimumBid and overbidSessionStartingPrice above 0."""
+    if _get(payload, "/data/distributionType") != "COMPULSORY_AUCTION":
+        return []
+    out = []
+    for name in ("minimumBid", "overbidSessionStartingPrice"):
+        value = _get(payload, f"/data/prices/{name}/amount")
+        if not (_is_number(value) and value > 0):
+            out.append(
+                _issue(f"/data/prices/{name}/amount", f"{name} must be greater than 0", 19, listing)
+            )
+    return out
+
+
+def rule_20_brokerage_fee(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """Buy/rent: a fee that is not declared absent states an amount, percentage or note."""
+    fee = _get(payload, "/data/prices/brokerageFee")
+    applies = _get(payload, "/data/distributionType") in ("BUY", "RENT")
+    if not applies or not isinstance(fee, Mapping) or fee.get("hasFee") is False:
+        return []
+    amounts = (fee.get("amount"), fee.get("percentage"))
+    note = fee.get("priceNote")
+    if any(_is_number(a) and a > 0 for a in amounts) or (isinstance(note, str) and note.strip()):
+        return []
+    msg = "a brokerage fee needs an amount or price note greater than 0 (or hasFee false)"
+    return [_issue("/data/prices/brokerageFee/amount", msg, 20, listing)]
+
+
+def rule_21_text_content(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
+    """Texts contain no HTML, URLs, e-mail addresses or phone numbers."""
+    checks = (
+        ("HTML", _HTML),
+        ("a URL", _TEXT_URL),
+        ("an e-mail address", _TEXT_EMAIL),
+        ("a phone number", _TEXT_PHONE),
+    )
+    out = []
+    for pointer, value in _texts(payload):
+        found = [
+            what for what, pattern in checks if isinstance(value, str) and pattern.search(value)
+        ]
+        if found:
+            out.append(_issue(pointer, f"text must not contain {', '.join(found)}", 21, listing))
+    return out
+
+
+RULES: tuple[Rule, ...] = (
+    rule_01_text_length, rule_02_email, rule_03_phone, rule_04_date_format, rule_05_url_format,
+    rule_06_estate_type, rule_07_distribution_type, rule_08_project_estate_type,
+    rule_09_project_distribution_type, rule_10_customer_fields, rule_12_square_meters,
+    rule_13_counts, rule_14_prices, rule_15_new_build_dates, rule_16_percentages,
+    rule_17_classic_rent, rule_18_new_build_empty_rent, rule_19_compulsory_auction,
+    rule_20_brokerage_fee, rule_21_text_content,
+)  # fmt: skip
+"""Every stateless rule, in the document's order (rule 11 needs the last sent payload)."""
+
+
+def check_all(payload: Payload, listing: Listing | None = None) -> list[FieldIssue]:
+    """Run every stateless rule over a mapped payload."""
+    return [issue for rule in RULES for issue in rule(payload, listing)]

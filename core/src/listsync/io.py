@@ -1,0 +1,103 @@
+"""Reading canonical listings from JSON Lines, one line at a time.
+
+A file of thousands of listings is never loaded whole: `read_listings` reads a line, validates
+it with `Listing.model_validate_json` on the raw bytes (the fast path, no `json.loads` first) and
+yields it before reading the next. A bad line does not stop the reader; it is yielded as an
+`InvalidListingError` so the caller can report it as `line N: path: message` and carry on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+from pydantic import ValidationError
+
+from listsync.errors import FieldIssue, InvalidListingError
+from listsync.model import Listing, external_ref_of, issues_from_validation_error
+
+__all__ = [
+    "ListingSource",
+    "bundled_examples",
+    "describe_issues",
+    "read_listings",
+]
+
+ListingSource = str | os.PathLike[str] | IO[bytes] | IO[str]
+"""A path (`"-"` is standard input) or an open binary or text stream."""
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def read_listings(source: ListingSource) -> Iterator[tuple[int, Listing | InvalidListingError]]:
+    """Yield `(line_number, listing_or_error)` for every non-blank line of a JSON Lines file.
+
+    Line numbers start at 1 and count blank lines too, so they match an editor's. A line that is
+    not JSON, not an object, or not a valid listing gives an `InvalidListingError` whose issues
+    carry canonical paths (`<listing>` when the whole line is at fault).
+
+    Args:
+        source: a path, `"-"` for standard input, or an open stream (binary or text). A stream
+            is not closed; a file opened here is closed when the iterator finishes or is closed.
+    """
+    with ExitStack() as stack:
+        lines = _open(source, stack)
+        for number, raw in enumerate(lines, start=1):
+            line = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+            if number == 1:
+                line = line.removeprefix(_BOM)
+            line = line.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            yield number, _parse_line(line, number)
+
+
+def _open(source: ListingSource, stack: ExitStack) -> Iterable[bytes | str]:
+    if isinstance(source, str | os.PathLike):
+        if os.fspath(source) == "-":
+            return sys.stdin.buffer
+        return stack.enter_context(Path(source).open("rb"))
+    return source
+
+
+def _parse_line(line: bytes, number: int) -> Listing | InvalidListingError:
+    try:
+        return Listing.model_validate_json(line)
+    except ValidationError as exc:
+        return InvalidListingError(
+            issues_from_validation_error(exc),
+            external_ref=external_ref_of(line),
+            message=f"line {number} is not a valid listing",
+        )
+
+
+def describe_issues(
+    line: int, issues: Iterable[FieldIssue], *, ref: str | None = None
+) -> Iterator[str]:
+    """`line N: path: message` for each issue, the way `listsync validate` prints them.
+
+    Args:
+        line: the 1-based line number.
+        issues: the issues of that line (canonical model or a portal's preflight).
+        ref: the listing's external_ref, appended as `[ref]` when known.
+    """
+    tail = f" [{ref}]" if ref else ""
+    for issue in issues:
+        origin = ""
+        if issue.portal:
+            field = f" {issue.portal_field}" if issue.portal_field else ""
+            rule = f" rule {issue.rule}" if issue.rule else ""
+            origin = f" ({issue.portal}{field}{rule})"
+        level = "" if issue.severity == "error" else f" [{issue.severity}]"
+        yield f"line {line}: {issue.path}: {issue.message}{origin}{level}{tail}"
+
+
+def bundled_examples() -> Path:
+    """The example listings shipped inside the package (`listsync/examples/listings.jsonl`)."""
+    path = resources.files("listsync") / "examples" / "listings.jsonl"
+    return Path(str(path))

@@ -1,0 +1,145 @@
+"""Logging set-up for the `listsync` command (and for applications that want the same).
+
+The library itself never configures logging: its modules only call
+`structlog.stdlib.get_logger(__name__)`. The CLI calls `configure_logging()` once, which routes
+structlog and the standard library (httpx, authlib, stevedore, stamina, uvicorn) through one
+`ProcessorFormatter`, so every line, whoever wrote it, gets the bound context (`run`, `portal`,
+`listing`) and passes through the redaction processor before it is rendered.
+
+httpx logs every request URL at INFO, Booli's signature included; its loggers (and httpcore's)
+are raised to WARNING, and the redaction processor masks such URLs anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import IO, Any, Literal
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from listsync.redact import MASK, is_secret_key, redact
+
+__all__ = ["LogFormat", "bind_context", "configure_logging", "redact_processor"]
+
+LogFormat = Literal["console", "json"]
+
+_QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "stevedore", "uvicorn.access")
+_PRIMITIVES = (str, int, float, bool, type(None))
+
+
+def _clean(value: Any) -> Any:
+    """`redact`, plus: objects that are not JSON-ish are rendered to text and redacted."""
+    if isinstance(value, Mapping):
+        return {
+            k: (MASK if isinstance(k, str) and is_secret_key(k) and v else _clean(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, _PRIMITIVES):
+        return redact(value)
+    return redact(str(value))
+
+
+def redact_processor(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: mask secret-keyed values and secret-looking text, recursively.
+
+    Keys such as `token`, `client_secret`, `hash` or `callerId` lose their values; bearer
+    tokens, JWTs and `key=value` secrets inside any string (the event itself, URLs, formatted
+    tracebacks) are masked. Other objects are rendered with `str()` first, so a secret cannot
+    slip through a `repr()` later.
+    """
+    return {
+        key: (MASK if is_secret_key(key) and value else _clean(value))
+        for key, value in event_dict.items()
+    }
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def _renderer(fmt: LogFormat, stream: IO[str]) -> Processor:
+    if fmt == "json":
+        return structlog.processors.JSONRenderer()
+    colors = bool(getattr(stream, "isatty", lambda: False)())
+    return structlog.dev.ConsoleRenderer(colors=colors)
+
+
+def configure_logging(
+    format: LogFormat = "console",  # noqa: A002 - the CLI option is called --log-format
+    level: str | int = "INFO",
+    stream: IO[str] | None = None,
+) -> None:
+    """Route structlog and stdlib logging to `stream`, rendered as console text or JSON lines.
+
+    Replaces the root logger's handlers; meant for the CLI and for applications that have no
+    logging set-up of their own. Safe to call more than once (the last call wins).
+
+    Args:
+        format: `"console"` (human-readable) or `"json"` (one JSON object per line).
+        level: the minimum level, a name (`"DEBUG"`) or a number.
+        stream: where lines go; standard error by default, so standard output stays free for
+            command output such as `--json` reports.
+    """
+    stream = sys.stderr if stream is None else stream
+    if isinstance(level, str):
+        try:
+            numeric = logging.getLevelNamesMapping()[level.upper()]
+        except KeyError:
+            raise ValueError(f"unknown log level {level!r}") from None
+    else:
+        numeric = level
+    shared = _shared_processors()
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,  # before redaction: tracebacks are text
+                redact_processor,
+                _renderer(format, stream),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+
+
+@contextmanager
+def bind_context(
+    *, run: str | None = None, portal: str | None = None, listing: str | None = None, **extra: Any
+) -> Iterator[None]:
+    """Bind `run`, `portal` and `listing` (and any extra keys) to every log line in the block.
+
+    Uses structlog's contextvars, so each asyncio task sees its own values; keys given as None
+    are not bound. The previous values are restored on exit.
+    """
+    values = {"run": run, "portal": portal, "listing": listing, **extra}
+    with structlog.contextvars.bound_contextvars(
+        **{k: v for k, v in values.items() if v is not None}
+    ):
+        yield

@@ -1,0 +1,486 @@
+"""Apply: execute plan entries against the portals, exactly once, recording as it goes.
+
+Concurrency: entries are dispatched into one lane per (portal, account). A lane runs at most
+the portal's `max_concurrency` listings at a time and every lane shares a global limit, so a
+busy or failing account never holds another account's slots; the adapter's `PortalHttp` adds
+the per-account request rate limit. Entries are read from a (streaming) iterator into a bounded
+buffer, never one task per listing.
+
+Per entry (one listing on one portal account) the operations run in order:
+
+1. Journal intents left by a killed run are resolved first with `adapter.recover`: a found
+   record is adopted (remote id, item id, sent projection), otherwise the intent is dropped;
+   the entry is then planned again from the recovered state.
+2. A non-idempotent operation (create, media add, showing create) is journalled before it is
+   sent. A `RetryableError` is retried a few times with backoff; before re-sending a
+   non-idempotent operation the adapter's `recover` looks it up (after an `UnknownOutcomeError`
+   the request may have landed).
+3. After each operation the new sent projection, item ids and remote id are saved together with
+   an audit entry and the intent's removal, in one transaction; a run killed at any moment
+   re-plans only what is left.
+
+An `AuthenticationError` fails the rest of that account's entries in this run (the message
+names the account) and leaves other accounts untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from listsync.adapter import (
+    Capability,
+    Operation,
+    OperationContext,
+    OperationResult,
+    OpKind,
+    PortalStatus,
+    Projection,
+    WriteAdapter,
+)
+from listsync.errors import (
+    AuthenticationError,
+    FieldIssue,
+    InvalidListingError,
+    ListsyncError,
+    RateLimitedError,
+    RetryableError,
+)
+from listsync.sync._accounts import AdapterPool
+from listsync.sync._diff import apply_result_to_sent
+from listsync.sync._plan import Action, PlanEntry, Planner
+from listsync.sync._store import (
+    AuditEntry,
+    Intent,
+    ListingState,
+    Outcome,
+    StateKey,
+    StateStore,
+    utcnow,
+)
+
+__all__ = ["Engine", "EntryResult"]
+
+log = structlog.stdlib.get_logger(__name__)
+
+_DEFAULT_STATUS = {
+    OpKind.PUBLISH: PortalStatus.LIVE,
+    OpKind.UNPUBLISH: PortalStatus.WITHDRAWN,
+    OpKind.MARK_SOLD: PortalStatus.SOLD,
+    OpKind.DELETE: PortalStatus.DELETED,
+}
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    """The outcome of one plan entry (one listing on one portal account)."""
+
+    entry: PlanEntry
+    outcome: Outcome
+    done: tuple[str, ...] = ()
+    error_class: str | None = None
+    error_message: str | None = None
+    issues: tuple[FieldIssue, ...] = ()
+    remote_id: str | None = None
+    status: PortalStatus | None = None
+    is_visible: bool | None = None
+    is_approved: bool | None = None
+    approval_url: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Outcome.CONVERGED, Outcome.UNCHANGED, Outcome.PLANNED)
+
+    def to_json(self) -> dict[str, Any]:
+        e = self.entry
+        out: dict[str, Any] = {
+            "external_ref": e.external_ref,
+            "portal": e.portal,
+            "account": e.account,
+            "action": e.action.value,
+            "outcome": self.outcome.value,
+            "operations": list(self.done) if self.done else [op.describe() for op in e.operations],
+        }
+        optional = {
+            "line": e.line,
+            "remote_id": self.remote_id,
+            "status": self.status.value if self.status else None,
+            "is_visible": self.is_visible,
+            "is_approved": self.is_approved,
+            "approval_url": self.approval_url,
+        }
+        out.update({k: v for k, v in optional.items() if v is not None})
+        if self.error_class:
+            out["error"] = {"class": self.error_class, "message": self.error_message}
+        if self.issues:
+            out["issues"] = [i.model_dump(mode="json", exclude_none=True) for i in self.issues]
+        return out
+
+
+@dataclass
+class _Lane:
+    limit: int
+    queue: deque[PlanEntry] = field(default_factory=deque)
+    runners: int = 0
+
+
+class _Interrupted(Exception):  # noqa: N818  (control flow, never escapes the engine)
+    """The run is stopping; raised between two operations of one entry."""
+
+
+class Engine:
+    """Applies plan entries with bounded concurrency and records every outcome.
+
+    Args:
+        concurrency: listings in flight across all portals and accounts.
+        max_attempts: attempts per operation for retryable errors (on top of the HTTP layer's
+            own retries of idempotent requests).
+        backoff: the first backoff in seconds (doubled per attempt, with jitter).
+        dry_run: report what would be done; send and record nothing.
+    """
+
+    def __init__(
+        self,
+        pool: AdapterPool,
+        store: StateStore,
+        planner: Planner,
+        *,
+        run_id: str,
+        concurrency: int = 32,
+        max_attempts: int = 4,
+        backoff: float = 0.2,
+        dry_run: bool = False,
+    ) -> None:
+        self.pool = pool
+        self.store = store
+        self.planner = planner
+        self.run_id = run_id
+        self.concurrency = max(1, concurrency)
+        self.max_attempts = max(1, max_attempts)
+        self.backoff = backoff
+        self.dry_run = dry_run
+        self.stopping = False
+        self._global = asyncio.Semaphore(self.concurrency)
+        self._lanes: dict[tuple[str, str], _Lane] = {}
+        self._auth_failed: dict[tuple[str, str], str] = {}
+
+    def stop(self) -> None:
+        """Stop taking new entries; in-flight ones finish their current operation."""
+        self.stopping = True
+
+    async def run(
+        self,
+        entries: Iterable[PlanEntry],
+        on_result: Callable[[EntryResult], None] | None = None,
+    ) -> None:
+        """Apply every entry; `on_result` is called once per entry as it finishes."""
+        emit = on_result or (lambda _result: None)
+        buffer = asyncio.Semaphore(self.concurrency * 4)
+        async with asyncio.TaskGroup() as tg:
+            for count, entry in enumerate(entries):
+                if self.stopping:
+                    break
+                if count % 64 == 63:
+                    await asyncio.sleep(0)  # let in-flight work progress while planning
+                if not entry.needs_apply or self.dry_run:
+                    emit(self._settle(entry))
+                    continue
+                assert entry.portal is not None  # noqa: S101  (needs_apply implies a portal)
+                assert entry.account is not None  # noqa: S101  (and an account)
+                key = (entry.portal, entry.account)
+                lane = self._lanes.get(key)
+                if lane is None:
+                    limit = self.pool.settings(entry.portal).max_concurrency
+                    lane = self._lanes[key] = _Lane(limit=min(limit, self.concurrency))
+                await buffer.acquire()
+                lane.queue.append(entry)
+                if lane.runners < lane.limit:
+                    lane.runners += 1
+                    tg.create_task(self._runner(lane, buffer, emit))
+
+    async def _runner(
+        self, lane: _Lane, buffer: asyncio.Semaphore, emit: Callable[[EntryResult], None]
+    ) -> None:
+        try:
+            while lane.queue:
+                entry = lane.queue.popleft()
+                try:
+                    if self.stopping:
+                        result = EntryResult(entry, Outcome.SKIPPED)
+                    else:
+                        async with self._global:
+                            result = await self.apply_entry(entry)
+                finally:
+                    buffer.release()
+                emit(result)
+        finally:
+            lane.runners -= 1
+
+    def _settle(self, entry: PlanEntry) -> EntryResult:
+        """The result of an entry that needs no portal request (and its record)."""
+        if entry.action is Action.INVALID:
+            return EntryResult(entry, Outcome.INVALID, issues=entry.issues)
+        if entry.action is Action.BLOCKED:
+            if not self.dry_run:
+                self._record_blocked(entry)
+            return EntryResult(entry, Outcome.BLOCKED, issues=entry.issues)
+        if self.dry_run and entry.needs_apply:
+            return EntryResult(entry, Outcome.PLANNED, issues=entry.issues)
+        return EntryResult(entry, Outcome.UNCHANGED, issues=entry.issues)
+
+    def _record_blocked(self, entry: PlanEntry) -> None:
+        assert entry.portal is not None  # noqa: S101  (blocked entries name their portal)
+        key = StateKey(entry.portal, entry.account or "", entry.external_ref)
+        state = self.store.get(key) or ListingState(*key)
+        state = dataclasses.replace(
+            state,
+            outcome=Outcome.BLOCKED,
+            error_class="PreflightError",
+            error_message="blocked by preflight: " + entry.describe(),
+            issues=entry.issues,
+            updated_at=utcnow(),
+        )
+        audit = AuditEntry(
+            key, "preflight", "blocked", run_id=self.run_id, message=entry.describe()
+        )
+        self.store.save(state, audit=audit)
+
+    async def apply_entry(self, entry: PlanEntry) -> EntryResult:
+        """Converge one listing on one portal account; never raises for portal errors."""
+        assert entry.portal is not None  # noqa: S101  (only planned entries are applied)
+        assert entry.account is not None  # noqa: S101  (planned entries are routed)
+        key = StateKey(entry.portal, entry.account, entry.external_ref)
+        state = self.store.get(key) or ListingState(*key)
+        failed = self._auth_failed.get((entry.portal, entry.account))
+        if failed is not None:
+            return self._fail(entry, state, "AuthenticationError", failed, ())
+        with structlog.contextvars.bound_contextvars(
+            run=self.run_id, portal=entry.portal, account=entry.account, listing=key.external_ref
+        ):
+            try:
+                adapter = self.pool.adapter(entry.portal, entry.account)
+                return await self._converge(adapter, entry, state)
+            except _Interrupted:
+                latest = self.store.get(key) or state
+                self.store.save(dataclasses.replace(latest, outcome=Outcome.INTERRUPTED))
+                return EntryResult(entry, Outcome.INTERRUPTED, remote_id=latest.remote_id)
+            except ListsyncError as exc:
+                return self._failure(entry, key, state, exc)
+            except Exception as exc:  # an adapter bug must not stop the other listings
+                log.exception("adapter_failed")
+                latest = self.store.get(key) or state
+                return self._fail(entry, latest, type(exc).__name__, str(exc), ())
+
+    async def _converge(
+        self, adapter: WriteAdapter, entry: PlanEntry, state: ListingState
+    ) -> EntryResult:
+        intents = self.store.intents(state.key)
+        if intents:
+            state = await self._recover_intents(adapter, entry, state, intents)
+        if intents or state.sent_hash != entry.base_hash:
+            entry = self.planner.replan(entry, state)
+        desired = entry.desired
+        assert desired is not None  # noqa: S101  (needs_apply guarantees it)
+        sent = state.sent
+        done: list[str] = []
+        for index, op in enumerate(entry.operations):
+            if self.stopping and index > 0:
+                raise _Interrupted
+            ctx = _context(entry, state, desired)
+            intent_id = None
+            if not op.idempotent:
+                item = _item_for(op, desired)
+                intent = Intent(state.key, op, item=item, run_id=self.run_id)
+                intent_id = self.store.add_intent(intent)
+            try:
+                result = await self._run_op(adapter, op, ctx)
+            except ListsyncError as exc:
+                if intent_id is not None and not isinstance(exc, RetryableError):
+                    self.store.clear_intent(intent_id)  # refused: it did not land
+                raise
+            sent = apply_result_to_sent(sent, desired, op, adapter.capabilities)
+            state = _absorb(state, op, result, adapter.capabilities).with_sent(sent)
+            audit = AuditEntry(state.key, op.describe(), "ok", self.run_id, result.request_id)
+            self.store.save(state, audit=audit, clear_intent=intent_id)
+            done.append(op.describe())
+            log.debug("operation_applied", operation=op.describe(), remote_id=state.remote_id)
+        state = dataclasses.replace(
+            state.with_sent(desired),
+            outcome=Outcome.CONVERGED,
+            error_class=None,
+            error_message=None,
+            issues=entry.issues,
+            attempts=0,
+            updated_at=utcnow(),
+        )
+        self.store.save(state)
+        return _result(entry, Outcome.CONVERGED, state, done=tuple(done), issues=entry.issues)
+
+    async def _recover_intents(
+        self, adapter: WriteAdapter, entry: PlanEntry, state: ListingState, intents: list[Intent]
+    ) -> ListingState:
+        """Resolve a killed run's journal: adopt what landed, forget what did not."""
+        assert entry.desired is not None  # noqa: S101
+        for intent in intents:
+            assert intent.id is not None  # noqa: S101  (stored intents have ids)
+            ctx = _context(entry, state, entry.desired)
+            found = await adapter.recover(intent.op, ctx)
+            if found is None:
+                audit = AuditEntry(state.key, f"recover {intent.op.describe()}", "not_found",
+                                   self.run_id)  # fmt: skip
+                self.store.save(state, audit=audit, clear_intent=intent.id)
+                continue
+            at_intent = _intent_projection(intent, entry.desired)
+            sent = apply_result_to_sent(state.sent, at_intent, intent.op, adapter.capabilities)
+            state = _absorb(state, intent.op, found, adapter.capabilities).with_sent(sent)
+            audit = AuditEntry(state.key, f"recover {intent.op.describe()}", "adopted",
+                               self.run_id, found.request_id)  # fmt: skip
+            self.store.save(state, audit=audit, clear_intent=intent.id)
+            log.info("intent_recovered", operation=intent.op.describe(), remote_id=found.remote_id)
+        return state
+
+    async def _run_op(
+        self, adapter: WriteAdapter, op: Operation, ctx: OperationContext
+    ) -> OperationResult:
+        """One operation with the engine's retry policy (the HTTP layer retried already)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                if attempt > 1 and not op.idempotent:
+                    found = await adapter.recover(op, ctx)
+                    if found is not None:
+                        log.info("operation_recovered", operation=op.describe())
+                        return found
+                return await adapter.apply(op, ctx)
+            except RetryableError as exc:
+                if attempt >= self.max_attempts:
+                    raise
+                wait = self._backoff_for(attempt, exc)
+                log.warning("operation_retry", operation=op.describe(), error=str(exc), wait=wait)
+                await asyncio.sleep(wait)
+
+    def _backoff_for(self, attempt: int, exc: RetryableError) -> float:
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            return min(exc.retry_after, 60.0)
+        return float(self.backoff * 2 ** (attempt - 1) * (0.5 + random.random()))
+
+    def _failure(
+        self, entry: PlanEntry, key: StateKey, state: ListingState, exc: ListsyncError
+    ) -> EntryResult:
+        latest = self.store.get(key) or state
+        message = str(exc)
+        if isinstance(exc, AuthenticationError):
+            if f"account {key.account!r}" not in message:
+                message = f"{key.portal} account {key.account!r}: {message}"
+            self._auth_failed[(key.portal, key.account)] = message
+        issues = exc.issues if isinstance(exc, InvalidListingError) else ()
+        log.warning("listing_failed", error_class=type(exc).__name__, error=message)
+        return self._fail(entry, latest, type(exc).__name__, message, issues)
+
+    def _fail(
+        self,
+        entry: PlanEntry,
+        state: ListingState,
+        error_class: str,
+        message: str,
+        issues: tuple[FieldIssue, ...],
+    ) -> EntryResult:
+        state = dataclasses.replace(
+            state,
+            outcome=Outcome.FAILED,
+            error_class=error_class,
+            error_message=message,
+            issues=issues,
+            attempts=state.attempts + 1,
+            updated_at=utcnow(),
+        )
+        audit = AuditEntry(state.key, "apply", "failed", self.run_id, message=message)
+        self.store.save(state, audit=audit)
+        return _result(entry, Outcome.FAILED, state, error=(error_class, message), issues=issues)
+
+
+def _context(entry: PlanEntry, state: ListingState, desired: Projection) -> OperationContext:
+    return OperationContext(
+        external_ref=entry.external_ref,
+        remote_id=state.remote_id,
+        projection=desired,
+        item_ids=dict(state.item_ids),
+        listing=entry.listing,
+    )
+
+
+def _item_for(op: Operation, desired: Projection) -> Any:
+    items = desired.media if op.kind is OpKind.MEDIA_ADD else desired.showings
+    return next((i for i in items if i.key == op.key), None)
+
+
+def _intent_projection(intent: Intent, desired: Projection) -> Projection:
+    """The projection as it was when the intent was journalled (for adopting its result)."""
+    op, item = intent.op, intent.item
+    return Projection(
+        external_ref=desired.external_ref,
+        fields=dict(op.payload) if op.kind is OpKind.CREATE else {},
+        media=(item,) if item is not None and op.kind is OpKind.MEDIA_ADD else (),
+        showings=(item,) if item is not None and op.kind is OpKind.SHOWING_CREATE else (),
+        target=desired.target,
+    )
+
+
+def _absorb(
+    state: ListingState, op: Operation, result: OperationResult, caps: frozenset[Capability]
+) -> ListingState:
+    """The state after `op` succeeded with `result`: remote id, item ids, portal status."""
+    remote_id, item_ids = state.remote_id, dict(state.item_ids)
+    if op.kind is OpKind.CREATE:
+        remote_id = result.remote_id or remote_id
+    elif op.kind in (OpKind.MEDIA_ADD, OpKind.SHOWING_CREATE) and op.key and result.remote_id:
+        item_ids[op.key] = result.remote_id
+    elif op.kind in (OpKind.MEDIA_REMOVE, OpKind.SHOWING_DELETE) and op.key:
+        item_ids.pop(op.key, None)
+    elif op.kind is OpKind.DELETE:
+        item_ids = {}
+    status = result.status or _DEFAULT_STATUS.get(op.kind) or state.status
+    if op.kind is OpKind.CREATE and result.status is None:
+        status = PortalStatus.DRAFT if Capability.PUBLISH in caps else PortalStatus.LIVE
+    return dataclasses.replace(
+        state,
+        remote_id=remote_id,
+        item_ids=item_ids,
+        status=status,
+        is_visible=result.is_visible if result.is_visible is not None else state.is_visible,
+        is_approved=result.is_approved if result.is_approved is not None else state.is_approved,
+        approval_url=result.approval_url or state.approval_url,
+        updated_at=utcnow(),
+    )
+
+
+def _result(
+    entry: PlanEntry,
+    outcome: Outcome,
+    state: ListingState,
+    *,
+    done: tuple[str, ...] = (),
+    error: tuple[str, str] | None = None,
+    issues: tuple[FieldIssue, ...] = (),
+) -> EntryResult:
+    return EntryResult(
+        entry=entry,
+        outcome=outcome,
+        done=done,
+        error_class=error[0] if error else None,
+        error_message=error[1] if error else None,
+        issues=issues,
+        remote_id=state.remote_id,
+        status=state.status,
+        is_visible=state.is_visible,
+        is_approved=state.is_approved,
+        approval_url=state.approval_url,
+    )

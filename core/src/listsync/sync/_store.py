@@ -1,0 +1,190 @@
+"""The state store contract: what listsync remembers between runs.
+
+Everything is keyed by (portal, account, external_ref): a CRM vendor's agencies each have their
+own account on a portal, and one account's records, journal and audit trail never mix with
+another's. `listsync.sync.SQLiteStateStore` is the default implementation; a CRM can implement
+`StateStore` over its own database instead.
+
+The methods are synchronous on purpose: they are short local writes, called from the engine
+between portal requests, and a synchronous protocol is the easiest one to implement over a
+CRM's ORM.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import NamedTuple, Protocol, runtime_checkable
+
+from listsync.adapter import Operation, PortalStatus, ProjectedItem, Projection
+from listsync.errors import FieldIssue
+
+__all__ = [
+    "AuditEntry",
+    "Intent",
+    "ListingState",
+    "Outcome",
+    "StateKey",
+    "StateStore",
+    "utcnow",
+]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class StateKey(NamedTuple):
+    """One listing on one portal account."""
+
+    portal: str
+    account: str
+    external_ref: str
+
+
+class Outcome(StrEnum):
+    """How the last attempt to converge a listing on a portal ended."""
+
+    CONVERGED = "converged"
+    UNCHANGED = "unchanged"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    INVALID = "invalid"
+    INTERRUPTED = "interrupted"
+    SKIPPED = "skipped"
+    PLANNED = "planned"
+
+
+@dataclass(frozen=True)
+class ListingState:
+    """What listsync knows about one listing on one portal account.
+
+    Attributes:
+        remote_id: the portal's id of the listing, once created.
+        sent_json: the projection last *sent* (JSON), updated after every successful operation,
+            so a run killed half-way re-plans only what is left. Use `sent` to read it.
+        sent_hash: the digest of that projection; equal to the desired digest = nothing to do.
+        item_ids: media/showing key -> the portal's id of that item.
+        status, is_visible, is_approved, approval_url: the portal-side status as last reported.
+        outcome: how the last attempt ended; `error_class`, `error_message` and `issues` say why
+            when it did not converge (issues carry canonical field paths).
+        attempts: attempts since the last success.
+    """
+
+    portal: str
+    account: str
+    external_ref: str
+    remote_id: str | None = None
+    sent_json: str | None = None
+    sent_hash: str | None = None
+    item_ids: dict[str, str] = field(default_factory=dict)
+    status: PortalStatus | None = None
+    is_visible: bool | None = None
+    is_approved: bool | None = None
+    approval_url: str | None = None
+    outcome: Outcome | None = None
+    error_class: str | None = None
+    error_message: str | None = None
+    issues: tuple[FieldIssue, ...] = ()
+    attempts: int = 0
+    created_at: dt.datetime = field(default_factory=utcnow)
+    updated_at: dt.datetime = field(default_factory=utcnow)
+
+    @property
+    def key(self) -> StateKey:
+        return StateKey(self.portal, self.account, self.external_ref)
+
+    @property
+    def sent(self) -> Projection | None:
+        """The last sent projection, parsed."""
+        if self.sent_json is None:
+            return None
+        return Projection.model_validate_json(self.sent_json)
+
+    @property
+    def exists(self) -> bool:
+        """True when the listing exists on the portal (created and not deleted)."""
+        return self.sent_json is not None and self.status is not PortalStatus.DELETED
+
+    def with_sent(self, sent: Projection | None) -> ListingState:
+        """A copy holding `sent` as the last sent projection."""
+        if sent is None:
+            return dataclasses.replace(self, sent_json=None, sent_hash=None)
+        return dataclasses.replace(self, sent_json=sent.model_dump_json(), sent_hash=sent.digest())
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A journalled non-idempotent operation: recorded before it is sent, cleared after.
+
+    An intent still present when a run starts means the previous run may have sent it and died
+    before recording the answer; the engine asks the adapter to `recover` it first.
+    `item` is the media/showing item the operation created, so a recovered item can be adopted
+    exactly as it was sent.
+    """
+
+    key: StateKey
+    op: Operation
+    item: ProjectedItem | None = None
+    run_id: str | None = None
+    created_at: dt.datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One operation as it happened; never holds a secret (messages are redacted errors)."""
+
+    key: StateKey
+    operation: str
+    outcome: str
+    run_id: str | None = None
+    request_id: str | None = None
+    message: str | None = None
+    at: dt.datetime = field(default_factory=utcnow)
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Where listsync keeps per-(portal, account, listing) state, the journal and the audit."""
+
+    def get(self, key: StateKey) -> ListingState | None:
+        """The state of one listing on one portal account, or None if never seen."""
+        ...
+
+    def records(
+        self, external_ref: str | None = None, *, portal: str | None = None
+    ) -> Iterator[ListingState]:
+        """Every state, optionally for one listing and/or one portal, ordered by key."""
+        ...
+
+    def save(
+        self,
+        state: ListingState,
+        *,
+        audit: AuditEntry | None = None,
+        clear_intent: int | None = None,
+    ) -> None:
+        """Write `state` (and an audit entry, and clear a journal intent) atomically."""
+        ...
+
+    def add_intent(self, intent: Intent) -> int:
+        """Record an intent durably before its operation is sent; returns its id."""
+        ...
+
+    def intents(self, key: StateKey) -> list[Intent]:
+        """Pending intents of one listing on one portal account, oldest first."""
+        ...
+
+    def clear_intent(self, intent_id: int) -> None: ...
+
+    def audit(
+        self, external_ref: str, *, portal: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        """The audit trail of one listing, newest last."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,163 @@
+"""Hemnet API keys: expiry window, rotation, concurrency, the credential store, secrecy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from listsync.errors import AuthenticationError
+from listsync_hemnet import HemnetAccount, HemnetAdapter
+from listsync_hemnet.sandbox import HemnetSandbox
+from pydantic import SecretStr
+from structlog.testing import capture_logs
+
+from .conftest import BASE_URL, DAY, AdapterFactory, FakeClock, Syncer, make_listing, split_settings
+
+
+def _key_posts(sandbox: HemnetSandbox) -> list[object]:
+    return [r for r in sandbox.requests if r.method == "POST" and r.path == "/keys"]
+
+
+async def test_key_expiring_during_a_run_is_rotated_without_a_failed_request(
+    sandbox: HemnetSandbox,
+    clock: FakeClock,
+    make_adapter: AdapterFactory,
+    stored: list[tuple[str, str, dict[str, str]]],
+) -> None:
+    """Inside the window the adapter creates a new key, hands it to the credential store,
+    uses it for the next request, revokes the old one, and never logs the token."""
+    old = sandbox.add_account("default")
+    adapter = await make_adapter(rotate_within_hours=24, revoke_old=True)
+    syncer = Syncer(adapter)
+    with capture_logs() as logs:
+        await syncer.sync(make_listing())
+        clock.advance(180 * DAY - 12 * 3600)  # the key now expires in about 12 hours
+        await syncer.sync(make_listing(asking_price={"amount": "4750000", "currency": "SEK"}))
+    assert [r.status for r in sandbox.requests if r.status >= 400] == []
+    assert len(_key_posts(sandbox)) == 1
+    [(portal, account, secrets)] = stored
+    assert (portal, account) == ("hemnet", "default")
+    new = sandbox.add_account("default")
+    assert secrets == {"token": new["token"], "key_id": new["key_id"]}
+    assert new["key_id"] != old["key_id"]
+    patch = next(r for r in sandbox.requests if r.method == "PATCH")
+    assert patch.principal == new["key_id"]
+    states = {k["id"]: k["state"] for k in sandbox.keys()}
+    assert states == {old["key_id"]: "revoked", new["key_id"]: "active"}
+    assert any(e["event"] == "hemnet_key_rotated" for e in logs)
+    text = repr(logs)
+    assert old["token"] not in text
+    assert new["token"] not in text
+
+
+async def test_concurrent_requests_rotate_once(
+    sandbox: HemnetSandbox,
+    clock: FakeClock,
+    make_adapter: AdapterFactory,
+    stored: list[tuple[str, str, dict[str, str]]],
+) -> None:
+    """Twenty requests that all find the key due share one rotation and all succeed."""
+    adapter = await make_adapter(rotate_within_hours=24)
+    syncer = Syncer(adapter)
+    await syncer.sync(make_listing())
+    clock.advance(180 * DAY - 3600)
+    records = await asyncio.gather(
+        *(adapter.fetch("obj-1001", syncer.state.remote_id) for _ in range(20))
+    )
+    assert all(r is not None and r.remote_id == syncer.state.remote_id for r in records)
+    assert len(_key_posts(sandbox)) == 1
+    assert len(stored) == 1
+    assert [r.status for r in sandbox.requests if r.status >= 400] == []
+
+
+async def test_a_request_sent_with_a_replaced_key_is_retried_with_the_new_one(
+    sandbox: HemnetSandbox, clock: FakeClock, make_adapter: AdapterFactory
+) -> None:
+    """A 401 for a token that was already replaced is retried once with the current token,
+    without another rotation."""
+    adapter = await make_adapter(rotate_within_hours=24)
+    old = adapter.keys.token
+    await adapter.check()
+    clock.advance(180 * DAY - 3600)
+    new = await adapter.keys.fresh_token()
+    assert new.get_secret_value() != old.get_secret_value()
+    retry = await adapter.keys.after_unauthorized(old)
+    assert retry is not None
+    assert retry.get_secret_value() == new.get_secret_value()
+    assert len(_key_posts(sandbox)) == 1
+
+
+async def test_an_expired_key_that_cannot_be_replaced_is_an_authentication_error(
+    sandbox: HemnetSandbox, make_adapter: AdapterFactory
+) -> None:
+    """A 401 for the current key triggers one rotation attempt; when Hemnet refuses that too
+    the caller gets AuthenticationError naming the account, without the token."""
+    creds = sandbox.add_account("agency-b")
+    adapter = await make_adapter("agency-b")
+    await adapter.check()
+    sandbox.expire_key("agency-b")
+    with pytest.raises(AuthenticationError) as info:
+        await adapter.check()
+    assert "agency-b" in str(info.value)
+    assert creds["token"] not in str(info.value)
+    assert len(_key_posts(sandbox)) == 1  # the one attempt, refused
+    with pytest.raises(AuthenticationError):
+        await adapter.check()
+    assert len(_key_posts(sandbox)) == 1  # a refused key is not retried again
+
+
+async def test_check_refuses_a_revoked_key(
+    sandbox: HemnetSandbox, make_adapter: AdapterFactory
+) -> None:
+    """`check()` calls GET /keys and maps Hemnet's 401 to AuthenticationError."""
+    adapter = await make_adapter()
+    await adapter.check()
+    assert sandbox.requests[-1].path == "/keys"
+    sandbox.revoke_key()
+    with pytest.raises(AuthenticationError):
+        await adapter.check()
+
+
+async def test_key_id_is_found_through_the_key_list(
+    sandbox: HemnetSandbox, make_adapter: AdapterFactory
+) -> None:
+    """Without a configured key id the manager picks its own key from GET /keys."""
+    adapter = await make_adapter(key_id=None)
+    await adapter.check()
+    assert adapter.keys.key_id == sandbox.add_account("default")["key_id"]
+
+
+async def test_default_store_writes_a_private_file_that_the_next_start_uses(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Without a callback the new key goes to a 0600 JSON file, and a new adapter for the same
+    account starts from that file instead of the configured (now revoked) token."""
+    sandbox = HemnetSandbox(clock=clock)
+    path = tmp_path / "creds" / "hemnet-default.json"
+    settings, account = split_settings(sandbox.client_settings(BASE_URL))
+    account = account.model_copy(
+        update={"credential_file": path, "rotate_within_hours": 24.0, "revoke_old": True}
+    )
+    first = HemnetAdapter(settings, account, transport=sandbox.transport(), clock=clock)
+    await first.check()
+    clock.advance(180 * DAY - 3600)
+    await first.check()
+    await first.aclose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    saved = json.loads(path.read_text())
+    assert saved["token"] == sandbox.add_account("default")["token"]
+    second = HemnetAdapter(settings, account, transport=sandbox.transport(), clock=clock)
+    try:
+        await second.check()
+    finally:
+        await second.aclose()
+    assert sandbox.requests[-1].principal == saved["key_id"]
+
+
+def test_account_settings_keep_the_token_secret() -> None:
+    """The token is a SecretStr: it never shows in the settings' repr."""
+    account = HemnetAccount(token=SecretStr("abc.def-secret"))
+    assert "def-secret" not in repr(account)

@@ -1,0 +1,77 @@
+"""Fixtures for the engine tests: the acme test portal, listings and syndicators."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from acme_portal import AcmeAdapter, AcmeSandbox, BetaAdapter
+
+from listsync.model import Listing, parse_listing
+from listsync.syndicator import Syndicator
+
+HERE = Path(__file__).parent
+
+ListingFactory = Callable[..., Listing]
+
+
+@pytest.fixture
+def make_listing() -> ListingFactory:
+    def make(ref: str, **kwargs: Any) -> Listing:
+        return parse_listing(listing_data(ref, **kwargs))
+
+    return make
+
+
+@pytest.fixture
+def sandbox() -> AcmeSandbox:
+    return AcmeSandbox(tokens={"tok-default": "default"})
+
+
+@pytest.fixture
+def state_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'state.sqlite'}"
+
+
+@pytest.fixture
+async def syndicator(sandbox: AcmeSandbox, state_url: str) -> AsyncIterator[Syndicator]:
+    s = Syndicator(
+        {
+            "acme": {
+                "base_url": "http://acme.test",
+                "token": "tok-default",
+                "max_attempts": 3,
+                "max_retry_wait": 1,
+            }
+        },  # fmt: skip
+        state=state_url,
+        transports={"acme": sandbox.transport()},
+        adapters={"acme": AcmeAdapter},
+        concurrency=8,
+    )
+    yield s
+    await s.aclose()
+
+
+@pytest.fixture
+def acme_site(tmp_path: Path) -> Iterator[Path]:
+    """A directory that makes `acme` and `beta` look installed (entry points), for the CLI."""
+    site = tmp_path / "site"
+    dist = site / "listsync_acme_test-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: listsync-acme-test\nVersion: 0.1\n"
+    )
+    (dist / "entry_points.txt").write_text(
+        "[listsync.adapters]\nacme = acme_portal:AcmeAdapter\nbeta = acme_portal:BetaAdapter\n"
+        "\n[listsync.sandboxes]\nacme = acme_portal:AcmeSandbox\n"
+    )
+    yield site
+
+

@@ -1,0 +1,133 @@
+"""The SQLite state store: round trips, journal, audit, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from listsync.adapter import Operation, OpKind, PortalStatus, ProjectedItem, Projection
+from listsync.errors import ConfigurationError, FieldIssue
+from listsync.sync import (
+    SCHEMA_VERSION,
+    AuditEntry,
+    Intent,
+    ListingState,
+    Outcome,
+    SQLiteStateStore,
+    StateKey,
+    StateStore,
+    open_state_store,
+)
+from listsync.sync._sqlite import _MIGRATIONS
+
+KEY = StateKey("acme", "agency-a", "L-1")
+
+
+def test_state_round_trips_with_projection_items_and_issues(tmp_path: Path) -> None:
+    """Everything saved for a listing reads back equal, including the sent projection."""
+    store = SQLiteStateStore(tmp_path / "s.sqlite")
+    sent = Projection(
+        external_ref="L-1",
+        fields={"price": 1},
+        media=(ProjectedItem(key="k", canonical_index=0, payload={"url": "u"}),),
+    )
+    state = ListingState(
+        *KEY,
+        remote_id="R1",
+        item_ids={"k": "I1"},
+        status=PortalStatus.LIVE,
+        is_visible=True,
+        is_approved=False,
+        approval_url="https://approve",
+        outcome=Outcome.FAILED,
+        error_class="ConflictError",
+        error_message="nope",
+        issues=(FieldIssue(path="media[0].url", message="bad", portal="acme"),),
+        attempts=2,
+    ).with_sent(sent)
+    store.save(state)
+    loaded = store.get(KEY)
+    assert loaded == state
+    assert loaded.sent == sent
+    assert loaded.sent_hash == sent.digest()
+    assert isinstance(store, StateStore)
+
+
+def test_keys_separate_accounts(tmp_path: Path) -> None:
+    """The same listing on two accounts of one portal is two independent records."""
+    store = SQLiteStateStore(tmp_path / "s.sqlite")
+    store.save(ListingState("acme", "a", "L-1", remote_id="1"))
+    store.save(ListingState("acme", "b", "L-1", remote_id="2"))
+    assert [s.remote_id for s in store.records("L-1")] == ["1", "2"]
+    assert store.get(StateKey("acme", "c", "L-1")) is None
+
+
+def test_journal_intents_survive_reopen_and_clear_atomically(tmp_path: Path) -> None:
+    """An intent is durable until the save that records its operation clears it."""
+    path = tmp_path / "s.sqlite"
+    store = SQLiteStateStore(path)
+    item = ProjectedItem(key="k", canonical_index=1, payload={"url": "u"})
+    op = Operation(kind=OpKind.MEDIA_ADD, key="k", payload={"url": "u"})
+    intent_id = store.add_intent(Intent(KEY, op, item=item, run_id="r1"))
+    store.close()
+    reopened = SQLiteStateStore(path)
+    (intent,) = reopened.intents(KEY)
+    assert (intent.id, intent.op, intent.item, intent.run_id) == (intent_id, op, item, "r1")
+    reopened.save(ListingState(*KEY), clear_intent=intent_id)
+    assert reopened.intents(KEY) == []
+
+
+def test_audit_trail_is_per_listing_and_ordered(tmp_path: Path) -> None:
+    """Audit entries come back oldest first, filtered by listing and portal."""
+    store = SQLiteStateStore(tmp_path / "s.sqlite")
+    for n in range(3):
+        store.save(ListingState(*KEY), audit=AuditEntry(KEY, f"op{n}", "ok", "run", f"req{n}"))
+    store.save(
+        ListingState("beta", "x", "L-1"),
+        audit=AuditEntry(StateKey("beta", "x", "L-1"), "create", "ok"),
+    )
+    trail = store.audit("L-1", portal="acme")
+    assert [(a.operation, a.request_id) for a in trail] == [
+        ("op0", "req0"),
+        ("op1", "req1"),
+        ("op2", "req2"),
+    ]
+    assert len(store.audit("L-1")) == 4
+
+
+def test_old_schema_is_migrated_in_place(tmp_path: Path) -> None:
+    """A database at schema version 1 is upgraded to the current version on open."""
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.execute(
+        "INSERT INTO listing_state (portal, account, external_ref, created_at, updated_at) "
+        "VALUES ('acme', 'agency-a', 'L-1', '2026-01-01T00:00:00+00:00', "
+        "'2026-01-01T00:00:00+00:00')"
+    )
+    db.commit()
+    db.close()
+    store = SQLiteStateStore(path)
+    assert store.schema_version == SCHEMA_VERSION > 1
+    assert store.get(KEY) is not None
+    indexes = {r[1] for r in sqlite3.connect(path).execute("PRAGMA index_list(audit)")}
+    assert "audit_ref" in indexes
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A database written by a newer listsync is a configuration error, not silently used."""
+    path = tmp_path / "new.sqlite"
+    sqlite3.connect(path).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(ConfigurationError, match="newer"):
+        SQLiteStateStore(path)
+
+
+def test_state_url_forms(tmp_path: Path) -> None:
+    """`sqlite:///path` opens (creating parent directories); other schemes are refused."""
+    store = open_state_store(f"sqlite:///{tmp_path}/deep/dir/state.sqlite")
+    assert Path(store.path).exists()
+    assert store.schema_version == SCHEMA_VERSION
+    with pytest.raises(ConfigurationError, match=r"state\.url"):
+        open_state_store("postgres://db/listsync")

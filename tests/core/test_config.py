@@ -1,0 +1,192 @@
+"""Configuration: TOML file, environment overrides, clear errors that never echo secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from listsync.adapter import AccountSettings, AdapterSettings
+from listsync.config import DEFAULT_STATE_URL, load_config, parse_portal_config
+from listsync.errors import ConfigurationError
+
+SECRET = "tok-very-secret-42"
+
+
+class DemoSettings(AdapterSettings):
+    """Portal settings with one portal-specific option."""
+
+    listing_prefix: str = "ls"
+
+
+class DemoAccount(AccountSettings):
+    """An account whose credential is required."""
+
+    token: SecretStr
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    """Write a listsync.toml into `tmp_path`."""
+    path = tmp_path / "listsync.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def parse(table: dict[str, object]) -> object:
+    """Validate a `[portals.demo]` table against the demo models."""
+    return parse_portal_config("demo", table, DemoSettings, DemoAccount)
+
+
+def test_toml_with_accounts(tmp_path: Path) -> None:
+    """Portal settings, the default account and named accounts come from one table."""
+    path = write(
+        tmp_path,
+        f"""
+[state]
+url = "sqlite:///x.sqlite"
+
+[portals.demo]
+base_url = "https://demo.test"
+max_attempts = 3
+token = "{SECRET}"
+
+[portals.demo.accounts.acme]
+token = "acme-tok"
+agencies = ["acme", "acme-east"]
+""",
+    )
+    config = load_config(path, env={})
+    assert config.state_url == "sqlite:///x.sqlite"
+    portal = parse_portal_config("demo", config.portals["demo"], DemoSettings, DemoAccount)
+    assert portal.settings.base_url == "https://demo.test"
+    assert portal.settings.max_attempts == 3
+    assert set(portal.accounts) == {"default", "acme"}
+    acme = portal.accounts["acme"]
+    assert isinstance(acme, DemoAccount)
+    assert acme.token.get_secret_value() == "acme-tok"
+    assert acme.agencies == ("acme", "acme-east")
+
+
+def test_env_overrides_portal_and_account_settings(tmp_path: Path) -> None:
+    """`LISTSYNC_<PORTAL>_<SETTING>` and `LISTSYNC_<PORTAL>__<ACCOUNT>__<SETTING>` win."""
+    path = write(tmp_path, '[portals.demo]\nbase_url = "https://file.test"\ntoken = "file"\n')
+    env = {
+        "LISTSYNC_DEMO_BASE_URL": "https://env.test",
+        "LISTSYNC_DEMO_MAX_RETRY_WAIT": "5",
+        "LISTSYNC_DEMO_TOKEN": "env-default",
+        "LISTSYNC_DEMO__ACME__TOKEN": "env-acme",
+        "LISTSYNC_DEMO__ACME__AGENCIES": '["acme"]',
+        "LISTSYNC_STATE_URL": "sqlite:///env.sqlite",
+        "LISTSYNC_UNRELATED": "x",
+    }
+    config = load_config(path, env=env)
+    portal = parse_portal_config("demo", config.portals["demo"], DemoSettings, DemoAccount)
+    assert portal.settings.base_url == "https://env.test"
+    assert portal.settings.max_retry_wait == 5.0
+    tokens = {
+        name: account.token.get_secret_value()  # type: ignore[attr-defined]  # DemoAccount
+        for name, account in portal.accounts.items()
+    }
+    assert tokens == {"default": "env-default", "acme": "env-acme"}
+    assert portal.accounts["acme"].agencies == ("acme",)
+    assert config.state_url == "sqlite:///env.sqlite"
+
+
+def test_env_alone_configures_a_known_portal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a file, env variables configure portals listed in `known_portals`."""
+    monkeypatch.chdir(tmp_path)  # no ./listsync.toml here
+    env = {"LISTSYNC_DEMO_BASE_URL": "https://env.test", "LISTSYNC_DEMO__DEFAULT__TOKEN": "t"}
+    config = load_config(env=env, known_portals=["demo"])
+    assert config.source is None
+    assert config.state_url == DEFAULT_STATE_URL
+    assert config.portals == {"demo": {"base_url": "https://env.test", "token": "t"}}
+    assert load_config(env={"LISTSYNC_OTHER_TOKEN": "t"}, known_portals=["demo"]).portals == {}
+
+
+def test_default_file_is_read_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no path given, ./listsync.toml is used when present."""
+    write(tmp_path, '[state]\nurl = "sqlite:///here.sqlite"\n')
+    monkeypatch.chdir(tmp_path)
+    assert load_config(env={}).state_url == "sqlite:///here.sqlite"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[logging]\nlevel = "x"\n', "logging"),
+        ('[state]\npath = "x"\n', "state.path"),
+        ('portals = "x"\n', None),
+    ],
+)
+def test_unknown_tables_and_keys_in_the_file(tmp_path: Path, text: str, key: str | None) -> None:
+    """An unknown table or key is an error naming it."""
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(write(tmp_path, text), env={})
+    if key is not None:
+        assert caught.value.key == key
+        assert key in str(caught.value)
+
+
+def test_unknown_portal_key_is_named() -> None:
+    """A misspelt portal setting is reported with its full dotted key."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse({"base_url": "https://x", "token": SECRET, "max_atempts": 3})
+    assert caught.value.key == "portals.demo.max_atempts"
+    assert "unknown key" in str(caught.value)
+
+
+def test_unknown_account_key_is_named() -> None:
+    """A misspelt key in a named account is reported with the account's path."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse({"base_url": "https://x", "accounts": {"acme": {"token": "t", "tokn": "t"}}})
+    assert caught.value.key == "portals.demo.accounts.acme.tokn"
+
+
+def test_missing_credential_is_named() -> None:
+    """An account without its required credential names the missing key."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse({"base_url": "https://x", "accounts": {"acme": {"agencies": ["a"]}}})
+    assert caught.value.key == "portals.demo.accounts.acme.token"
+    assert "missing required setting" in str(caught.value)
+
+
+def test_missing_base_url_is_named() -> None:
+    """`base_url` is required for every portal."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse({"token": SECRET})
+    assert caught.value.key == "portals.demo.base_url"
+
+
+def test_secrets_are_not_echoed_in_errors(tmp_path: Path) -> None:
+    """An invalid value next to a secret, or a secret of the wrong type, is never quoted."""
+    with pytest.raises(ConfigurationError) as caught:
+        parse({"base_url": "https://x", "token": SECRET, "max_attempts": SECRET})
+    assert SECRET not in str(caught.value)
+    assert caught.value.key == "portals.demo.max_attempts"
+    with pytest.raises(ConfigurationError) as caught:
+        parse({"base_url": "https://x", "token": [SECRET]})
+    assert SECRET not in str(caught.value)
+    env = {"LISTSYNC_DEMO_TOKEN": "[" + SECRET}
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(write(tmp_path, '[portals.demo]\nbase_url = "x"\n'), env=env)
+    assert SECRET not in str(caught.value)
+    assert caught.value.key == "LISTSYNC_DEMO_TOKEN"
+
+
+def test_settings_repr_hides_credentials() -> None:
+    """A parsed account's repr (as it could end up in a log) hides the credential."""
+    portal = parse({"base_url": "https://x", "token": SECRET})
+    assert SECRET not in repr(portal)
+
+
+def test_missing_or_broken_file(tmp_path: Path) -> None:
+    """A missing file or invalid TOML is a ConfigurationError, not a traceback."""
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_config(tmp_path / "nope.toml", env={})
+    with pytest.raises(ConfigurationError, match="invalid TOML"):
+        load_config(write(tmp_path, "[portals\n"), env={})

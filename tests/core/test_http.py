@@ -1,0 +1,390 @@
+"""The HTTP layer's retry policy, limits and error mapping, driven by sandbox fault injection."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httpx
+import pytest
+import stamina
+import structlog
+from stamina.instrumentation import RetryDetails
+
+from listsync.errors import (
+    ConfigurationError,
+    NotFoundError,
+    PortalBugError,
+    RateLimitedError,
+    TransientError,
+    UnknownOutcomeError,
+)
+from listsync.http import error_from_status, parse_retry_after, retry_decision, user_agent
+from listsync.sandbox import FaultConfig
+
+from .conftest import ItemsSandbox, make_http
+
+pytestmark = pytest.mark.usefixtures("no_backoff")
+
+
+class FlakyConnect(httpx.AsyncBaseTransport):
+    """Raises `exc` for the first `failures` requests, then forwards to `inner`."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, exc: type[Exception], failures: int):
+        self.inner, self.exc, self.failures, self.calls = inner, exc, failures, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.exc("synthetic", request=request)  # type: ignore[call-arg]  # httpx errors take request=
+        return await self.inner.handle_async_request(request)
+
+
+async def test_idempotent_request_is_retried_after_5xx_until_it_succeeds(
+    sandbox: ItemsSandbox,
+) -> None:
+    """A GET answered 5xx twice is retried and the third answer is returned."""
+    sandbox.items["1"] = {"title": "Villa"}
+    sandbox.set_faults(FaultConfig(error_rate=1.0, max_faults=2))
+    async with make_http(sandbox) as http:
+        response = await http.request("GET", "/items/1")
+    assert response.json() == {"title": "Villa"}
+    assert [r.fault for r in sandbox.requests] == ["error", "error", None]
+
+
+async def test_attempts_are_limited_and_the_last_error_is_raised(sandbox: ItemsSandbox) -> None:
+    """With every answer a 503, exactly `max_attempts` requests are made, then TransientError."""
+    sandbox.set_faults(FaultConfig(error_rate=1.0, error_statuses=(503,)))
+    async with make_http(sandbox, max_attempts=3) as http:
+        with pytest.raises(TransientError) as caught:
+            await http.request("GET", "/items/1")
+    assert len(sandbox.requests) == 3
+    assert caught.value.status_code == 503
+    assert caught.value.request_id == "req-fault"
+    assert "req-fault" in str(caught.value)
+
+
+async def test_post_is_not_retried_after_500_and_reports_unknown_outcome(
+    sandbox: ItemsSandbox,
+) -> None:
+    """A create answered 500 may have landed: one attempt only, UnknownOutcomeError."""
+    sandbox.set_faults(FaultConfig(error_rate=1.0, error_statuses=(500,)))
+    async with make_http(sandbox) as http:
+        with pytest.raises(UnknownOutcomeError) as caught:
+            await http.request("POST", "/items", json={"title": "x"})
+    assert len(sandbox.requests) == 1
+    assert caught.value.status_code == 500
+
+
+async def test_post_answered_503_is_not_retried_but_is_transient(sandbox: ItemsSandbox) -> None:
+    """503 means the request was not taken on: a TransientError, still not retried for a POST."""
+    sandbox.set_faults(FaultConfig(error_rate=1.0, error_statuses=(503,)))
+    async with make_http(sandbox) as http:
+        with pytest.raises(TransientError) as caught:
+            await http.request("POST", "/items", json={"title": "x"})
+    assert not isinstance(caught.value, UnknownOutcomeError)
+    assert len(sandbox.requests) == 1
+
+
+async def test_post_marked_idempotent_is_retried_after_5xx(sandbox: ItemsSandbox) -> None:
+    """A POST the adapter marks idempotent (e.g. publish) is retried like a PUT."""
+    sandbox.set_faults(FaultConfig(error_rate=1.0, error_statuses=(500,), max_faults=1))
+    async with make_http(sandbox) as http:
+        response = await http.request("POST", "/items", json={"a": 1}, idempotent=True)
+    assert response.status_code == 201
+    assert len(sandbox.requests) == 2
+
+
+async def test_post_is_retried_when_the_connection_was_refused(sandbox: ItemsSandbox) -> None:
+    """Connection refused means nothing was sent, so even a create is retried (once created)."""
+    flaky = FlakyConnect(sandbox.transport(), httpx.ConnectError, failures=2)
+    async with make_http(transport=flaky) as http:
+        response = await http.request("POST", "/items", json={"title": "x"})
+    assert response.status_code == 201
+    assert flaky.calls == 3
+    assert len(sandbox.write_requests()) == 1
+
+
+async def test_connect_timeout_on_post_is_an_unknown_outcome(sandbox: ItemsSandbox) -> None:
+    """httpx-aiohttp reports a dropped connection as ConnectTimeout: a POST is not resent."""
+    flaky = FlakyConnect(sandbox.transport(), httpx.ConnectTimeout, failures=1)
+    async with make_http(transport=flaky) as http:
+        with pytest.raises(UnknownOutcomeError):
+            await http.request("POST", "/items", json={"title": "x"})
+    assert flaky.calls == 1
+
+
+async def test_read_timeout_on_get_is_retried(sandbox: ItemsSandbox) -> None:
+    """A timeout on an idempotent request is retried."""
+    sandbox.items["1"] = {"title": "x"}
+    flaky = FlakyConnect(sandbox.transport(), httpx.ReadTimeout, failures=1)
+    async with make_http(transport=flaky) as http:
+        response = await http.request("GET", "/items/1")
+    assert response.status_code == 200
+    assert flaky.calls == 2
+
+
+async def test_retry_after_is_honoured(sandbox: ItemsSandbox, retries: list[RetryDetails]) -> None:
+    """429 with Retry-After: the wait scheduled before each retry is the portal's value."""
+    sandbox.items["1"] = {"title": "x"}
+    sandbox.set_faults(FaultConfig(rate_limit_rate=1.0, retry_after=0.01, max_faults=2))
+    with stamina.set_testing(False):  # real (tiny) waits, so the scheduled wait is observable
+        async with make_http(sandbox) as http:
+            response = await http.request("GET", "/items/1")
+    assert response.status_code == 200
+    assert [r.status for r in sandbox.requests] == [429, 429, 200]
+    assert [d.wait_for for d in retries] == [0.01, 0.01]
+
+
+async def test_rate_limited_post_is_retried(sandbox: ItemsSandbox) -> None:
+    """A 429 is refused before any processing, so a create is retried too."""
+    sandbox.set_faults(FaultConfig(rate_limit_rate=1.0, retry_after=0, max_faults=1))
+    async with make_http(sandbox) as http:
+        response = await http.request("POST", "/items", json={"title": "x"})
+    assert response.status_code == 201
+    assert len(sandbox.write_requests()) == 1
+
+
+async def test_retry_after_beyond_max_wait_raises_at_once(sandbox: ItemsSandbox) -> None:
+    """Retry-After above `max_retry_wait`: RateLimitedError with `retry_after`, no waiting."""
+    sandbox.set_faults(FaultConfig(rate_limit_rate=1.0, retry_after=120))
+    async with make_http(sandbox, max_retry_wait=60) as http:
+        with pytest.raises(RateLimitedError) as caught:
+            await http.request("GET", "/items/1")
+    assert caught.value.retry_after == 120
+    assert len(sandbox.requests) == 1
+
+
+async def test_commit_then_drop_in_process_keeps_the_write(sandbox: ItemsSandbox) -> None:
+    """A create whose response is lost raises UnknownOutcomeError; the sandbox kept it."""
+    sandbox.set_faults(FaultConfig(drop_rate=1.0))
+    async with make_http(sandbox) as http:
+        with pytest.raises(UnknownOutcomeError) as caught:
+            await http.request("POST", "/items", json={"title": "x"})
+    assert isinstance(caught.value.__cause__, httpx.ReadError)
+    assert sandbox.items == {"1": {"title": "x"}}
+    assert [r.fault for r in sandbox.write_requests()] == ["drop"]
+
+
+async def test_dropped_put_is_resent(sandbox: ItemsSandbox) -> None:
+    """A PUT whose response was lost is idempotent, so it is sent again and succeeds."""
+    sandbox.set_faults(FaultConfig(drop_rate=1.0, max_faults=1))
+    async with make_http(sandbox) as http:
+        response = await http.request("PUT", "/items/7", json={"v": 2})
+    assert response.status_code == 200
+    assert len(sandbox.write_requests()) == 2
+
+
+async def test_non_retryable_errors_come_from_the_mapper(sandbox: ItemsSandbox) -> None:
+    """A 404 is mapped by the adapter's mapper, raised once, and carries the account."""
+    async with make_http(sandbox) as http:
+        with pytest.raises(NotFoundError) as caught:
+            await http.request("GET", "/items/404")
+    assert caught.value.account == "default"
+    assert len(sandbox.requests) == 1
+
+
+async def test_a_failing_error_mapper_falls_back_to_the_status(sandbox: ItemsSandbox) -> None:
+    """When the adapter's mapper itself fails, the status code still decides the error."""
+
+    def broken_mapper(response: httpx.Response) -> NotFoundError:
+        raise ValueError("unexpected body")
+
+    async with make_http(sandbox) as http:
+        http._map_error = broken_mapper
+        with structlog.testing.capture_logs() as logs, pytest.raises(NotFoundError):
+            await http.request("GET", "/items/404")
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["error_mapper_failed"]
+
+
+async def test_concurrency_is_limited_per_instance() -> None:
+    """No more than `max_concurrency` requests of one client are in flight at once."""
+    sandbox = ItemsSandbox(handler_delay=0.005)
+    sandbox.items["1"] = {}
+    async with make_http(sandbox, max_concurrency=2) as http:
+        await asyncio.gather(*(http.request("GET", "/items/1") for _ in range(10)))
+    assert sandbox.max_in_flight == 2
+
+
+async def test_requests_per_second_limit_goes_through_the_limiter(
+    sandbox: ItemsSandbox,
+) -> None:
+    """With `requests_per_second`, every request acquires the per-instance rate limiter."""
+    sandbox.items["1"] = {}
+    async with make_http(sandbox, requests_per_second=1000) as http:
+        assert http._limiter is not None
+        acquired = 0
+        original = http._limiter.acquire
+
+        async def counting(amount: float = 1) -> None:
+            nonlocal acquired
+            acquired += 1
+            await original(amount)
+
+        http._limiter.acquire = counting  # type: ignore[method-assign]  # observe the limiter
+        await asyncio.gather(*(http.request("GET", "/items/1") for _ in range(5)))
+    assert acquired == 5
+
+
+async def test_user_agent_names_listsync(sandbox: ItemsSandbox) -> None:
+    """Every request carries `User-Agent: listsync/<version>`."""
+    sandbox.items["1"] = {}
+    async with make_http(sandbox) as http:
+        await http.request("GET", "/items/1")
+    assert sandbox.requests[0].headers["user-agent"] == user_agent()
+    assert user_agent().startswith("listsync/0.")
+
+
+async def test_debug_log_redacts_secrets_in_urls(sandbox: ItemsSandbox) -> None:
+    """The per-request debug line masks signature parameters such as Booli's hash."""
+    sandbox.items["1"] = {}
+    async with make_http(sandbox) as http:
+        with structlog.testing.capture_logs() as logs:
+            await http.request(
+                "GET", "/items/1", params={"callerId": "acme", "hash": "f00dfeed", "q": "x"}
+            )
+    (line,) = [e for e in logs if e["event"] == "http_request"]
+    assert "f00dfeed" not in line["url"]
+    assert "acme" not in line["url"]
+    assert "q=x" in line["url"]
+    assert line["status"] == 200
+
+
+async def test_bad_base_url_is_a_configuration_error() -> None:
+    """A base URL without a scheme is a ConfigurationError naming `base_url`, not a retry loop."""
+    async with make_http(base_url="items.test") as http:
+        with pytest.raises(ConfigurationError) as caught:
+            await http.request("GET", "/x")
+    assert caught.value.key == "base_url"
+
+
+# -- over loopback with the default (aiohttp-backed) transport --------------------------------
+
+
+async def test_default_transport_works_over_loopback(sandbox: ItemsSandbox, served: str) -> None:
+    """The aiohttp-backed transport creates, reads and replaces through a served sandbox."""
+    async with make_http(base_url=served) as http:
+        created = await http.request("POST", "/items", json={"title": "Villa"})
+        item_id = created.json()["id"]
+        await http.request("PUT", f"/items/{item_id}", json={"title": "Villa 2"})
+        read = await http.request("GET", f"/items/{item_id}")
+    assert read.json() == {"title": "Villa 2"}
+    assert [r.principal for r in sandbox.requests] == ["key-default"] * 3
+    assert sandbox.requests[0].headers["user-agent"] == user_agent()
+
+
+async def test_commit_then_drop_over_loopback_is_an_unknown_outcome(
+    sandbox: ItemsSandbox, served: str
+) -> None:
+    """Served over loopback a dropped create comes back as a 5xx: UnknownOutcomeError, kept."""
+    sandbox.set_faults(FaultConfig(drop_rate=1.0))
+    async with make_http(base_url=served) as http:
+        with pytest.raises(UnknownOutcomeError):
+            await http.request("POST", "/items", json={"title": "x"})
+    assert sandbox.items == {"1": {"title": "x"}}
+    assert len(sandbox.requests) == 1
+
+
+async def test_retry_after_over_loopback(
+    sandbox: ItemsSandbox, served: str, retries: list[RetryDetails]
+) -> None:
+    """A 429 with Retry-After over a real socket is retried after the portal's wait."""
+    sandbox.items["1"] = {}
+    sandbox.set_faults(FaultConfig(rate_limit_rate=1.0, retry_after=0.01, max_faults=1))
+    with stamina.set_testing(False):
+        async with make_http(base_url=served) as http:
+            response = await http.request("GET", "/items/1")
+    assert response.status_code == 200
+    assert [r.status for r in sandbox.requests] == [429, 200]
+    assert [d.wait_for for d in retries] == [0.01]
+
+
+async def test_connection_refused_over_loopback_is_retried_then_transient(
+    retries: list[RetryDetails],
+) -> None:
+    """Nothing listening: a POST is retried (nothing was sent), then TransientError."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with make_http(base_url=f"http://127.0.0.1:{port}", max_attempts=3) as http:
+        with pytest.raises(TransientError) as caught:
+            await http.request("POST", "/items", json={})
+    assert not isinstance(caught.value, UnknownOutcomeError)
+    assert len(retries) == 2
+
+
+async def test_connection_dropped_after_a_post_over_loopback_is_not_resent() -> None:
+    """A server that reads a create and hangs up: UnknownOutcomeError, exactly one attempt."""
+    connections = 0
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, make_http(base_url=f"http://127.0.0.1:{port}") as http:
+        with pytest.raises(UnknownOutcomeError):
+            await http.request("POST", "/items", json={"title": "x"})
+    assert connections == 1
+
+
+# -- the decision function and helpers -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "idempotent", "expected"),
+    [
+        (RateLimitedError("slow", portal="p", retry_after=2.5), False, 2.5),
+        (RateLimitedError("slow", portal="p", retry_after=61), True, False),
+        (RateLimitedError("slow", portal="p"), False, True),
+        (TransientError("5xx", portal="p"), True, True),
+        (TransientError("5xx", portal="p"), False, False),
+        (UnknownOutcomeError("lost", portal="p"), True, False),
+        (NotFoundError("gone", portal="p"), True, False),
+        (PortalBugError("odd", portal="p"), True, False),
+        (ValueError("not ours"), True, False),
+    ],
+)
+def test_retry_decision(error: Exception, idempotent: bool, expected: bool | float) -> None:
+    """The one decision function: what is retried, and how long a 429 waits."""
+    assert retry_decision(error, idempotent=idempotent, max_wait=60) == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("3", 3.0),
+        (" 0.5 ", 0.5),
+        ("-4", 0.0),
+        ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),
+        ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),
+        ("soon", None),
+        ("nan", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_retry_after(header: str | None, expected: float | None) -> None:
+    """Retry-After as delta-seconds or an HTTP date, relative to `now`; junk is None."""
+    now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
+    assert parse_retry_after(header, now=now) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(401, "AuthenticationError"), (403, "PermissionDeniedError"), (404, "NotFoundError"),
+     (409, "ConflictError"), (429, "RateLimitedError"), (502, "TransientError"),
+     (418, "PortalBugError")],
+)  # fmt: skip
+def test_error_from_status(status: int, kind: str) -> None:
+    """The fallback mapper picks the error class from the status code."""
+    response = httpx.Response(status, headers={"Retry-After": "7"})
+    error = error_from_status(response, portal="p", message="m", request_id="r1")
+    assert type(error).__name__ == kind
+    assert error.status_code == status
+    assert error.request_id == "r1"
+    if isinstance(error, RateLimitedError):
+        assert error.retry_after == 7.0
