@@ -23,6 +23,7 @@ from .conftest import ALL_SWEDEN, AdapterFactory, settings_for
 
 CASES = [
     (400, "FAILURE_MISSING_PARAM - Parameter missing.", QueryRejectedError),
+    (401, "Unauthorized", AuthenticationError),
     (403, "FAILURE_IDENTITY_NOT_FOUND - Unknown callerId.", AuthenticationError),
     (404, "FAILURE_NOT_FOUND - No such object.", NotFoundError),
     (405, "FAILURE_METHOD_NOT_ALLOWED - Only GET.", PortalBugError),

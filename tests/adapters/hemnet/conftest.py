@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
 from listsync.adapter import (
     Operation,
     OperationContext,

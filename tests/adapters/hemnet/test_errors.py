@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from listsync.errors import (
     AuthenticationError,
     ConflictError,
@@ -23,7 +24,9 @@ from listsync_hemnet.sandbox import HemnetSandbox
 from .conftest import Syncer, make_listing
 
 
-def _response(status: int, errors: list[dict[str, Any]], path: str = "/listings", **headers: str) -> httpx.Response:
+def _response(
+    status: int, errors: list[dict[str, Any]], path: str = "/listings", **headers: str
+) -> httpx.Response:
     request = httpx.Request("POST", f"https://hemnet.test{path}")
     headers.setdefault("X-Request-Id", "req-42")
     return httpx.Response(status, json={"errors": errors}, headers=headers, request=request)
@@ -50,7 +53,14 @@ def test_validation_error_maps_the_field_to_the_canonical_path(
     error = hemnet_error(
         _response(
             422,
-            [{"type": "ValidationError", "message": f"{field} is bad", "field": field, "fieldMessage": "is bad"}],
+            [
+                {
+                    "type": "ValidationError",
+                    "message": f"{field} is bad",
+                    "field": field,
+                    "fieldMessage": "is bad",
+                }
+            ],
             path,
         )
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from listsync.model import Category
+from listsync_hemnet import HemnetAdapter
 from listsync_hemnet.housing_forms import HousingForm, category_for, housing_form_for
 from listsync_hemnet.mapping import remote_drift
 from listsync_hemnet.sandbox import HemnetSandbox
@@ -25,7 +27,9 @@ from .conftest import BASE_URL, FakeClock, Syncer, make_listing, split_settings
         (42, None, None, "unknown"),
     ],
 )
-def test_series_and_folding(code: int, series: int | None, effective: int | None, name: str) -> None:
+def test_series_and_folding(
+    code: int, series: int | None, effective: int | None, name: str
+) -> None:
     """Each code knows its series; unknown codes fold to the base; reserved ones stay unknown."""
     form = HousingForm(code)
     assert (form.series, form.effective, form.name, form.code) == (series, effective, name, code)
@@ -62,13 +66,15 @@ def test_category_and_subcategory_choose_the_code() -> None:
 async def test_removed_code_reads_back_as_its_series_base_without_drift(clock: FakeClock) -> None:
     """The sandbox reads a removed 601 back as 600; the adapter keeps the raw code and does not
     see a change."""
-    from listsync_hemnet import HemnetAdapter
-
     sandbox = HemnetSandbox(clock=clock, removed_housing_forms=[601], image_processing_seconds=0)
     settings, account = split_settings(sandbox.client_settings(BASE_URL))
-    adapter = HemnetAdapter(settings, account, transport=sandbox.transport(), credential_store=_noop, clock=clock)
+    adapter = HemnetAdapter(
+        settings, account, transport=sandbox.transport(), credential_store=_noop, clock=clock
+    )
     try:
-        listing = make_listing(category="farm", subcategory="601", tenure="freehold", status="draft")
+        listing = make_listing(
+            category="farm", subcategory="601", tenure="freehold", status="draft"
+        )
         syncer = Syncer(adapter)
         await syncer.sync(listing)
         [remote] = sandbox.listings()
@@ -77,9 +83,12 @@ async def test_removed_code_reads_back_as_its_series_base_without_drift(clock: F
         assert syncer.state.sent.fields["housingForm"] == 601
         assert remote_drift(syncer.state.sent.fields, remote) == {}
         record = await adapter.fetch(listing.external_ref, syncer.state.remote_id)
-        assert record is not None and record.listing is not None
+        assert record is not None
+        assert record.listing is not None
         assert (record.listing.category, record.listing.subcategory) == (Category.FARM, "600")
-        assert await syncer.sync(listing) == []  # nothing to send: the diff is against what was sent
+        assert (
+            await syncer.sync(listing) == []
+        )  # nothing to send: the diff is against what was sent
     finally:
         await adapter.aclose()
 

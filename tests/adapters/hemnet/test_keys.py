@@ -8,11 +8,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
+from structlog.testing import capture_logs
+
 from listsync.errors import AuthenticationError
 from listsync_hemnet import HemnetAccount, HemnetAdapter
 from listsync_hemnet.sandbox import HemnetSandbox
-from pydantic import SecretStr
-from structlog.testing import capture_logs
 
 from .conftest import BASE_URL, DAY, AdapterFactory, FakeClock, Syncer, make_listing, split_settings
 
@@ -45,7 +46,7 @@ async def test_key_expiring_during_a_run_is_rotated_without_a_failed_request(
     assert new["key_id"] != old["key_id"]
     patch = next(r for r in sandbox.requests if r.method == "PATCH")
     assert patch.principal == new["key_id"]
-    states = {k["id"]: k["state"] for k in sandbox.keys()}
+    states = {k["id"]: k["state"] for k in sandbox.key_views()}
     assert states == {old["key_id"]: "revoked", new["key_id"]: "active"}
     assert any(e["event"] == "hemnet_key_rotated" for e in logs)
     text = repr(logs)

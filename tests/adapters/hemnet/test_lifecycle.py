@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from listsync.adapter import OpKind, PortalStatus
+from listsync.errors import PortalValidationError
+from listsync_hemnet import HemnetAdapter
 from listsync_hemnet.sandbox import HemnetSandbox
 
-from .conftest import Syncer, listing_data, make_listing
+from .conftest import BASE_URL, FakeClock, Syncer, listing_data, make_listing, split_settings
 
 
 def _writes(sandbox: HemnetSandbox, since: int) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in sandbox.requests[since:] if r.is_write]
 
 
+PRICE = {"amount": "4750000", "currency": "SEK"}
+
+
 async def test_full_lifecycle(sandbox: HemnetSandbox, syncer: Syncer) -> None:
     """Agency, create, PATCH of one field, null on removal, images, publish, approval, showing
     change, unpublish, re-publish and a sale with a private price all reach the sandbox."""
+    listing_id = await _create_and_publish(sandbox, syncer)
+    await _approve(sandbox, syncer, listing_id)
+    await _patch_fields(sandbox, syncer, listing_id)
+    current = await _change_showing(sandbox, syncer)
+    await _unpublish_and_republish(sandbox, syncer, current)
+    await _sell_privately(sandbox, syncer, listing_id, current)
+
+
+async def _create_and_publish(sandbox: HemnetSandbox, syncer: Syncer) -> str:
     listing = make_listing()
     done = await syncer.sync(listing)
     kinds = [op.kind for op, _ in done]
@@ -36,17 +54,24 @@ async def test_full_lifecycle(sandbox: HemnetSandbox, syncer: Syncer) -> None:
     assert publish.status is PortalStatus.AWAITING_APPROVAL
     assert publish.is_approved is False
     assert publish.is_visible is False
-    assert publish.approval_url and listing_id in publish.approval_url
+    assert publish.approval_url
+    assert listing_id in publish.approval_url
+    return listing_id
 
-    # Approval in Kundportalen is reported on the next read.
+
+async def _approve(sandbox: HemnetSandbox, syncer: Syncer, listing_id: str) -> None:
+    """Approval in Kundportalen is reported on the next read."""
+    listing = make_listing()
     sandbox.approve(listing_id)
     record = await syncer.adapter.fetch(listing.external_ref, listing_id)
     assert record is not None
     assert (record.status, record.is_approved, record.is_visible) == (PortalStatus.LIVE, True, True)
 
-    # One changed field -> a PATCH with exactly that field.
+
+async def _patch_fields(sandbox: HemnetSandbox, syncer: Syncer, listing_id: str) -> None:
+    """One changed field -> a PATCH with exactly that field; a removed one -> null."""
     mark = len(sandbox.requests)
-    price = {"amount": "4750000", "currency": "SEK"}
+    price = PRICE
     await syncer.sync(make_listing(asking_price=price))
     patches = [r for r in sandbox.requests[mark:] if r.method == "PATCH"]
     assert [(p.path, p.body) for p in patches] == [
@@ -61,7 +86,10 @@ async def test_full_lifecycle(sandbox: HemnetSandbox, syncer: Syncer) -> None:
     assert patch.body == {"monthlyFee": None}
     assert "monthlyFee" not in sandbox.listings()[0]
 
-    # A showing's end changes -> a showing PATCH; then the end is removed -> null.
+
+async def _change_showing(sandbox: HemnetSandbox, syncer: Syncer) -> dict[str, Any]:
+    """A showing's end changes -> a showing PATCH; then the end is removed -> null."""
+    price = PRICE
     mark = len(sandbox.requests)
     moved = [{"start": "2027-02-01T17:00:00+01:00", "end": "2027-02-01T18:30:00+01:00"}]
     await syncer.sync(make_listing(asking_price=price, monthly_fee=None, showings=moved))
@@ -73,9 +101,13 @@ async def test_full_lifecycle(sandbox: HemnetSandbox, syncer: Syncer) -> None:
     await syncer.sync(make_listing(asking_price=price, monthly_fee=None, showings=open_end))
     [patch] = [r for r in sandbox.requests[mark:] if r.method == "PATCH"]
     assert patch.body == {"endAt": None, "description": "Välkomna!"}
+    return {"asking_price": price, "monthly_fee": None, "showings": open_end}
 
-    # Withdrawn -> unpublish; for sale again -> publish.
-    current = {"asking_price": price, "monthly_fee": None, "showings": open_end}
+
+async def _unpublish_and_republish(
+    sandbox: HemnetSandbox, syncer: Syncer, current: dict[str, Any]
+) -> None:
+    """Withdrawn -> unpublish; for sale again -> publish."""
     done = await syncer.sync(make_listing(status="withdrawn", **current))
     assert [op.kind for op, _ in done] == [OpKind.UNPUBLISH]
     assert done[0][1].status is PortalStatus.WITHDRAWN
@@ -84,7 +116,11 @@ async def test_full_lifecycle(sandbox: HemnetSandbox, syncer: Syncer) -> None:
     assert [op.kind for op, _ in done] == [OpKind.PUBLISH]
     assert done[0][1].status is PortalStatus.LIVE
 
-    # Sold with a private price: marked sold (never unpublished), Hemnet unpublishes it.
+
+async def _sell_privately(
+    sandbox: HemnetSandbox, syncer: Syncer, listing_id: str, current: dict[str, Any]
+) -> None:
+    """Sold with a private price: marked sold (never unpublished), Hemnet unpublishes it."""
     sale = {"price": {"amount": "4800000", "currency": "SEK"}, "date": "2027-03-01"}
     mark = len(sandbox.requests)
     done = await syncer.sync(
@@ -101,7 +137,12 @@ async def test_full_lifecycle(sandbox: HemnetSandbox, syncer: Syncer) -> None:
 
     # Nothing changed: nothing is sent.
     mark = len(sandbox.requests)
-    assert await syncer.sync(make_listing(status="sold", sale={**sale, "price_public": False}, **current)) == []
+    assert (
+        await syncer.sync(
+            make_listing(status="sold", sale={**sale, "price_public": False}, **current)
+        )
+        == []
+    )
     assert len(sandbox.requests) == mark
 
 
@@ -131,9 +172,6 @@ async def test_publish_refused_when_no_image_completes(
     sandbox: HemnetSandbox, syncer: Syncer
 ) -> None:
     """With every image failed the adapter does not publish and reports the media entries."""
-    import pytest
-    from listsync.errors import PortalValidationError
-
     media = [{"url": "https://unreachable.example.se/a.jpg"}]
     with pytest.raises(PortalValidationError) as info:
         await syncer.sync(make_listing(media=media))
@@ -149,16 +187,13 @@ async def test_draft_is_created_but_not_published(sandbox: HemnetSandbox, syncer
     assert sandbox.listings()[0]["isPublished"] is False
 
 
-async def test_auto_approval_makes_the_listing_visible_on_publish(make_adapter, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_auto_approval_makes_the_listing_visible_on_publish(clock: FakeClock) -> None:
     """On an auto-approving contract the publish result already reports a visible listing."""
-    del make_adapter, clock  # the default sandbox does not auto-approve; build our own
-    from listsync_hemnet import HemnetAdapter
-
-    from .conftest import BASE_URL, split_settings
-
-    sandbox = HemnetSandbox(auto_approve=True, image_processing_seconds=0)
+    sandbox = HemnetSandbox(clock=clock, auto_approve=True)
     settings, account = split_settings(sandbox.client_settings(BASE_URL))
-    adapter = HemnetAdapter(settings, account, transport=sandbox.transport(), credential_store=_noop)
+    adapter = HemnetAdapter(
+        settings, account, transport=sandbox.transport(), credential_store=_noop, clock=clock
+    )
     try:
         done = await Syncer(adapter).sync(make_listing())
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from listsync.adapter import Operation, OpKind
 from listsync.errors import UnknownOutcomeError
 from listsync.sandbox import FaultConfig
@@ -20,13 +21,16 @@ async def test_lost_create_is_recovered_without_a_duplicate(
     desired = syncer.adapter.project(listing)
     create = Operation(kind=OpKind.CREATE, payload=dict(desired.fields))
     ctx = syncer.context(listing, desired)
-    sandbox.set_faults(FaultConfig(drop_rate=1.0, methods=("POST",), exclude_paths=("/broker_agencies",)))
+    sandbox.set_faults(
+        FaultConfig(drop_rate=1.0, methods=("POST",), exclude_paths=("/broker_agencies",))
+    )
     with pytest.raises(UnknownOutcomeError):
         await syncer.adapter.apply(create, ctx)
     sandbox.set_faults(FaultConfig())
     assert len(sandbox.listings()) == 1  # the write happened, only its answer was lost
     result = await syncer.adapter.recover(create, ctx)
-    assert result is not None and result.remote_id
+    assert result is not None
+    assert result.remote_id
     syncer.record(create, result, desired)
     await syncer.sync(listing)
     assert len(sandbox.listings()) == 1
@@ -63,6 +67,8 @@ async def test_lost_image_and_showing_creates_are_recovered(
         assert found is not None
         assert found.remote_id == syncer.state.item_ids[item.key]
     missing = Operation(
-        kind=OpKind.MEDIA_ADD, key="x", payload={"url": "https://img.example.se/none.jpg", "index": 9}
+        kind=OpKind.MEDIA_ADD,
+        key="x",
+        payload={"url": "https://img.example.se/none.jpg", "index": 9},
     )
     assert await syncer.adapter.recover(missing, ctx) is None

@@ -56,11 +56,24 @@ class AcmeAdapter:
     def preflight(self, listing: Listing) -> list[FieldIssue]:
         issues = []
         if listing.rooms is None:
-            issues.append(FieldIssue(path="rooms", message="rooms are required", portal="acme",
-                                     portal_field="numberOfRooms", rule="R1"))
+            issues.append(
+                FieldIssue(
+                    path="rooms",
+                    message="rooms are required",
+                    portal="acme",
+                    portal_field="numberOfRooms",
+                    rule="R1",
+                )
+            )
         if "en" not in listing.description:
-            issues.append(FieldIssue(path="description.en", message="no English text",
-                                     portal="acme", severity=Severity.WARNING))
+            issues.append(
+                FieldIssue(
+                    path="description.en",
+                    message="no English text",
+                    portal="acme",
+                    severity=Severity.WARNING,
+                )
+            )
         return issues
 
     async def aclose(self) -> None:
@@ -83,8 +96,13 @@ class PingSandbox(Sandbox):
     @override
     def client_settings(self, base_url: str, account: str = "default") -> dict[str, Any]:
         PingSandbox.served_at.append(base_url)
-        return {"base_url": base_url, "region": "north", "api_token": SecretStr("tok-sandbox-42"),
-                "max_concurrency": 4, "agencies": ["se-norrmalm"]}
+        return {
+            "base_url": base_url,
+            "region": "north",
+            "api_token": SecretStr("tok-sandbox-42"),
+            "max_concurrency": 4,
+            "agencies": ["se-norrmalm"],
+        }
 
 
 class FakeRegistry:
@@ -102,7 +120,9 @@ class FakeRegistry:
 
     def get(self, name: str) -> type[Any]:
         if name not in self.plugins:
-            raise ConfigurationError(f"no adapter named {name!r} is installed", key=f"portals.{name}")
+            raise ConfigurationError(
+                f"no adapter named {name!r} is installed", key=f"portals.{name}"
+            )
         return self.plugins[name]
 
     def adapters(self) -> list[AdapterInfo]:

@@ -26,8 +26,12 @@ LISTING = {
     "external_ref": "NOR-1",
     "agency": {"external_ref": "se-norrmalm", "name": "Norrmalms Mäklarbyrå"},
     "category": "apartment",
-    "address": {"country": "SE", "street": "Sveavägen 1", "postal_code": "11350",
-                "city": "Stockholm"},
+    "address": {
+        "country": "SE",
+        "street": "Sveavägen 1",
+        "postal_code": "11350",
+        "city": "Stockholm",
+    },
     "rooms": 2,
     "description": {"sv": "Fin", "en": "Nice"},
     "portals": ["acme"],
@@ -207,14 +211,22 @@ def test_global_log_options_configure_logging(
 @pytest.mark.slow
 def test_cli_validates_examples_in_a_subprocess(root: Path) -> None:
     """The installed `listsync` accepts the examples and rejects every invalid line by path."""
-    ok = subprocess.run(
+    ok = subprocess.run(  # noqa: S603 - our own installed script, fixed arguments
         [LISTSYNC, "validate", "examples/listings.jsonl"],
-        cwd=root, capture_output=True, text=True, timeout=60, check=False,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    bad = subprocess.run(
+    bad = subprocess.run(  # noqa: S603 - our own installed script, fixed arguments
         [LISTSYNC, "validate", "examples/invalid.jsonl"],
-        cwd=root, capture_output=True, text=True, timeout=60, check=False,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert bad.returncode == 1
     assert "Traceback" not in bad.stderr
@@ -230,9 +242,11 @@ def test_sandbox_serve_in_a_subprocess_until_interrupted() -> None:
     names = Registry(SANDBOX_GROUP).names()
     if not names:
         pytest.skip("no sandbox is installed yet")
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 - our own installed script, fixed arguments
         [LISTSYNC, "sandbox", "serve", names[0], "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None

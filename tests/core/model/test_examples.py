@@ -18,12 +18,30 @@ from listsync.model import Category, Listing, ListingStatus
 
 # line -> the one canonical path examples/invalid.jsonl must report there
 INVALID_PATHS = {
-    1: "<listing>", 2: "address.city", 3: "rooms", 4: "address.postal_code",
-    5: "coordinates.lat", 6: "coordinates", 7: "living_area", 8: "category",
-    9: "asking_price.currency", 10: "showings[0].start", 11: "showings[0].end", 12: "sale",
-    13: "media[2].url", 14: "price", 15: "rooms", 16: "description.svenska",
-    17: "monthly_fee.amount", 18: "address.country", 19: "renovation_year", 20: "agent.email",
-    21: "external_ref", 22: "energy.energy_class", 23: "portals", 24: "<listing>",
+    1: "<listing>",
+    2: "address.city",
+    3: "rooms",
+    4: "address.postal_code",
+    5: "coordinates.lat",
+    6: "coordinates",
+    7: "living_area",
+    8: "category",
+    9: "asking_price.currency",
+    10: "showings[0].start",
+    11: "showings[0].end",
+    12: "sale",
+    13: "media[2].url",
+    14: "price",
+    15: "rooms",
+    16: "description.svenska",
+    17: "monthly_fee.amount",
+    18: "address.country",
+    19: "renovation_year",
+    20: "agent.email",
+    21: "external_ref",
+    22: "energy.energy_class",
+    23: "portals",
+    24: "<listing>",
 }
 
 
@@ -41,8 +59,11 @@ def examples() -> list[Listing]:
 
 
 def load_generator(root: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_examples", root / "scripts" / "make_examples.py")
-    assert spec is not None and spec.loader is not None
+    spec = importlib.util.spec_from_file_location(
+        "make_examples", root / "scripts" / "make_examples.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["make_examples"] = module
     spec.loader.exec_module(module)
@@ -56,7 +77,8 @@ def test_at_least_200_valid_listings(examples: list[Listing]) -> None:
 
 
 def test_examples_cover_categories_statuses_and_portals(examples: list[Listing]) -> None:
-    """Every category and status occurs; Swedish ones go to Hemnet in SEK, German to Immowelt in EUR."""
+    """Every category and status occurs; Swedish listings go to Hemnet in SEK, German ones
+    to Immowelt in EUR."""
     assert {x.category for x in examples} == set(Category)
     assert {x.status for x in examples} == set(ListingStatus)
     for x in examples:

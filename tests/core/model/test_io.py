@@ -37,7 +37,10 @@ def test_bad_lines_are_reported_and_reading_goes_on(listing_data: dict[str, Any]
     stream = io.BytesIO(jsonl(listing_data, b"{not json", bad, listing_data))
     got = list(read_listings(stream))
     assert [type(item).__name__ for _, item in got] == [
-        "Listing", "InvalidListingError", "InvalidListingError", "Listing",
+        "Listing",
+        "InvalidListingError",
+        "InvalidListingError",
+        "Listing",
     ]
     not_json = got[1][1]
     assert isinstance(not_json, InvalidListingError)
@@ -83,8 +86,14 @@ def test_describe_issues_formats_line_path_message() -> None:
     """Issues print as `line N: path: message`, with portal origin and severity when set."""
     issues = [
         FieldIssue(path="address.postal_code", message="bad"),
-        FieldIssue(path="headline.de", message="too long", portal="immowelt",
-                   portal_field="/data/texts/headline", rule="1", severity=Severity.WARNING),
+        FieldIssue(
+            path="headline.de",
+            message="too long",
+            portal="immowelt",
+            portal_field="/data/texts/headline",
+            rule="1",
+            severity=Severity.WARNING,
+        ),
     ]
     assert list(describe_issues(7, issues, ref="X-1")) == [
         "line 7: address.postal_code: bad [X-1]",

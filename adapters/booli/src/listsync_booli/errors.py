@@ -9,6 +9,7 @@ The body is kept in the error message (redacted, truncated).
 |---|---|
 | 400 | `QueryRejectedError` (the query was malformed; fix it) |
 | 403 | `AuthenticationError` (the signature or caller id was refused) |
+| 401 | `AuthenticationError` (not in Booli's list; a proxy may send it) |
 | 404 | `NotFoundError` |
 | 405, 406 | `PortalBugError` (every call is a GET with the documented Accept header) |
 | 429 | `RateLimitedError` with `Retry-After` (not in Booli's list; honoured when it comes) |
@@ -43,6 +44,7 @@ _MAX_BODY = 500
 _FAILURE_CODE = re.compile(r"\bFAILURE_[A-Z_]+\b")
 
 _BY_STATUS: dict[int, type[PortalError]] = {
+    401: AuthenticationError,
     403: AuthenticationError,
     404: NotFoundError,
     405: PortalBugError,

@@ -161,20 +161,36 @@ class BooliSandbox(Sandbox):
         due = [r for r in self._resizes if r.after <= self.pages_served]
         self._resizes = [r for r in self._resizes if r.after > self.pages_served]
         for resize in due:
-            objects = self.data[resize.kind]
             if resize.delta > 0:
-                new = [self._new_object(0, sold=resize.kind == "sold") for _ in range(resize.delta)]
-                self.added_ids += [o["booliId"] for o in new]
-                if resize.where == "start":
-                    objects[:0] = new
-                else:
-                    objects.extend(new)
+                self.add_objects(resize.delta, where=resize.where, sold=resize.kind == "sold")
             else:
-                count = min(-resize.delta, len(objects))
-                start = 0 if resize.where == "start" else len(objects) - count
-                cut = slice(start, start + count)
-                self.removed_ids += [o["booliId"] for o in objects[cut]]
-                del objects[cut]
+                self.remove_objects(-resize.delta, where=resize.where, sold=resize.kind == "sold")
+
+    def add_objects(
+        self, count: int, *, where: Literal["start", "end"] = "start", sold: bool = False
+    ) -> list[int]:
+        """Add `count` new objects at the start (newest first) or end; returns their ids."""
+        new = [self._new_object(0, sold=sold) for _ in range(count)]
+        objects = self.data["sold" if sold else "listings"]
+        if where == "start":
+            objects[:0] = new
+        else:
+            objects.extend(new)
+        ids = [o["booliId"] for o in new]
+        self.added_ids += ids
+        return ids
+
+    def remove_objects(
+        self, count: int, *, where: Literal["start", "end"] = "start", sold: bool = False
+    ) -> list[int]:
+        """Remove up to `count` objects from the start or end; returns their ids."""
+        objects = self.data["sold" if sold else "listings"]
+        count = min(count, len(objects))
+        start = 0 if where == "start" else len(objects) - count
+        ids = [o["booliId"] for o in objects[start : start + count]]
+        del objects[start : start + count]
+        self.removed_ids += ids
+        return ids
 
     def matching(self, params: Mapping[str, str], *, sold: bool = False) -> list[dict[str, Any]]:
         """The objects a search with `params` returns, in order (raises on bad filters)."""

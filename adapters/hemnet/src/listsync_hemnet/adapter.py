@@ -13,16 +13,13 @@ Agency details are not updated on Hemnet after creation (the wire contract has n
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import functools
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import httpx
 import structlog
-from pydantic import Field, SecretStr
 
 from listsync.adapter import (
     AccountSettings,
@@ -34,7 +31,6 @@ from listsync.adapter import (
     OperationContext,
     OperationResult,
     OpKind,
-    PortalStatus,
     Projection,
     RemoteRecord,
     Severity,
@@ -52,15 +48,23 @@ from listsync.http import PortalHttp
 from listsync.model import Agency, Listing, ListingStatus
 from listsync.sync import ProjectionDiff, default_plan
 from listsync_hemnet import mapping, rules
+from listsync_hemnet._support import (
+    SharedTransport,
+    at_item,
+    canonical_index,
+    credentials,
+    listing_result,
+    portal_status,
+    remote_of,
+    same_instant,
+)
 from listsync_hemnet.client import PAGE_SIZE, HemnetClient, Reply
 from listsync_hemnet.errors import PORTAL, hemnet_error
 from listsync_hemnet.keys import (
     HemnetKeyAuth,
     KeyManager,
-    default_credential_path,
-    file_credential_store,
-    load_credentials,
 )
+from listsync_hemnet.settings import HemnetAccount, HemnetSettings
 
 __all__ = ["HemnetAccount", "HemnetAdapter", "HemnetSettings"]
 
@@ -75,76 +79,6 @@ _TARGETS = {
     ListingStatus.SOLD: TargetState.SOLD,
     ListingStatus.WITHDRAWN: TargetState.UNPUBLISHED,
 }
-
-
-class HemnetSettings(AdapterSettings):
-    """Hemnet portal settings (`[portals.hemnet]`).
-
-    Attributes:
-        image_poll_interval: first wait between image-state polls before publishing, seconds.
-        image_poll_max_interval: the backoff's ceiling.
-        image_poll_timeout: give up waiting for image processing after this long (the publish
-            then fails with a retryable `TransientError`).
-    """
-
-    image_poll_interval: float = Field(default=1.0, gt=0)
-    image_poll_max_interval: float = Field(default=15.0, gt=0)
-    image_poll_timeout: float = Field(default=600.0, gt=0)
-
-
-class HemnetAccount(AccountSettings):
-    """One Hemnet account (one agency's API key).
-
-    Attributes:
-        token: the API key's secret token (opaque).
-        key_id: the key's id; found through `GET /keys` when absent.
-        rotate_within_hours: create a new key when the current one expires within this window.
-        revoke_old: revoke the old key once the new one is stored.
-        credential_file: where the default credential store keeps a rotated key (JSON, 0600);
-            default `./.listsync-credentials/hemnet-<account>.json`. A key stored there is used
-            instead of `token` on the next start.
-    """
-
-    token: SecretStr
-    key_id: str | None = None
-    rotate_within_hours: float = Field(default=168.0, ge=0)
-    revoke_old: bool = False
-    credential_file: Path | None = None
-
-
-class _SharedTransport(httpx.AsyncBaseTransport):
-    """A transport shared with the main client: closing this view leaves it open."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        return None
-
-
-def portal_status(body: JSON) -> PortalStatus:
-    """Where a Hemnet listing body stands: sold, live, awaiting approval, withdrawn, draft."""
-    if body.get("sale"):
-        return PortalStatus.SOLD
-    if body.get("isPublished"):
-        return PortalStatus.LIVE if body.get("isVisible") else PortalStatus.AWAITING_APPROVAL
-    return PortalStatus.WITHDRAWN if body.get("unpublishedAt") else PortalStatus.DRAFT
-
-
-def _listing_result(reply: Reply, *, remote_id: str | None = None, **extra: Any) -> OperationResult:
-    body = reply.body
-    return OperationResult(
-        remote_id=remote_id,
-        status=portal_status(body),
-        request_id=reply.request_id,
-        is_visible=body.get("isVisible"),
-        is_approved=body.get("isApproved"),
-        approval_url=body.get("approvalUrl"),
-        **extra,
-    )
 
 
 class HemnetAdapter:
@@ -184,20 +118,13 @@ class HemnetAdapter:
         self.settings = settings
         self.account = account
         self.account_name = account_name
-        token, key_id = account.token, account.key_id
-        store: Callable[[Mapping[str, str]], Awaitable[None]]
-        if credential_store is None:
-            path = account.credential_file or default_credential_path(account_name)
-            token, key_id = load_credentials(path) or (token, key_id)
-            store = lambda secrets: file_credential_store(path, secrets)  # noqa: E731
-        else:
-            store = lambda secrets: credential_store(PORTAL, account_name, secrets)  # noqa: E731
+        token, key_id, store = credentials(account, account_name, credential_store)
         common: dict[str, Any] = {
             "portal": PORTAL,
             "account": account_name,
             "error_mapper": functools.partial(hemnet_error, account=account_name),
         }
-        keys_transport = _SharedTransport(transport) if transport is not None else None
+        keys_transport = SharedTransport(transport) if transport is not None else None
         keys_http = PortalHttp.from_settings(settings, transport=keys_transport, **common)
         self.keys = KeyManager(
             client=HemnetClient(keys_http),
@@ -287,7 +214,7 @@ class HemnetAdapter:
             if not found:
                 return None
             first = min(found, key=lambda body: str(body.get("createdAt", "")))
-            return _listing_result(Reply(first, None), remote_id=str(first["id"]))
+            return listing_result(Reply(first, None), remote_id=str(first["id"]))
         if ctx.remote_id is None:
             return None
         if op.kind is OpKind.MEDIA_ADD:
@@ -296,7 +223,7 @@ class HemnetAdapter:
         elif op.kind is OpKind.SHOWING_CREATE:
             showings = await self.client.list_showings(ctx.remote_id)
             start = op.payload.get("startAt")
-            match = [s for s in showings if _same_instant(s.get("startAt"), start)]
+            match = [s for s in showings if same_instant(s.get("startAt"), start)]
         else:
             return None
         return OperationResult(remote_id=str(match[0]["id"])) if match else None
@@ -379,22 +306,22 @@ class HemnetAdapter:
     async def _create(self, op: Operation, ctx: OperationContext) -> OperationResult:
         body = await self._with_agency(op.payload or ctx.projection.fields)
         reply = await self.client.create_listing(body)
-        return _listing_result(reply, remote_id=str(reply.body["id"]))
+        return listing_result(reply, remote_id=str(reply.body["id"]))
 
     async def _update(self, op: Operation, ctx: OperationContext) -> OperationResult:
-        listing_id = _remote(ctx)
+        listing_id = remote_of(ctx)
         changes = await self._with_agency(op.changes)
         if not changes:
-            return _listing_result(await self.client.get_listing(listing_id))
-        return _listing_result(await self.client.update_listing(listing_id, changes))
+            return listing_result(await self.client.get_listing(listing_id))
+        return listing_result(await self.client.update_listing(listing_id, changes))
 
     # -- images ------------------------------------------------------------------------------
     async def _media_add(self, op: Operation, ctx: OperationContext) -> OperationResult:
         url, index = str(op.payload["url"]), int(op.payload["index"])
         try:
-            reply = await self.client.create_image(_remote(ctx), url, index)
+            reply = await self.client.create_image(remote_of(ctx), url, index)
         except PortalValidationError as exc:
-            raise _at_item(exc, _canonical_index(ctx.projection.media, op.key)) from None
+            raise at_item(exc, canonical_index(ctx.projection.media, op.key)) from None
         return OperationResult(remote_id=str(reply.body["id"]), request_id=reply.request_id)
 
     async def _media_remove(self, op: Operation, ctx: OperationContext) -> OperationResult:
@@ -402,7 +329,7 @@ class HemnetAdapter:
         if image_id is None:
             return OperationResult()
         try:
-            reply = await self.client.delete_image(_remote(ctx), image_id)
+            reply = await self.client.delete_image(remote_of(ctx), image_id)
         except NotFoundError:
             return OperationResult()  # already gone
         return OperationResult(request_id=reply.request_id)
@@ -458,17 +385,17 @@ class HemnetAdapter:
     # -- showings ----------------------------------------------------------------------------
     async def _showing_create(self, op: Operation, ctx: OperationContext) -> OperationResult:
         try:
-            reply = await self.client.create_showing(_remote(ctx), dict(op.payload))
+            reply = await self.client.create_showing(remote_of(ctx), dict(op.payload))
         except PortalValidationError as exc:
-            raise _at_item(exc, _canonical_index(ctx.projection.showings, op.key)) from None
+            raise at_item(exc, canonical_index(ctx.projection.showings, op.key)) from None
         return OperationResult(remote_id=str(reply.body["id"]), request_id=reply.request_id)
 
     async def _showing_update(self, op: Operation, ctx: OperationContext) -> OperationResult:
         showing_id = ctx.item_ids[op.key or ""]
         try:
-            reply = await self.client.update_showing(_remote(ctx), showing_id, dict(op.changes))
+            reply = await self.client.update_showing(remote_of(ctx), showing_id, dict(op.changes))
         except PortalValidationError as exc:
-            raise _at_item(exc, _canonical_index(ctx.projection.showings, op.key)) from None
+            raise at_item(exc, canonical_index(ctx.projection.showings, op.key)) from None
         return OperationResult(remote_id=showing_id, request_id=reply.request_id)
 
     async def _showing_delete(self, op: Operation, ctx: OperationContext) -> OperationResult:
@@ -476,14 +403,14 @@ class HemnetAdapter:
         if showing_id is None:
             return OperationResult()
         try:
-            reply = await self.client.delete_showing(_remote(ctx), showing_id)
+            reply = await self.client.delete_showing(remote_of(ctx), showing_id)
         except NotFoundError:
             return OperationResult()
         return OperationResult(request_id=reply.request_id)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def _publish(self, op: Operation, ctx: OperationContext) -> OperationResult:
-        listing_id = _remote(ctx)
+        listing_id = remote_of(ctx)
         issues = await self._await_images(listing_id, ctx)
         try:
             reply = await self.client.publish(listing_id)
@@ -496,20 +423,20 @@ class HemnetAdapter:
             listing=ctx.external_ref,
             visible=reply.body.get("isVisible"),
         )
-        return _listing_result(reply, issues=tuple(issues))
+        return listing_result(reply, issues=tuple(issues))
 
     async def _unpublish(self, op: Operation, ctx: OperationContext) -> OperationResult:
-        listing_id = _remote(ctx)
+        listing_id = remote_of(ctx)
         try:
             reply = await self.client.unpublish(listing_id)
         except ConflictError:
             reply = await self.client.get_listing(listing_id)
             if reply.body.get("isPublished"):
                 raise
-        return _listing_result(reply)
+        return listing_result(reply)
 
     async def _mark_sold(self, op: Operation, ctx: OperationContext) -> OperationResult:
-        listing_id = _remote(ctx)
+        listing_id = remote_of(ctx)
         sale = op.payload or ctx.projection.sale or {}
         try:
             reply = await self.client.mark_sold(listing_id, dict(sale))
@@ -518,38 +445,5 @@ class HemnetAdapter:
             if not reply.body.get("sale"):
                 raise
         except PortalValidationError as exc:
-            raise _at_item(exc, 0) from None
-        return _listing_result(reply)
-
-
-def _remote(ctx: OperationContext) -> str:
-    if ctx.remote_id is None:
-        raise NotFoundError(f"listing {ctx.external_ref!r} has no Hemnet id yet", portal=PORTAL)
-    return ctx.remote_id
-
-
-def _canonical_index(items: tuple[Any, ...], key: str | None) -> int | None:
-    return next((item.canonical_index for item in items if item.key == key), None)
-
-
-def _at_item(error: PortalValidationError, index: int | None) -> PortalValidationError:
-    """`error` with its `[?]` item paths pointing at canonical entry `index`."""
-    where = f"[{index}]" if index is not None else ""
-    issues = [i.model_copy(update={"path": i.path.replace("[?]", where)}) for i in error.issues]
-    return PortalValidationError(
-        error.message,
-        issues,
-        portal=error.portal,
-        account=error.account,
-        request_id=error.request_id,
-        status_code=error.status_code,
-    )
-
-
-def _same_instant(a: Any, b: Any) -> bool:
-    try:
-        left = dt.datetime.fromisoformat(str(a).replace("Z", "+00:00"))
-        right = dt.datetime.fromisoformat(str(b).replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return left == right
+            raise at_item(exc, 0) from None
+        return listing_result(reply)

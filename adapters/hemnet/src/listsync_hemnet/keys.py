@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import structlog
 from pydantic import SecretStr
+from typing_extensions import override
 
 from listsync.errors import AuthenticationError, PortalError
 from listsync_hemnet.client import HemnetClient
@@ -214,6 +215,7 @@ class HemnetKeyAuth(httpx.Auth):
     def __init__(self, manager: KeyManager) -> None:
         self._manager = manager
 
+    @override
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
@@ -230,6 +232,7 @@ class HemnetKeyAuth(httpx.Auth):
             request.headers["Authorization"] = f"Bearer {retry_with.get_secret_value()}"
             yield request
 
+    @override
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:  # pragma: no cover - async only

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from typing_extensions import override
 
 from listsync.sandbox import FaultConfig, Sandbox
 from listsync_hemnet._sandbox_state import (
@@ -110,11 +111,13 @@ class HemnetSandbox(Sandbox):
             accounts = [self._accounts[account]] if account else list(self._accounts.values())
             return [self._listing_view(r) for a in accounts for r in a.listings.values()]
 
-    def keys(self, account: str = "default") -> list[JSON]:
+    def key_views(self, account: str = "default") -> list[JSON]:
+        """The account's keys as `GET /keys` shows them."""
         with self._state_lock:
             return [k.view(self.clock()) for k in self._accounts[account].keys.values()]
 
     # -- Sandbox contract ------------------------------------------------------------------
+    @override
     def routes(self) -> list[BaseRoute]:
         handlers: dict[str, Handler] = {
             name: getattr(self, f"_{name}") for name in ROUTES if hasattr(self, f"_{name}")
@@ -127,11 +130,13 @@ class HemnetSandbox(Sandbox):
             for name, (method, path) in ROUTES.items()
         ]
 
+    @override
     def principal(self, request: Request) -> str | None:
         token = _bearer(request)
         found = self._tokens.get(token) if token else None
         return found[1].id if found else None
 
+    @override
     def client_settings(self, base_url: str, account: str = "default") -> dict[str, Any]:
         """Adapter settings and credentials for `account`, polling images quickly."""
         creds = self.add_account(account)
@@ -144,6 +149,7 @@ class HemnetSandbox(Sandbox):
             "image_poll_timeout": 30.0,
         }
 
+    @override
     def fault_response(self, status: int, headers: Mapping[str, str]) -> Response:
         body = {"errors": [{"type": "GenericError", "message": f"Injected fault ({status})"}]}
         return JSONResponse(body, status, {**headers, "X-Request-Id": uuid.uuid4().hex})

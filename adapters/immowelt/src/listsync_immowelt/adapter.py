@@ -249,7 +249,6 @@ class ImmoweltAdapter:
                     "externalMediaId": media_id(listing.external_ref, str(m.url)),
                     "fileName": media_file_name(str(m.url)),
                     "url": str(m.url),
-                    "index": i,
                 },
             )
             for i, m in enumerate(listing.media)
@@ -368,8 +367,11 @@ class ImmoweltAdapter:
         try:
             content, content_type = await self._client.download(self._media_source(item["url"]))
         except NotFoundError:
+            index = next(
+                (m.canonical_index for m in ctx.projection.media if m.key == media_ref), 0
+            )
             issue = FieldIssue(
-                path=f"media[{item.get('index', 0)}].url",
+                path=f"media[{index}].url",
                 message="the image could not be downloaded (HTTP 404)",
                 portal=PORTAL,
             )

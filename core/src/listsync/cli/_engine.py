@@ -140,6 +140,7 @@ def _plan_line(entry: PlanEntry) -> str:
 @app.command()
 def apply(
     file: Annotated[Path, typer.Argument(help="Canonical listings, JSON Lines.")],
+    *,
     portal: PortalOpt = None,
     config: ConfigOpt = None,
     state: StateOpt = None,
@@ -228,7 +229,7 @@ async def _apply(
 
 def summary_table(report: RunReport) -> Table:
     """Outcomes per portal and account."""
-    columns = [o.value for o in Outcome if o in _SHOWN]
+    columns = [o.value for o in _SHOWN if report.totals.get(o.value)] or [Outcome.CONVERGED.value]
     table = Table(title=f"listsync apply (run {report.run_id})")
     for name in ("portal", "account", *columns):
         table.add_column(name, justify="right" if name in columns else "left")
@@ -356,6 +357,7 @@ def make_progress(total_lines: int) -> ProgressSink:
 # -- status ----------------------------------------------------------------------------------
 @app.command()
 def status(
+    *,
     listing: Annotated[str | None, typer.Option("--listing", "-l", help="One listing.")] = None,
     portal: Annotated[str | None, typer.Option("--portal", "-p", help="One portal.")] = None,
     config: ConfigOpt = None,

@@ -186,8 +186,12 @@ def apply_result_to_sent(
     kind = op.kind
     if kind is OpKind.CREATE:
         target = TargetState.DRAFT if Capability.PUBLISH in capabilities else TargetState.PUBLISHED
+        # Keep media applied before the create (portals that upload media first, e.g. Immowelt).
         return Projection(
-            external_ref=desired.external_ref, fields=dict(desired.fields), target=target
+            external_ref=desired.external_ref,
+            fields=dict(desired.fields),
+            target=target,
+            media=base.media,
         )
     if kind is OpKind.UPDATE:
         fields = {**base.fields, **op.changes}

@@ -6,7 +6,8 @@ grow with the number of listings:
 ```json
 {"outcomes": [{"external_ref": ..., "portal": ..., "account": ...,
  "outcome": "converged" | "unchanged" | "blocked" | "failed" | "invalid" | ..., "issues": [...]}],
- "run_id": "...", "summary": {"by_account": {"<portal>": {"<account>": {"converged": 3}}}, "totals": {...}},
+ "run_id": "...",
+ "summary": {"by_account": {"<portal>": {"<account>": {"converged": 3}}}, "totals": {...}},
  "interrupted": false}
 ```
 """

@@ -1,0 +1,144 @@
+"""Pure mapping (canonical <-> Hemnet) and the offline preflight."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from listsync.adapter import TargetState
+from listsync.errors import Severity
+from listsync.model import Category, ListingStatus
+from listsync_hemnet import HemnetAdapter
+from listsync_hemnet.mapping import AGENCY_KEY, from_hemnet_listing, to_hemnet_listing
+from listsync_hemnet.rules import preflight
+
+from .conftest import make_listing
+
+
+def test_listing_body_uses_hemnet_names_and_json_values() -> None:
+    """The projected body is flat camelCase JSON with the documented field names."""
+    body = to_hemnet_listing(make_listing())
+    assert body == {
+        "externalId": "obj-1001",
+        "tenure": "TENANT_OWNERSHIP",
+        "housingForm": 300,
+        "streetAddress": "Götgatan 12",
+        "postCode": "11646",
+        "postalArea": "Stockholm",
+        "apartmentNumber": "1102",
+        "isForeclosure": False,
+        "isNewConstruction": False,
+        "coordinates": {"latitude": 59.3142, "longitude": 18.0726},
+        "askingPrice": 4950000,
+        "monthlyFee": 3120,
+        "livingArea": 62.5,
+        "numberOfRooms": 2.5,
+        "numberOfBedrooms": 1,
+        "constructionSpan": {"from": 1929, "to": 1929},
+        "urls": {"brokerPage": "https://maklarhuset.example.se/obj-1001"},
+        "broker": {"emailAddress": "eva@maklarhuset.example.se"},
+        "description": "Ljus tvåa med balkong mot gården.",
+        "tagline": "Balkong i söderläge",
+    }
+
+
+async def test_projection_keys_items_stably_and_targets_the_status(adapter: HemnetAdapter) -> None:
+    """Images are keyed by URL with their display index, showings by start, the agency is
+    carried for the adapter, and each status maps to its target."""
+    projection = adapter.project(make_listing())
+    assert projection.fields[AGENCY_KEY]["externalId"] == "agency-7"
+    assert [m.payload["index"] for m in projection.media] == [0, 1]
+    assert projection.media[0].key == adapter.project(make_listing()).media[0].key
+    assert projection.showings[0].key == "2027-02-01T16:00:00Z"
+    assert projection.showings[0].payload["description"] is None
+    assert projection.target is TargetState.PUBLISHED
+    video = make_listing(media=[{"url": "https://v.example.se/a.mp4", "kind": "video"}])
+    assert adapter.project(video).media == ()
+    sale = {"price": {"amount": "10", "currency": "SEK"}, "date": "2027-03-01"}
+    sold = adapter.project(make_listing(status="sold", sale=sale))
+    assert (sold.target, sold.sale) == (
+        TargetState.SOLD,
+        {"price": 10, "isPricePublic": True, "soldAt": "2027-03-01"},
+    )
+    assert adapter.project(make_listing(status="withdrawn")).target is TargetState.UNPUBLISHED
+    assert adapter.project(make_listing(status="draft")).target is TargetState.DRAFT
+
+
+def test_read_back_maps_to_canonical() -> None:
+    """A Hemnet body maps back to the canonical listing's fields."""
+    listing = make_listing()
+    body = {**to_hemnet_listing(listing), "id": "li1", "isPublished": True, "sale": None}
+    back = from_hemnet_listing(
+        body,
+        agency=listing.agency,
+        images=[
+            {"url": "https://img.example.se/b.jpg", "index": 1},
+            {"url": "https://img.example.se/a.jpg", "index": 0},
+        ],
+    )
+    assert back.category is Category.APARTMENT
+    assert back.subcategory == "300"
+    assert back.tenure == listing.tenure
+    assert back.asking_price == listing.asking_price
+    assert back.address.postal_code == "116 46"
+    assert back.coordinates == listing.coordinates
+    assert back.status is ListingStatus.FOR_SALE
+    assert [str(m.url) for m in back.media] == [
+        "https://img.example.se/a.jpg",
+        "https://img.example.se/b.jpg",
+    ]
+
+
+def test_a_complete_swedish_listing_passes_preflight() -> None:
+    """The fixture listing has no errors for Hemnet."""
+    assert [i for i in preflight(make_listing()) if i.severity is Severity.ERROR] == []
+
+
+def test_preflight_reports_canonical_paths() -> None:
+    """Non-Swedish, wrong currency, öre, bad ranges and URLs, missing publish fields."""
+    listing = make_listing(
+        address={"country": "DE", "street": "Weg", "postal_code": "10115", "city": "Berlin"},
+        coordinates=None,
+        asking_price={"amount": "100.50", "currency": "SEK"},
+        monthly_fee={"amount": "300", "currency": "EUR"},
+        category="farm",
+        subcategory="201",
+        media=[{"url": "http://192.168.1.4/a.jpg"}],
+        description={},
+        links={"all_images": "http://localhost/imgs"},
+    )
+    issues = {(i.path, i.portal_field) for i in preflight(listing) if i.severity is Severity.ERROR}
+    assert issues == {
+        ("address.country", None),
+        ("asking_price.amount", "askingPrice"),
+        ("monthly_fee.currency", "monthlyFee"),
+        ("subcategory", "housingForm"),
+        ("media[0].url", "url"),
+        ("links.all_images", "urls.allImages"),
+        ("coordinates", "coordinates"),
+        ("description.sv", "description"),
+    }
+    assert all(i.portal == "hemnet" for i in preflight(listing))
+
+
+def test_preflight_publish_requirements_depend_on_status() -> None:
+    """A draft may lack images and a price; publishing needs them."""
+    bare: dict[str, Any] = {"media": [], "asking_price": None}
+    assert [i.path for i in preflight(make_listing(status="draft", **bare))] == []
+    paths = {i.path for i in preflight(make_listing(**bare))}
+    assert paths == {"asking_price", "media"}
+
+
+def test_preflight_warns_about_unknown_codes_and_skipped_media() -> None:
+    """An unknown code in the right series and a video are warnings, not errors."""
+    listing = make_listing(
+        category="farm",
+        subcategory="620",
+        tenure="freehold",
+        media=[
+            {"url": "https://img.example.se/a.jpg"},
+            {"url": "https://v.example.se/a.mp4", "kind": "video"},
+        ],
+    )
+    warnings = {i.path for i in preflight(listing) if i.severity is Severity.WARNING}
+    assert warnings == {"subcategory", "media[1]"}
+    assert [i for i in preflight(listing) if i.severity is Severity.ERROR] == []

@@ -1,0 +1,205 @@
+"""The 21 business rules: offline preflight and the sandbox agree on every case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from listsync.adapter import Operation, OperationContext, OpKind
+from listsync.errors import InvalidListingError, PortalValidationError
+from listsync.sync import diff_projection
+from listsync_immowelt import ImmoweltAdapter
+from listsync_immowelt.rules import RULES
+
+from .conftest import Syncer, make_listing
+
+_EXT = "extensions.immowelt"
+_PROJECT_SOURCE = {"externalProjectId": "P-1", "offererEstateGroupId": "G-1"}
+
+# rule id -> (listing overrides, [(canonical path, JSON pointer)]); each breaks only its rule.
+CASES: dict[str, tuple[dict[str, Any], list[tuple[str, str]]]] = {
+    "rule-01": (
+        {"description": {"de": "Sehr schoen. " * 310}},
+        [("description.de", "/data/texts/description/de")],
+    ),
+    "rule-02": (
+        {"agent": {"email": "erika..mustermann@makler-berlin.de"}},
+        [("agent.email", "/contact/emailAddress")],
+    ),
+    "rule-03": (
+        {"agent": {"phone": "(030) 7654321"}},
+        [("agent.phone", "/contact/phoneNumber")],
+    ),
+    "rule-04": (
+        {"extensions": {"immowelt": {"data": {"conditions": {"buildingStartDate": "01.05.2024"}}}}},
+        [(f"{_EXT}.data.conditions.buildingStartDate", "/data/conditions/buildingStartDate")],
+    ),
+    "rule-05": (
+        {"extensions": {"immowelt": {"contact": {"userHomepage": "makler-berlin"}}}},
+        [(f"{_EXT}.contact.userHomepage", "/contact/userHomepage")],
+    ),
+    "rule-06": (
+        {"subcategory": "STORE"},
+        [("subcategory", "/data/estateSubTypes/apartment")],
+    ),
+    "rule-07": (
+        {"extensions": {"immowelt": {"data": {"distributionSubType": "CLASSIC"}}}},
+        [(f"{_EXT}.data.distributionSubType", "/data/distributionSubType")],
+    ),
+    "rule-08": (
+        {
+            "extensions": {
+                "immowelt": {
+                    "data": {
+                        "projectEstateType": "NEW_BUILD_PROJECT",
+                        "projectEstateSubType": "OFFICE",
+                    },
+                    "metadata": {"source": _PROJECT_SOURCE},
+                }
+            }
+        },
+        [(f"{_EXT}.data.projectEstateSubType", "/data/projectEstateSubType")],
+    ),
+    "rule-09": (
+        {
+            "extensions": {
+                "immowelt": {
+                    "data": {
+                        "projectDistributionType": "RENT",
+                        "projectDistributionSubType": "NEW_HOME",
+                    }
+                }
+            }
+        },
+        [(f"{_EXT}.data.projectDistributionSubType", "/data/projectDistributionSubType")],
+    ),
+    "rule-10": (
+        {
+            "extensions": {
+                "immowelt": {
+                    "data": {
+                        "projectEstateType": "NEW_BUILD_PROJECT",
+                        "projectEstateSubType": "APARTMENT",
+                    }
+                }
+            }
+        },
+        [
+            (f"{_EXT}.metadata.source.externalProjectId", "/metadata/source/externalProjectId"),
+            (
+                f"{_EXT}.metadata.source.offererEstateGroupId",
+                "/metadata/source/offererEstateGroupId",
+            ),
+        ],
+    ),
+    "rule-12": (
+        {"living_area": "99999999"},
+        [("living_area", "/data/spaces/residential/livingSpace")],
+    ),
+    "rule-13": (
+        {"extensions": {"immowelt": {"data": {"structure": {"parkingLots": {"garage": 1000000}}}}}},
+        [(f"{_EXT}.data.structure.parkingLots.garage", "/data/structure/parkingLots/garage")],
+    ),
+    "rule-14": (
+        {"asking_price": {"amount": "9999999999999"}},
+        [("asking_price.amount", "/data/prices/buy/amount")],
+    ),
+    "rule-15": (
+        {"is_new_construction": True, "available_from": "1899-12-31"},
+        [("available_from", "/data/management/availableFrom")],
+    ),
+    "rule-16": (
+        {"extensions": {"immowelt": {"data": {"prices": {"buy": {"vatPercent": 119}}}}}},
+        [(f"{_EXT}.data.prices.buy.vatPercent", "/data/prices/buy/vatPercent")],
+    ),
+    "rule-17": (
+        {"transaction": "rent", "asking_price": None},
+        [("rent.base.amount", "/data/prices/baseRent/amount")],
+    ),
+    "rule-18": (
+        {"transaction": "rent", "asking_price": None, "is_new_construction": True},
+        [("rent.base.amount", "/data/prices/baseRent/amount")],
+    ),
+    "rule-19": (
+        {
+            "transaction": "auction_compulsory",
+            "auction": {
+                "minimum_bid": {"amount": "0", "currency": "EUR"},
+                "starting_price": {"amount": "150000", "currency": "EUR"},
+            },
+        },
+        [("auction.minimum_bid.amount", "/data/prices/minimumBid/amount")],
+    ),
+    "rule-20": (
+        {"brokerage_fee": {"has_fee": True, "percent": None, "note": None}},
+        [("brokerage_fee.amount", "/data/prices/brokerageFee/amount")],
+    ),
+    "rule-21": (
+        {"description": {"de": "Mehr Bilder unter www.makler-berlin.de/expose"}},
+        [("description.de", "/data/texts/description/de")],
+    ),
+}
+
+
+def test_every_stateless_rule_has_a_case() -> None:
+    """Twenty stateless rule functions exist, and every one of them has a breaking case here."""
+    assert len(RULES) == 20
+    assert sorted(CASES) == sorted(f"rule-{n:02d}" for n in range(1, 22) if n != 11)
+
+
+async def test_the_valid_base_listing_passes_offline_and_on_the_sandbox(
+    adapter: ImmoweltAdapter,
+) -> None:
+    """The base listing breaks no rule offline and the sandbox accepts it."""
+    listing = make_listing()
+    assert adapter.preflight(listing) == []
+    results = await Syncer(adapter).sync(listing)
+    assert [r.remote_id for r in results] == ["DE-1001"]
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+async def test_offline_rules_and_sandbox_agree(adapter: ImmoweltAdapter, rule: str) -> None:
+    """A listing breaking one rule is caught offline at the right canonical path and JSON
+    pointer, and the sandbox refuses the same payload (sent bypassing preflight) with the same
+    pointers, which map back to the same canonical paths."""
+    overrides, expected = CASES[rule]
+    listing = make_listing(**overrides)
+
+    offline = adapter.preflight(listing)
+    assert {i.rule for i in offline} == {rule}
+    assert {(i.path, i.portal_field) for i in offline} == set(expected)
+
+    projection = adapter.project(listing)
+    ctx = OperationContext(
+        external_ref=listing.external_ref, remote_id=None, projection=projection, listing=listing
+    )
+    with pytest.raises(PortalValidationError) as refused:
+        await adapter.apply(Operation(kind=OpKind.CREATE, payload=projection.fields), ctx)
+    online = {(i.path, i.portal_field) for i in refused.value.issues}
+    assert online == set(expected)
+    assert refused.value.request_id
+    assert refused.value.status_code == 400
+
+
+async def test_rule_11_estate_type_change_is_blocked_offline_and_refused_online(
+    adapter: ImmoweltAdapter,
+) -> None:
+    """Changing the estate type of a sent listing raises before sending (rule 11), and the
+    sandbox refuses the same PUT at /data/estateType."""
+    syncer = Syncer(adapter)
+    await syncer.sync(make_listing())
+    changed = make_listing(category="house_detached")
+    desired = adapter.project(changed)
+    with pytest.raises(InvalidListingError) as blocked:
+        adapter.plan(diff_projection(syncer.sent, desired))
+    assert [(i.rule, i.path, i.portal_field) for i in blocked.value.issues] == [
+        ("rule-11", "category", "/data/estateType")
+    ]
+    ctx = OperationContext(
+        external_ref="DE-1001", remote_id="DE-1001", projection=desired, listing=changed
+    )
+    with pytest.raises(PortalValidationError) as refused:
+        await adapter.apply(Operation(kind=OpKind.UPDATE, changes=desired.fields), ctx)
+    assert [(i.path, i.portal_field) for i in refused.value.issues] == [
+        ("category", "/data/estateType")
+    ]
