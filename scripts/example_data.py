@@ -516,7 +516,7 @@ DE_KINDS: dict[str, tuple[Kind, int]] = {
         3,
     ),
     "grundstueck": (Kind(Category.PLOT, (None,), (0, 0), (400, 3000), residential=False), 4),
-    "resthof": (Kind(Category.FARM, (None, "FARMHOUSE"), (150, 320), (5000, 60000)), 2),
+    "resthof": (Kind(Category.FARM, (None,), (150, 320), (5000, 60000)), 2),
     "buero": (Kind(Category.OFFICE, (None,), (60, 900), residential=False), 5),
     "laden": (
         Kind(

@@ -9,6 +9,7 @@ from listsync.errors import (
     PortalError,
 )
 from listsync.model import Listing, parse_listing
+from listsync.syndicator import Syndicator, SyncSyndicator
 
 __all__ = [
     "AuthenticationError",
@@ -18,5 +19,7 @@ __all__ = [
     "Listing",
     "ListsyncError",
     "PortalError",
+    "SyncSyndicator",
+    "Syndicator",
     "parse_listing",
 ]

@@ -78,14 +78,23 @@ def is_canonical_path(path: str, model: type[BaseModel] = Listing) -> bool:
     return True
 
 
-def find_secrets(texts: Iterable[str], secrets: Iterable[str]) -> list[str]:
-    """Descriptions of every secret-looking thing in `texts` (never the secret itself)."""
+def find_secrets(
+    texts: Iterable[str], secrets: Iterable[str], *, patterns: bool = True
+) -> list[str]:
+    """Descriptions of every secret-looking thing in `texts` (never the secret itself).
+
+    Args:
+        secrets: the account's credential values, looked for verbatim.
+        patterns: also look for unmasked Bearer tokens, JWTs and 40-hex signatures.
+    """
     known = [s for s in secrets if s and len(s) >= 4]
     found: list[str] = []
     for index, text in enumerate(texts):
         for number, secret in enumerate(known):
             if secret in text:
                 found.append(f"item {index}: credential #{number + 1} of the account in clear")
+        if not patterns:
+            continue
         if _BEARER.search(text):
             found.append(f"item {index}: an unmasked Bearer token")
         if _JWT.search(text):
@@ -95,24 +104,36 @@ def find_secrets(texts: Iterable[str], secrets: Iterable[str]) -> list[str]:
     return found
 
 
+TRANSPORT_LOGGERS = ("httpx", "httpcore", "hpack", "aiohttp")
+"""Third-party loggers that print request URLs verbatim (httpx at INFO). A library cannot
+redact them without configuring logging; the application does (listsync's CLI does), so the
+kit looks in them only for the account's own credentials, not for per-request signatures."""
+
+
 class CapturedLogs:
     """Everything logged while capturing: structlog event dicts and stdlib records."""
 
     def __init__(self) -> None:
         self.events: list[MutableMapping[str, Any]] = []
         self.records: list[str] = []
+        self.transport_records: list[str] = []
 
     def texts(self) -> list[str]:
+        """structlog events and stdlib records of every logger but the transport ones."""
         return [repr(event) for event in self.events] + self.records
 
 
 class _ListHandler(logging.Handler):
-    def __init__(self, sink: list[str]) -> None:
+    def __init__(self, captured: CapturedLogs) -> None:
         super().__init__(logging.DEBUG)
-        self.sink = sink
+        self.captured = captured
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append(f"{record.name}: {record.getMessage()} {record.__dict__!r}")
+        text = f"{record.name}: {record.getMessage()} {record.__dict__!r}"
+        if record.name.split(".")[0] in TRANSPORT_LOGGERS:
+            self.captured.transport_records.append(text)
+        else:
+            self.captured.records.append(text)
 
 
 @contextlib.contextmanager
@@ -120,7 +141,7 @@ def capture_all_logs() -> Iterator[CapturedLogs]:
     """Capture structlog events (`structlog.testing.capture_logs`) and every stdlib record."""
     captured = CapturedLogs()
     root = logging.getLogger()
-    handler = _ListHandler(captured.records)
+    handler = _ListHandler(captured)
     level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)

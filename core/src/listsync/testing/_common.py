@@ -365,7 +365,9 @@ class CommonConformance(AdapterFixtures):
 
         with capture_all_logs() as logs:
             run(scenario())
-        leaks = find_secrets(logs.texts(), self.secret_values(table))
+        secrets = self.secret_values(table)
+        leaks = find_secrets(logs.texts(), secrets)
+        leaks += find_secrets(logs.transport_records, secrets, patterns=False)
         if leaks:
             raise ConformanceError("secrets in log output: " + "; ".join(sorted(set(leaks))))
 
