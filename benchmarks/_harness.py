@@ -130,6 +130,12 @@ class SandboxServers:
         response.raise_for_status()
         return response.json()
 
+    def cpu(self) -> float:
+        """CPU seconds (user + system) the server process has used so far."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stats(self) -> dict[str, dict[str, int]]:
         return {p: self.control(p, "stats") for p in self.portals}
 

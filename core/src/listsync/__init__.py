@@ -9,7 +9,7 @@ from listsync.errors import (
     PortalError,
 )
 from listsync.model import Listing, parse_listing
-from listsync.syndicator import Syndicator, SyncSyndicator
+from listsync.syndicator import Syndicator
 
 __all__ = [
     "AuthenticationError",
@@ -19,7 +19,6 @@ __all__ = [
     "Listing",
     "ListsyncError",
     "PortalError",
-    "SyncSyndicator",
     "Syndicator",
     "parse_listing",
 ]

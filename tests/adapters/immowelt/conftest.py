@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from listsync.adapter import OperationContext, OperationResult, OpKind, Projection
 from listsync.config import parse_portal_config
 from listsync.model import Listing, parse_listing
@@ -136,6 +137,7 @@ def build_adapter(
     account: str = "default",
     transport: httpx.AsyncBaseTransport | None = None,
     base_url: str = BASE_URL,
+    in_process: bool = True,
     **overrides: Any,
 ) -> ImmoweltAdapter:
     table = {**sandbox.client_settings(base_url, account), "max_retry_wait": 0.2, **overrides}
@@ -148,7 +150,7 @@ def build_adapter(
         settings,
         acct,
         account_name=account,
-        transport=transport if transport is not None else sandbox.transport(),
+        transport=transport if transport is not None or not in_process else sandbox.transport(),
         clock=clock,
     )
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
+
 from listsync.adapter import Operation, OperationContext, OpKind, PortalStatus
 from listsync.errors import InvalidListingError, UnknownOutcomeError
 from listsync.sandbox import FaultConfig
 from listsync.testing import ManualClock
 from listsync_immowelt import ImmoweltAdapter
 from listsync_immowelt.sandbox import ImmoweltSandbox
-from structlog.testing import capture_logs
 
 from .conftest import AdapterFactory, Syncer, make_listing, with_media
 
@@ -81,7 +82,9 @@ async def test_sold_listing_is_deleted_and_draft_is_never_sent(
     syncer = Syncer(adapter)
     assert await syncer.sync(make_listing(status="draft")) == []
     await syncer.sync(make_listing())
-    sold = make_listing(status="sold", sale={"price": {"amount": "440000", "currency": "EUR"}, "date": "2026-05-01"})  # fmt: skip
+    sold = make_listing(
+        status="sold", sale={"price": {"amount": "440000", "currency": "EUR"}, "date": "2026-05-01"}
+    )
     await syncer.sync(sold)
     assert syncer.applied[-1] is OpKind.DELETE
     assert sandbox.listings() == {}
@@ -194,7 +197,9 @@ async def test_listings_expire_90_days_after_last_write(
     assert await adapter.fetch("DE-1001", None) is None
 
 
-async def test_accounts_are_isolated(make_adapter: AdapterFactory, sandbox: ImmoweltSandbox) -> None:
+async def test_accounts_are_isolated(
+    make_adapter: AdapterFactory, sandbox: ImmoweltSandbox
+) -> None:
     """Each API client sees only its own listings; the request log names the client."""
     first = make_adapter()
     second = make_adapter(account="agency-b")

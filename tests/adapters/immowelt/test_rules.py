@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from listsync.adapter import Operation, OperationContext, OpKind
 from listsync.errors import InvalidListingError, PortalValidationError
 from listsync.sync import diff_projection

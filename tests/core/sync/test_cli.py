@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 from acme_portal import AcmeSandbox, listing_data
 
 HERE = Path(__file__).parent
@@ -53,6 +54,15 @@ def _cli(site: Path, *args: str | Path, wait: bool = True) -> subprocess.Complet
                           check=False)  # fmt: skip
 
 
+def _inproc(monkeypatch: pytest.MonkeyPatch, site: Path, *args: str | Path) -> Result:
+    """Run the CLI in this process (plan and status never configure logging)."""
+    from listsync.cli import app
+
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("COLUMNS", "200")
+    return CliRunner().invoke(app, [str(a) for a in args], terminal_width=200)
+
+
 def _spawn(site: Path, *args: str | Path) -> subprocess.Popen[str]:
     cmd = [*LISTSYNC, *map(str, args)]
     return subprocess.Popen(cmd, env=_env(site), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -90,7 +100,11 @@ def test_apply_rerun_and_one_change(
 
 
 def test_blocked_and_invalid_lines_exit_1_and_show_in_status(
-    tmp_path: Path, sandbox: AcmeSandbox, served: str, acme_site: Path
+    tmp_path: Path,
+    sandbox: AcmeSandbox,
+    served: str,
+    acme_site: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Blocked and invalid listings are reported with canonical paths, never sent; exit 1."""
     config = _config(tmp_path, served)
@@ -108,25 +122,32 @@ def test_blocked_and_invalid_lines_exit_1_and_show_in_status(
     assert {i["path"] for i in outcomes["broken"]["issues"]} >= {"agency", "address"}
     assert not any(r.body and r.body.get("externalId") == "K-NOPRICE" for r in sandbox.requests
                    if isinstance(r.body, dict))  # fmt: skip
-    status = _cli(acme_site, "status", "--config", config, "--listing", "K-NOPRICE", "--json")
-    assert status.returncode == 0, status.stderr
+    status = _inproc(monkeypatch, acme_site, "status", "--config", config, "--listing",
+                     "K-NOPRICE", "--json")  # fmt: skip
+    assert status.exit_code == 0, status.output
     record = json.loads(status.stdout)["records"][0]
     assert record["outcome"] == "blocked"
     assert record["issues"][0]["path"] == "asking_price"
-    table = _cli(acme_site, "status", "--config", config)
+    table = _inproc(monkeypatch, acme_site, "status", "--config", config)
     assert "K-NOPRICE" in table.stdout and "asking_price" in table.stdout
+    trail = _inproc(monkeypatch, acme_site, "status", "--config", config, "--listing", "K-000")
+    assert "audit trail" in trail.stdout and "publish" in trail.stdout
 
 
 def test_plan_and_dry_run_send_nothing(
-    tmp_path: Path, sandbox: AcmeSandbox, served: str, acme_site: Path
+    tmp_path: Path,
+    sandbox: AcmeSandbox,
+    served: str,
+    acme_site: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`plan` and `apply --dry-run` print what would happen and send no write request."""
     config = _config(tmp_path, served)
     file = _write(tmp_path / "in.jsonl", _rows(3))
-    plan = _cli(acme_site, "plan", file, "--config", config)
-    assert plan.returncode == 0, plan.stderr
+    plan = _inproc(monkeypatch, acme_site, "plan", file, "--config", config)
+    assert plan.exit_code == 0, plan.output
     assert plan.stdout.count("+ create") == 3
-    as_json = _cli(acme_site, "plan", file, "--config", config, "--json")
+    as_json = _inproc(monkeypatch, acme_site, "plan", file, "--config", config, "--json")
     entries = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert [e["action"] for e in entries] == ["create"] * 3
     assert entries[0]["operations"][0]["kind"] == "create"

@@ -367,9 +367,7 @@ class ImmoweltAdapter:
         try:
             content, content_type = await self._client.download(self._media_source(item["url"]))
         except NotFoundError:
-            index = next(
-                (m.canonical_index for m in ctx.projection.media if m.key == media_ref), 0
-            )
+            index = next((m.canonical_index for m in ctx.projection.media if m.key == media_ref), 0)
             issue = FieldIssue(
                 path=f"media[{index}].url",
                 message="the image could not be downloaded (HTTP 404)",

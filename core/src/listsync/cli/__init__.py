@@ -20,7 +20,7 @@ app = typer.Typer(
 )
 
 # Each module adds its commands to `app` on import.
-from listsync.cli import _basics, _engine, _pull  # noqa: E402, F401
+from listsync.cli import _authoring, _basics, _engine, _pull  # noqa: E402, F401
 
 
 def main() -> None:

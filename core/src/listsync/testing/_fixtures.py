@@ -143,7 +143,15 @@ class AdapterFixtures:
             account,
             account_name=self.account_name,
             transport=transport if transport is not None else sandbox.transport(),
+            credential_store=self.store_credentials,
         )
+
+    async def store_credentials(
+        self, portal: str, account: str, secrets: Mapping[str, str]
+    ) -> None:
+        """The kit's credential store: renewed credentials stay in memory (never on disk)."""
+        renewed = self.__dict__.setdefault("renewed_credentials", [])
+        renewed.append((portal, account, dict(secrets)))
 
     def secret_values(self, table: Mapping[str, Any]) -> list[str]:
         """Every credential value in a settings table (fields typed `SecretStr`)."""

@@ -1,0 +1,189 @@
+"""problem+json -> error tree, the payload mapping and the pointer -> canonical path map."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from listsync.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    PortalValidationError,
+    RateLimitedError,
+    TransientError,
+)
+from listsync.registry import ADAPTER_GROUP, SANDBOX_GROUP, Registry
+from listsync.sandbox import FaultConfig
+from listsync_immowelt import ImmoweltAdapter
+from listsync_immowelt.errors import map_error
+from listsync_immowelt.mapping import canonical_path, from_immowelt_payload
+from listsync_immowelt.sandbox import ImmoweltSandbox
+
+from .conftest import AdapterFactory, Syncer, build_adapter, make_listing
+
+PROBLEM = "application/problem+json"
+
+
+def _response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> httpx.Response:
+    request = httpx.Request("POST", "https://api.example/v1/listings")
+    return httpx.Response(
+        status, json=body, headers={"Content-Type": PROBLEM, **(headers or {})}, request=request
+    )
+
+
+def test_validation_problem_maps_pointers_to_canonical_paths() -> None:
+    """A 400 problem document becomes PortalValidationError with canonical paths, the
+    portal's pointers and `instance` as request id."""
+    body = {
+        "type": "x#section/Errors/Validation-Error",
+        "title": "Bad request",
+        "detail": "Your request has not been validated",
+        "instance": "00-abc-def-00",
+        "errors": [
+            {"name": "/data/location/postalcode", "reason": "must match pattern"},
+            {"name": "/data/estateSubTypes/trading", "reason": "must be equal to one of"},
+            {"name": "/media/2/externalMediaId", "reason": "unknown"},
+        ],
+        "errorSource": "body",
+        "status": 400,
+        "extraMember": True,
+    }
+    error = map_error(_response(400, body))
+    assert isinstance(error, PortalValidationError)
+    assert error.request_id == "00-abc-def-00"
+    assert "00-abc-def-00" in str(error)
+    assert [(i.path, i.portal_field) for i in error.issues] == [
+        ("address.postal_code", "/data/location/postalcode"),
+        ("subcategory", "/data/estateSubTypes/trading"),
+        ("media[2]", "/media/2/externalMediaId"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "detail", "kind"),
+    [
+        (
+            403,
+            {"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="clim:medias:create"'},
+            "",
+            PermissionDeniedError,
+        ),
+        (403, {}, "the token lacks the scope clim:listings:delete", PermissionDeniedError),
+        (404, {}, "not found", NotFoundError),
+        (409, {}, "exists", ConflictError),
+        (429, {"Retry-After": "7"}, "slow down", RateLimitedError),
+        (503, {}, "down", TransientError),
+    ],
+)
+def test_status_codes_map_to_the_error_tree(
+    status: int, headers: dict[str, str], detail: str, kind: type[Exception]
+) -> None:
+    """Each documented status lands on its error class; 403 names the scope, 429 its wait."""
+    error = map_error(
+        _response(status, {"title": "t", "detail": detail, "instance": "i-1"}, headers)
+    )
+    assert type(error) is kind
+    assert error.request_id == "i-1"
+    if isinstance(error, PermissionDeniedError):
+        assert error.scope in {"clim:medias:create", "clim:listings:delete"}
+    if isinstance(error, RateLimitedError):
+        assert error.retry_after == 7
+
+
+async def test_injected_faults_are_problem_json_and_retried(
+    make_adapter: AdapterFactory, sandbox: ImmoweltSandbox
+) -> None:
+    """Sandbox 429s come as problem+json with Retry-After; once retries run out the caller
+    gets RateLimitedError."""
+    adapter = make_adapter(max_attempts=2)
+    await adapter.check()
+    sandbox.set_faults(FaultConfig(rate_limit_rate=1.0, retry_after=0, exclude_paths=("/oauth",)))
+    with pytest.raises(RateLimitedError) as limited:
+        await adapter.fetch("DE-1001", None)
+    assert limited.value.request_id
+    faults = [r for r in sandbox.requests if r.fault == "rate_limit"]
+    assert len(faults) == 2
+
+
+def test_payload_mapping(adapter: ImmoweltAdapter) -> None:
+    """Coordinates are GeoJSON [lon, lat], the country alpha-3, numbers JSON numbers, source
+    fields from listing, settings and account; Hemnet codes in subcategory are ignored."""
+    payload = adapter.payload(make_listing(subcategory="602"))
+    data = payload["data"]
+    assert data["location"]["geometry"] == {"type": "Point", "coordinates": [13.3849, 52.5311]}
+    assert data["location"]["country"] == "DEU"
+    assert data["estateType"] == "APARTMENT"
+    assert "estateSubTypes" not in data
+    assert (data["distributionType"], data["distributionSubType"]) == ("BUY", "RESALE")
+    assert data["spaces"]["residential"]["livingSpace"] == 82.5
+    assert data["structure"]["rooms"]["numberOfRooms"] == 3
+    assert payload["metadata"]["source"] == {
+        "externalId": "DE-1001",
+        "offererEstateId": "DE-1001",
+        "offererMarketingKey": "OBJ-1001",
+        "softwareName": "listsync",
+        "externalCustomerId": "customer-default",
+    }
+    assert payload["contact"]["emailAddress"] == "erika.mustermann@makler-berlin.de"
+
+
+def test_extensions_merge_and_point_back(adapter: ImmoweltAdapter) -> None:
+    """`extensions.immowelt` is deep-merged into the payload, and pointers into it map to the
+    extension path while other pointers keep their canonical field."""
+    listing = make_listing(extensions={"immowelt": {"data": {"features": {"furnished": True}}}})
+    payload = adapter.payload(listing)
+    assert payload["data"]["features"] == {"furnished": True}
+    assert payload["data"]["estateType"] == "APARTMENT"
+    assert canonical_path("/data/features/furnished", listing) == (
+        "extensions.immowelt.data.features.furnished"
+    )
+    assert canonical_path("/data/prices/buy/amount", listing) == "asking_price.amount"
+    assert canonical_path("/data/texts/headline/de", listing) == "headline.de"
+    assert canonical_path("/nonsense") == "<listing>"
+
+
+def test_non_euro_amounts_are_flagged(adapter: ImmoweltAdapter) -> None:
+    """Immowelt takes EUR: a SEK price is a preflight error on its currency."""
+    issues = adapter.preflight(make_listing(asking_price={"currency": "SEK"}))
+    assert [(i.path, i.rule) for i in issues] == [("asking_price.currency", "currency")]
+
+
+def test_reverse_mapping_round_trips_the_main_fields(adapter: ImmoweltAdapter) -> None:
+    """Reading a payload back restores the listing's identity, category, address and figures."""
+    listing = make_listing(subcategory="PENTHOUSE")
+    back = from_immowelt_payload(adapter.payload(listing))
+    assert back["external_ref"] == "DE-1001"
+    assert back["category"] == listing.category
+    assert back["subcategory"] == "PENTHOUSE"
+    assert back["address"]["country"] == "DE"
+    assert back["asking_price"]["amount"] == 450000
+    assert back["description"] == {"de": listing.description["de"]}
+
+
+def test_entry_points_match_names() -> None:
+    """The `immowelt` entry points load the adapter and the sandbox, whose names match."""
+    assert Registry(ADAPTER_GROUP).get("immowelt") is ImmoweltAdapter
+    assert ImmoweltAdapter.name == "immowelt"
+    assert Registry(SANDBOX_GROUP).get("immowelt") is ImmoweltSandbox
+    assert ImmoweltSandbox.name == "immowelt"
+
+
+async def test_sandbox_serves_over_loopback() -> None:
+    """`ImmoweltSandbox().serve()` answers a real round trip on 127.0.0.1: token, create, read."""
+    sandbox = ImmoweltSandbox()
+    with sandbox.serve() as base_url:
+        assert base_url.startswith("http://127.0.0.1:")
+        adapter = build_adapter(sandbox, sandbox.clock, base_url=base_url, in_process=False)
+        try:
+            results = await Syncer(adapter).sync(make_listing())
+            record = await adapter.fetch("DE-1001", None)
+        finally:
+            await adapter.aclose()
+    assert [r.remote_id for r in results] == ["DE-1001"]
+    assert record is not None
+    assert sandbox.token_requests == 1
