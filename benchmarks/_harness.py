@@ -170,12 +170,18 @@ class ProcessRun:
     stderr: str
 
 
-def run_process(cmd: Sequence[str], *, env: dict[str, str] | None = None) -> ProcessRun:
-    """Run `cmd` to completion, measuring it with `os.wait4` (the child's own rusage)."""
-    out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{os.getpid()}-{time.time_ns()}"
+def run_process(
+    cmd: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None
+) -> ProcessRun:
+    """Run `cmd` in `cwd` to completion, measuring it with `os.wait4` (the child's rusage).
+
+    `cwd` matters: the Hemnet adapter keeps rotated keys in `./.listsync-credentials/`, which
+    would override the configured token of a later run against a fresh sandbox.
+    """
+    out_path = cwd / f".bench-{os.getpid()}-{time.time_ns()}"
     with open(f"{out_path}.out", "w+b") as out, open(f"{out_path}.err", "w+b") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)  # noqa: S603
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)  # noqa: S603
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)

@@ -196,8 +196,9 @@ class AcmeAdapter:
         base = f"/listings/{rid}"
         req = self.http.request
         if op.kind is OpKind.CREATE:
-            body = (await req("POST", "/listings", json={"externalId": ctx.external_ref,
-                                                         **op.payload})).json()  # fmt: skip
+            body = (
+                await req("POST", "/listings", json={"externalId": ctx.external_ref, **op.payload})
+            ).json()
             return OperationResult(remote_id=body["id"], status=PortalStatus.DRAFT)
         if op.kind is OpKind.UPDATE:
             await req("PATCH", base, json=op.changes)
@@ -223,8 +224,9 @@ class AcmeAdapter:
 
     async def recover(self, op: Operation, ctx: OperationContext) -> OperationResult | None:
         if op.kind is OpKind.CREATE:
-            found = (await self.http.request("GET", "/listings", params={
-                "externalId": ctx.external_ref})).json()["listings"]  # fmt: skip
+            found = (
+                await self.http.request("GET", "/listings", params={"externalId": ctx.external_ref})
+            ).json()["listings"]
             return OperationResult(remote_id=found[0]["id"]) if found else None
         if op.kind is OpKind.MEDIA_ADD and ctx.remote_id:
             images = (await self.http.request("GET", f"/listings/{ctx.remote_id}/images")).json()
@@ -233,8 +235,9 @@ class AcmeAdapter:
         return None
 
     async def fetch(self, external_ref: str, remote_id: str | None) -> RemoteRecord | None:
-        found = (await self.http.request("GET", "/listings", params={
-            "externalId": external_ref})).json()["listings"]  # fmt: skip
+        found = (
+            await self.http.request("GET", "/listings", params={"externalId": external_ref})
+        ).json()["listings"]
         if not found:
             return None
         item = found[0]
@@ -361,8 +364,14 @@ class AcmeSandbox(Sandbox):
             return _error(422, "price is not plausible", "price")
         lid = f"L{next(self._ids)}"
         ext = body.pop("externalId")
-        self.listings[lid] = {"id": lid, "externalId": ext, "principal": principal,
-                              "fields": body, "status": "draft", "images": {}}  # fmt: skip
+        self.listings[lid] = {
+            "id": lid,
+            "externalId": ext,
+            "principal": principal,
+            "fields": body,
+            "status": "draft",
+            "images": {},
+        }
         self.creates += 1
         if self.pause_on_create == self.creates:
             self.paused = True
@@ -477,7 +486,7 @@ def listing_data(
             "street": "Storgatan 1",
             "postal_code": "11122",
             "city": "Stockholm",
-        },  # fmt: skip
+        },
         "headline": {"sv": f"Lägenhet {ref}"},
         "rooms": "3",
         "media": [{"url": f"https://img.example.com/{ref}/{i}.jpg"} for i in range(images)],
@@ -486,7 +495,10 @@ def listing_data(
     if price is not None:
         data["asking_price"] = {"amount": str(price), "currency": "SEK"}
     if status == "sold":
-        data["sale"] = {"price": {"amount": str(price or 1), "currency": "SEK"},
-                        "date": "2026-05-01", "price_public": True}  # fmt: skip
+        data["sale"] = {
+            "price": {"amount": str(price or 1), "currency": "SEK"},
+            "date": "2026-05-01",
+            "price_public": True,
+        }
     data.update(extra)
     return data

@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from acme_portal import AcmeAdapter, AcmeSandbox, BetaAdapter
+from acme_portal import AcmeAdapter, AcmeSandbox
 
-from listsync.model import Listing, parse_listing
 from listsync.syndicator import Syndicator
 
 HERE = Path(__file__).parent
-
-ListingFactory = Callable[..., Listing]
-
-
-@pytest.fixture
-def make_listing() -> ListingFactory:
-    def make(ref: str, **kwargs: Any) -> Listing:
-        return parse_listing(listing_data(ref, **kwargs))
-
-    return make
 
 
 @pytest.fixture
@@ -49,7 +37,7 @@ async def syndicator(sandbox: AcmeSandbox, state_url: str) -> AsyncIterator[Synd
                 "max_attempts": 3,
                 "max_retry_wait": 1,
             }
-        },  # fmt: skip
+        },
         state=state_url,
         transports={"acme": sandbox.transport()},
         adapters={"acme": AcmeAdapter},
@@ -60,7 +48,7 @@ async def syndicator(sandbox: AcmeSandbox, state_url: str) -> AsyncIterator[Synd
 
 
 @pytest.fixture
-def acme_site(tmp_path: Path) -> Iterator[Path]:
+def acme_site(tmp_path: Path) -> Path:
     """A directory that makes `acme` and `beta` look installed (entry points), for the CLI."""
     site = tmp_path / "site"
     dist = site / "listsync_acme_test-0.1.dist-info"
@@ -72,6 +60,4 @@ def acme_site(tmp_path: Path) -> Iterator[Path]:
         "[listsync.adapters]\nacme = acme_portal:AcmeAdapter\nbeta = acme_portal:BetaAdapter\n"
         "\n[listsync.sandboxes]\nacme = acme_portal:AcmeSandbox\n"
     )
-    yield site
-
-
+    return site

@@ -26,7 +26,9 @@ def _portal(tokens: Mapping[str, str], agencies: list[str], **settings: Any) -> 
     return {"base_url": "http://portal.test", "max_attempts": 2, "accounts": accounts, **settings}
 
 
-def _syndicator(acme: AcmeSandbox, beta: AcmeSandbox, state: str, **acme_settings: Any) -> Syndicator:
+def _syndicator(
+    acme: AcmeSandbox, beta: AcmeSandbox, state: str, **acme_settings: Any
+) -> Syndicator:
     return Syndicator(
         {
             "acme": _portal(ACME_TOKENS, AGENCIES["acme"], **acme_settings),
@@ -100,11 +102,14 @@ async def test_agency_without_account_is_blocked_with_canonical_path(state_url: 
         (issue,) = result.issues
         assert issue.path == "agency.external_ref"
         assert "ag-unknown" in issue.message
-    assert acme.requests == [] and beta.requests == []
+    assert acme.requests == []
+    assert beta.requests == []
     assert {st.outcome for st in states} == {Outcome.BLOCKED}
 
 
-async def test_default_account_serves_unlisted_agencies(sandbox: AcmeSandbox, state_url: str) -> None:
+async def test_default_account_serves_unlisted_agencies(
+    sandbox: AcmeSandbox, state_url: str
+) -> None:
     """A single-account configuration (the default account) serves every agency."""
     async with Syndicator(
         {"acme": {"base_url": "http://acme.test", "token": "tok-default"}},
@@ -131,8 +136,9 @@ async def test_busy_account_does_not_consume_another_accounts_budget(state_url: 
     ) as s:
         # acct-a gets a tight limit by its own adapter instance settings
         s.pool.setups["acme"] = s.pool.setups["acme"].__class__(
-            "acme", AcmeAdapter, AcmeAdapter.settings_model(base_url="http://portal.test",
-                                                            max_concurrency=1)  # fmt: skip
+            "acme",
+            AcmeAdapter,
+            AcmeAdapter.settings_model(base_url="http://portal.test", max_concurrency=1),
         )
         listings = [parse_listing(listing_data(f"a-{n}", agency="ag-a")) for n in range(8)]
         listings += [parse_listing(listing_data(f"b-{n}", agency="ag-b")) for n in range(8)]

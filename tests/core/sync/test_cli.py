@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 from acme_portal import AcmeSandbox, listing_data
+from typer.testing import CliRunner, Result
 
 HERE = Path(__file__).parent
 LISTSYNC = [sys.executable, "-c", "from listsync.cli import main; main()"]
@@ -32,9 +32,11 @@ def _write(path: Path, rows: list[dict]) -> Path:
 
 
 def _config(tmp_path: Path, url: str, **extra: object) -> Path:
-    lines = [f'[state]\nurl = "sqlite:///{tmp_path / "state.sqlite"}"\n',
-             f'[portals.acme]\nbase_url = "{url}"\ntoken = "tok-default"\nmax_attempts = 3\n'
-             "max_retry_wait = 1\n"]  # fmt: skip
+    lines = [
+        f'[state]\nurl = "sqlite:///{tmp_path / "state.sqlite"}"\n',
+        f'[portals.acme]\nbase_url = "{url}"\ntoken = "tok-default"\nmax_attempts = 3\n'
+        "max_retry_wait = 1\n",
+    ]
     lines += [f"{k} = {v}\n" for k, v in extra.items()]
     path = tmp_path / "listsync.toml"
     path.write_text("".join(lines))
@@ -50,8 +52,9 @@ def _env(site: Path) -> dict[str, str]:
 
 def _cli(site: Path, *args: str | Path, wait: bool = True) -> subprocess.CompletedProcess[str]:
     cmd = [*LISTSYNC, *map(str, args)]
-    return subprocess.run(cmd, env=_env(site), capture_output=True, text=True, timeout=120,
-                          check=False)  # fmt: skip
+    return subprocess.run(  # noqa: S603  (argv built by the test, no shell)
+        cmd, env=_env(site), capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def _inproc(monkeypatch: pytest.MonkeyPatch, site: Path, *args: str | Path) -> Result:
@@ -65,8 +68,9 @@ def _inproc(monkeypatch: pytest.MonkeyPatch, site: Path, *args: str | Path) -> R
 
 def _spawn(site: Path, *args: str | Path) -> subprocess.Popen[str]:
     cmd = [*LISTSYNC, *map(str, args)]
-    return subprocess.Popen(cmd, env=_env(site), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    return subprocess.Popen(  # noqa: S603  (argv built by the test, no shell)
+        cmd, env=_env(site), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _rows(n: int, **kwargs: object) -> list[dict]:
@@ -108,7 +112,7 @@ def test_blocked_and_invalid_lines_exit_1_and_show_in_status(
 ) -> None:
     """Blocked and invalid listings are reported with canonical paths, never sent; exit 1."""
     config = _config(tmp_path, served)
-    rows = _rows(2) + [listing_data("K-NOPRICE", price=None)]
+    rows = [*_rows(2), listing_data("K-NOPRICE", price=None)]
     file = tmp_path / "in.jsonl"
     file.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"external_ref": "broken"}\n')
     report = tmp_path / "r.json"
@@ -120,18 +124,24 @@ def test_blocked_and_invalid_lines_exit_1_and_show_in_status(
     assert outcomes["K-NOPRICE"]["issues"][0]["path"] == "asking_price"
     assert outcomes["broken"]["outcome"] == "invalid"
     assert {i["path"] for i in outcomes["broken"]["issues"]} >= {"agency", "address"}
-    assert not any(r.body and r.body.get("externalId") == "K-NOPRICE" for r in sandbox.requests
-                   if isinstance(r.body, dict))  # fmt: skip
-    status = _inproc(monkeypatch, acme_site, "status", "--config", config, "--listing",
-                     "K-NOPRICE", "--json")  # fmt: skip
+    assert not any(
+        r.body and r.body.get("externalId") == "K-NOPRICE"
+        for r in sandbox.requests
+        if isinstance(r.body, dict)
+    )
+    status = _inproc(
+        monkeypatch, acme_site, "status", "--config", config, "--listing", "K-NOPRICE", "--json"
+    )
     assert status.exit_code == 0, status.output
     record = json.loads(status.stdout)["records"][0]
     assert record["outcome"] == "blocked"
     assert record["issues"][0]["path"] == "asking_price"
     table = _inproc(monkeypatch, acme_site, "status", "--config", config)
-    assert "K-NOPRICE" in table.stdout and "asking_price" in table.stdout
+    assert "K-NOPRICE" in table.stdout
+    assert "asking_price" in table.stdout
     trail = _inproc(monkeypatch, acme_site, "status", "--config", config, "--listing", "K-000")
-    assert "audit trail" in trail.stdout and "publish" in trail.stdout
+    assert "audit trail" in trail.stdout
+    assert "publish" in trail.stdout
 
 
 def test_plan_and_dry_run_send_nothing(
@@ -182,6 +192,7 @@ def _wait_for(predicate: object, timeout: float = 30.0) -> None:
     [("before creates", None), ("during a create", 4), ("after creates", None)],
 )
 def test_sigkill_then_restart_converges_exactly_once(
+    *,
     tmp_path: Path,
     sandbox: AcmeSandbox,
     served: str,
@@ -233,7 +244,8 @@ def test_sigterm_finishes_in_flight_and_exits_143(
     sandbox.release = True
     _out, errors = proc.communicate(timeout=60)
     assert proc.returncode == 143
-    assert "SIGTERM" in errors and "run the same command again" in errors
+    assert "SIGTERM" in errors
+    assert "run the same command again" in errors
     assert sandbox.creates < 12
     restart = _cli(acme_site, "apply", file, "--config", config)
     assert restart.returncode == 0

@@ -9,10 +9,12 @@ from acme_portal import AcmeAdapter, AcmeSandbox, listing_data
 import listsync
 from listsync.model import parse_listing
 from listsync.sync import Action, Outcome
-from listsync.syndicator import Syndicator, SyncSyndicator
+from listsync.syndicator import SyncSyndicator, Syndicator
 
 
-async def test_async_validate_plan_apply_status(syndicator: Syndicator, sandbox: AcmeSandbox) -> None:
+async def test_async_validate_plan_apply_status(
+    syndicator: Syndicator, sandbox: AcmeSandbox
+) -> None:
     """validate → plan → apply → status, all async, with the plan as data."""
     good = parse_listing(listing_data("E-1"))
     assert [i.severity.value for i in syndicator.validate(good)] == []
@@ -32,7 +34,7 @@ async def test_async_validate_plan_apply_status(syndicator: Syndicator, sandbox:
     assert state.remote_id is not None
     assert state.is_visible is True
     trail = await syndicator.audit("E-1")
-    assert [a.operation for a in trail][0] == "create"
+    assert next(a.operation for a in trail) == "create"
 
 
 async def test_sync_pushes_one_listing_now(syndicator: Syndicator, sandbox: AcmeSandbox) -> None:
@@ -63,7 +65,8 @@ def test_sync_facade_from_config(tmp_path: Path, sandbox: AcmeSandbox) -> None:
         assert report.converged
         assert [r.outcome for r in crm.sync(listing)] == [Outcome.UNCHANGED]
         (state,) = crm.status("S-1")
-        assert state.status is not None and state.status.value == "live"
+        assert state.status is not None
+        assert state.status.value == "live"
     assert sandbox.by_external_id() == {"S-1": 1}
 
 

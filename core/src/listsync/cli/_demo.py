@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,7 +26,8 @@ from rich.table import Table
 
 from listsync.adapter import Capability
 from listsync.cli import app
-from listsync.cli._engine import err, make_progress, summary_table
+from listsync.cli._engine import summary_table
+from listsync.cli._progress import err, make_progress
 from listsync.config import Config, parse_portal_config
 from listsync.errors import InvalidListingError, ListsyncError
 from listsync.io import bundled_examples, read_listings
@@ -111,13 +112,21 @@ def demo(
         for portal in portals:
             portal.base_url = stack.enter_context(portal.sandbox.serve())
         asyncio.run(
-            _flow(workdir, writers=writers, readers=readers, listings=listings, changes=changes,
-                  sold=sold)
-        )  # fmt: skip
+            _flow(
+                workdir,
+                writers=writers,
+                readers=readers,
+                listings=listings,
+                changes=changes,
+                sold=sold,
+            )
+        )
     out.print(f"\nstate: {workdir / 'state.sqlite'}")
     out.print(f"reports: {', '.join(str(p) for p in sorted(workdir.glob('report-*.json')))}")
-    out.print("sandboxes stopped; try `listsync status --state sqlite:///" +
-              f"{workdir / 'state.sqlite'} --listing <ref>`")  # fmt: skip
+    out.print(
+        "sandboxes stopped; try `listsync status --state sqlite:///"
+        + f"{workdir / 'state.sqlite'} --listing <ref>`"
+    )
 
 
 def _nothing_installed() -> int:
@@ -141,7 +150,14 @@ async def _flow(
             state_url=f"sqlite:///{workdir / 'state.sqlite'}",
             portals={p.name: p.sandbox.client_settings(p.base_url) for p in writers},
         )
-        async with Syndicator(config=config, concurrency=32) as syndicator:
+        kept: dict[tuple[str, str], Mapping[str, str]] = {}
+
+        async def keep_in_memory(portal: str, account: str, secrets: Mapping[str, str]) -> None:
+            kept[(portal, account)] = dict(secrets)  # sandbox keys die with the demo
+
+        async with Syndicator(
+            config=config, concurrency=32, credential_store=keep_in_memory
+        ) as syndicator:
             await _write_runs(
                 syndicator, workdir, writers=writers, listings=ours, changes=changes, sold=sold
             )
@@ -222,11 +238,17 @@ def _change_prices(listings: list[Listing], n: int) -> dict[str, Listing]:
 def _mark_sold(listings: list[Listing], n: int, *, exclude: set[str]) -> dict[str, Listing]:
     import datetime as dt  # noqa: PLC0415
 
-    picked = [
-        i
-        for i in listings
-        if i.asking_price and i.status is ListingStatus.FOR_SALE and i.external_ref not in exclude
-    ][-n:] if n else []  # fmt: skip
+    picked = (
+        [
+            i
+            for i in listings
+            if i.asking_price
+            and i.status is ListingStatus.FOR_SALE
+            and i.external_ref not in exclude
+        ][-n:]
+        if n
+        else []
+    )
     marked = {}
     for item in picked:
         assert item.asking_price is not None  # noqa: S101  (filtered above)
@@ -252,9 +274,14 @@ async def _pull(reader: _Portal, page: int = 8) -> None:
         count = 0
         async for item in adapter.search(query):
             price = item.asking_price
-            table.add_row(item.external_ref, item.category.value, item.address.city,
-                          f"{price.amount} {price.currency}" if price else "-",
-                          str(item.living_area or "-"), str(item.rooms or "-"))  # fmt: skip
+            table.add_row(
+                item.external_ref,
+                item.category.value,
+                item.address.city,
+                f"{price.amount} {price.currency}" if price else "-",
+                str(item.living_area or "-"),
+                str(item.rooms or "-"),
+            )
             count += 1
             if count >= page:
                 break

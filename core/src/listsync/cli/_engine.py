@@ -14,7 +14,6 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,10 +22,10 @@ from rich.console import Console
 from rich.table import Table
 
 from listsync.cli import app
+from listsync.cli._progress import ProgressSink, err, make_progress
 from listsync.errors import ConfigurationError, ListsyncError
 from listsync.io import read_listings
 from listsync.sync import (
-    FAILING_OUTCOMES,
     EntryResult,
     ListingState,
     Outcome,
@@ -54,8 +53,6 @@ PortalOpt = Annotated[
 ]
 LogFormatOpt = Annotated[str, typer.Option("--log-format", help="console or json.")]
 LogLevelOpt = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")]
-
-err = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -251,109 +248,6 @@ _SHOWN = (
 )
 
 
-# -- progress --------------------------------------------------------------------------------
-class ProgressSink:
-    """Plain progress lines (not a terminal): one per portal every `every` results."""
-
-    def __init__(self, total_lines: int, every: int = 500) -> None:
-        self.total_lines = total_lines
-        self.every = every
-        self.read = 0
-        self.counts: dict[str, Counter[str]] = {}
-
-    def advance_input(self) -> None:
-        self.read += 1
-
-    def add(self, result: EntryResult) -> None:
-        portal = result.entry.portal or "(invalid)"
-        counts = self.counts.setdefault(portal, Counter())
-        counts[_bucket(result.outcome)] += 1
-        if sum(counts.values()) % self.every == 0:
-            self._line(portal)
-
-    def _line(self, portal: str) -> None:
-        c = self.counts[portal]
-        err.print(
-            f"{portal}: {c['done']} done, {c['failed']} failed, {c['skipped']} skipped "
-            f"({self.read}/{self.total_lines} lines read)",
-            highlight=False,
-        )
-
-    def close(self) -> None:
-        for portal in sorted(self.counts):
-            self._line(portal)
-
-
-def _bucket(outcome: Outcome) -> str:
-    if outcome in FAILING_OUTCOMES:
-        return "failed"
-    if outcome in (Outcome.SKIPPED, Outcome.INTERRUPTED):
-        return "skipped"
-    return "done"
-
-
-class RichProgress(ProgressSink):
-    """Rich progress bars on a terminal: input read (with ETA) and one row per portal."""
-
-    def __init__(self, total_lines: int) -> None:
-        super().__init__(total_lines)
-        from rich.progress import (  # noqa: PLC0415  (terminal only)
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("{task.description:<12}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[detail]}"),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=False,
-        )
-        self._input = self._progress.add_task("listings", total=total_lines, detail="", rate="")
-        self._tasks: dict[str, Any] = {}
-        self._progress.start()
-
-    def advance_input(self) -> None:
-        super().advance_input()
-        self._progress.update(self._input, completed=self.read)
-
-    def add(self, result: EntryResult) -> None:
-        portal = result.entry.portal or "(invalid)"
-        counts = self.counts.setdefault(portal, Counter())
-        counts[_bucket(result.outcome)] += 1
-        task = self._tasks.get(portal)
-        if task is None:
-            task = self._tasks[portal] = self._progress.add_task(
-                portal, total=self.total_lines or None, detail="", rate=""
-            )
-        done = sum(counts.values())
-        speed = self._progress.tasks[task].speed
-        self._progress.update(
-            task,
-            completed=done,
-            detail=f"done {counts['done']} failed {counts['failed']} skipped {counts['skipped']}",
-            rate=f"{speed:.0f}/s" if speed else "",
-        )
-
-    def close(self) -> None:
-        with suppress(Exception):
-            self._progress.stop()
-
-
-def make_progress(total_lines: int) -> ProgressSink:
-    return RichProgress(total_lines) if err.is_terminal else ProgressSink(total_lines)
-
-
 # -- status ----------------------------------------------------------------------------------
 @app.command()
 def status(
@@ -426,8 +320,16 @@ def _flag(value: bool | None) -> str:
 def _print_status(records: Iterable[ListingState], audit: list[Any], limit: int) -> None:
     out = Console(highlight=False)
     table = Table(title="listsync status")
-    for name in ("account", "portal", "listing", "status", "visible", "approved", "outcome",
-                 "last error / issues"):  # fmt: skip
+    for name in (
+        "account",
+        "portal",
+        "listing",
+        "status",
+        "visible",
+        "approved",
+        "outcome",
+        "last error / issues",
+    ):
         table.add_column(name)
     rows = sorted(records, key=lambda s: (s.account, s.portal, s.external_ref))
     for s in rows[:limit]:
@@ -450,8 +352,15 @@ def _print_status(records: Iterable[ListingState], audit: list[Any], limit: int)
         for name in ("at", "run", "portal", "account", "operation", "outcome", "request id"):
             trail.add_column(name)
         for a in audit:
-            trail.add_row(a.at.isoformat(timespec="seconds"), a.run_id or "", a.key.portal,
-                          a.key.account, a.operation, a.outcome, a.request_id or "")  # fmt: skip
+            trail.add_row(
+                a.at.isoformat(timespec="seconds"),
+                a.run_id or "",
+                a.key.portal,
+                a.key.account,
+                a.operation,
+                a.outcome,
+                a.request_id or "",
+            )
         out.print(trail)
 
 

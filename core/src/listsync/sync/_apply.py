@@ -333,15 +333,21 @@ class Engine:
             ctx = _context(entry, state, entry.desired)
             found = await adapter.recover(intent.op, ctx)
             if found is None:
-                audit = AuditEntry(state.key, f"recover {intent.op.describe()}", "not_found",
-                                   self.run_id)  # fmt: skip
+                audit = AuditEntry(
+                    state.key, f"recover {intent.op.describe()}", "not_found", self.run_id
+                )
                 self.store.save(state, audit=audit, clear_intent=intent.id)
                 continue
             at_intent = _intent_projection(intent, entry.desired)
             sent = apply_result_to_sent(state.sent, at_intent, intent.op, adapter.capabilities)
             state = _absorb(state, intent.op, found, adapter.capabilities).with_sent(sent)
-            audit = AuditEntry(state.key, f"recover {intent.op.describe()}", "adopted",
-                               self.run_id, found.request_id)  # fmt: skip
+            audit = AuditEntry(
+                state.key,
+                f"recover {intent.op.describe()}",
+                "adopted",
+                self.run_id,
+                found.request_id,
+            )
             self.store.save(state, audit=audit, clear_intent=intent.id)
             log.info("intent_recovered", operation=intent.op.describe(), remote_id=found.remote_id)
         return state

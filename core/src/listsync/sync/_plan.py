@@ -91,8 +91,9 @@ class PlanEntry:
         if self.action in (Action.BLOCKED, Action.INVALID):
             text = "; ".join(str(i) for i in self.issues if i.severity is Severity.ERROR)
             return text or (self.message or "")
-        counts = Counter(op.describe() if op.kind is OpKind.UPDATE else op.kind.value
-                         for op in self.operations)  # fmt: skip
+        counts = Counter(
+            op.describe() if op.kind is OpKind.UPDATE else op.kind.value for op in self.operations
+        )
         return ", ".join(f"{k} x{n}" if n > 1 else k for k, n in counts.items())
 
     def to_json(self) -> dict[str, Any]:
