@@ -158,6 +158,24 @@ async def test_default_store_writes_a_private_file_that_the_next_start_uses(
     assert sandbox.requests[-1].principal == saved["key_id"]
 
 
+async def test_a_stale_credential_file_never_overrides_a_newly_configured_token(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A key file left by a rotation of ANOTHER configured token (e.g. an old one the operator
+    replaced) is ignored: the adapter starts from the configured token, not the stale file."""
+    sandbox = HemnetSandbox(clock=clock)
+    path = tmp_path / "hemnet-default.json"
+    path.write_text(json.dumps({"token": "stale.revoked-token", "key_id": "k-stale"}))
+    settings, account = split_settings(sandbox.client_settings(BASE_URL))
+    account = account.model_copy(update={"credential_file": path})
+    adapter = HemnetAdapter(settings, account, transport=sandbox.transport(), clock=clock)
+    try:
+        await adapter.check()
+    finally:
+        await adapter.aclose()
+    assert sandbox.requests[-1].principal == sandbox.add_account("default")["key_id"]
+
+
 def test_account_settings_keep_the_token_secret() -> None:
     """The token is a SecretStr: it never shows in the settings' repr."""
     account = HemnetAccount(token=SecretStr("abc.def-secret"))

@@ -34,3 +34,12 @@ def bearer_scaffold(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from listsync.scaffold import AuthKind, generate
 
     return generate("acme", auth=AuthKind.BEARER, output=tmp_path_factory.mktemp("scaffold"))
+
+
+@pytest.fixture(scope="session")
+def reader_scaffold(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated API-key read adapter (not installed)."""
+    from listsync.scaffold import AuthKind, generate
+
+    root = tmp_path_factory.mktemp("scaffold_read")
+    return generate("reader", auth=AuthKind.API_KEY, read_only=True, output=root)

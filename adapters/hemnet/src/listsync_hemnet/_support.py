@@ -19,7 +19,12 @@ from listsync.adapter import (
 from listsync.errors import NotFoundError, PortalValidationError
 from listsync_hemnet.client import Reply
 from listsync_hemnet.errors import PORTAL
-from listsync_hemnet.keys import default_credential_path, file_credential_store, load_credentials
+from listsync_hemnet.keys import (
+    default_credential_path,
+    file_credential_store,
+    load_credentials,
+    token_origin,
+)
 from listsync_hemnet.settings import HemnetAccount
 
 __all__ = [
@@ -62,7 +67,8 @@ def credentials(
 
     With the embedding application's `credential_store`, the configured token is used and
     new keys go to the callback. Without one, keys go to a 0600 JSON file, and a key found in
-    that file (from an earlier rotation) wins over the configured token.
+    that file wins over the configured token only when it was rotated from that same
+    configured token (the file records the token's fingerprint as `origin`).
     """
     if credential_store is not None:
         callback = credential_store
@@ -72,10 +78,11 @@ def credentials(
 
         return account.token, account.key_id, to_callback
     path = account.credential_file or default_credential_path(account_name)
-    token, key_id = load_credentials(path) or (account.token, account.key_id)
+    origin = token_origin(account.token)
+    token, key_id = load_credentials(path, origin) or (account.token, account.key_id)
 
     async def to_file(secrets: Mapping[str, str]) -> None:
-        await file_credential_store(path, secrets)
+        await file_credential_store(path, {**secrets, "origin": origin})
 
     return token, key_id, to_file
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import os
 import tempfile
@@ -40,6 +41,7 @@ __all__ = [
     "default_credential_path",
     "file_credential_store",
     "load_credentials",
+    "token_origin",
 ]
 
 log = structlog.stdlib.get_logger(__name__)
@@ -69,11 +71,25 @@ async def file_credential_store(path: Path, secrets: Mapping[str, str]) -> None:
     await asyncio.to_thread(_write_private, path, json.dumps(dict(secrets)))
 
 
-def load_credentials(path: Path) -> tuple[SecretStr, str | None] | None:
-    """(token, key id) from a file `file_credential_store` wrote, None when there is none."""
+def token_origin(token: SecretStr) -> str:
+    """A one-way fingerprint of the configured token a chain of rotated keys started from."""
+    return hashlib.sha256(token.get_secret_value().encode()).hexdigest()
+
+
+def load_credentials(
+    path: Path, origin: str | None = None
+) -> tuple[SecretStr, str | None] | None:
+    """(token, key id) from a file `file_credential_store` wrote, None when there is none.
+
+    With `origin`, the file counts only when its rotation chain started from that configured
+    token: a file left over from another (older or replaced) configured key is ignored, so a
+    stale file can never override the key the operator configured.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return None
+    if origin is not None and isinstance(data, dict) and data.get("origin") != origin:
         return None
     token = data.get("token") if isinstance(data, dict) else None
     if not isinstance(token, str) or not token:

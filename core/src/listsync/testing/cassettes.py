@@ -127,7 +127,7 @@ def make_vcr(
         before_record_request=before_request,
         before_record_response=before_response,
         decode_compressed_response=True,
-        match_on=["method", "scheme", "host", "port", "path", "query"],
+        match_on=["method", "scheme", "host", "port", "path", "query", "body"],
     )
 
 
