@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import run_pytest
 
-BROKEN = '''
+BROKEN = """
 from listsync.testing import ReadAdapterConformance
 from listsync_reader import ReaderAdapter, mapping
 from listsync_reader.sandbox import ReaderSandbox
@@ -58,7 +58,7 @@ class TestNoDedupe(ReadAdapterConformance, Healthy):
 
 class TestNeverStops(ReadAdapterConformance, Healthy):
     adapter_cls = NeverStops
-'''
+"""
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import typer
 from listsync.cli import app
 from listsync.registry import Registry
 from listsync.scaffold import AuthKind, ScaffoldError, generate
-from listsync.testing.matrix import render_matrix
 
 __all__ = ["app"]
 
@@ -53,6 +52,8 @@ def feature_matrix(
     ] = False,
 ) -> None:
     """Render which installed adapter declares which capability (markdown)."""
+    from listsync.testing.matrix import render_matrix  # noqa: PLC0415  (keeps the kit off startup)
+
     text = render_matrix(Registry())
     if check:
         if output is None:

@@ -1,92 +1,30 @@
 """Checks every adapter must pass, read or write: identity, capabilities, pure preflight,
-credentials, rate limits, server errors and secrets in logs.
-
-Subclasses (`WriteAdapterConformance`, `ReadAdapterConformance`) provide `_exercise()` (one
-representative piece of work against the sandbox) and `_idempotent_call()` (one retryable
-request) so the shared checks run the same way for both kinds.
-"""
+credentials, rate limits, server errors and secrets in logs."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Coroutine
-from typing import Any, ClassVar, TypeVar
-
-import httpx
-import stamina.instrumentation
+from collections.abc import Awaitable
+from typing import Any
 
 from listsync.adapter import AccountSettings, AdapterSettings, Capability
-from listsync.errors import (
-    AuthenticationError,
-    FieldIssue,
-    RateLimitedError,
-    TransientError,
-)
-from listsync.sandbox import FaultConfig, Sandbox
+from listsync.errors import FieldIssue
+from listsync.testing._base import run
 from listsync.testing._checks import capture_all_logs, find_secrets
+from listsync.testing._credentials import CredentialChecks
 from listsync.testing._driver import ConformanceError
-from listsync.testing._faults import (
-    WRITE_METHODS,
-    RefusingTransport,
-    ScriptedFaults,
-    block_network,
-)
-from listsync.testing._fixtures import AdapterFixtures, ManualClock
+from listsync.testing._faults import RefusingTransport, block_network
+from listsync.testing._retries import RetryChecks
 
 __all__ = ["CommonConformance", "run"]
-
-T = TypeVar("T")
 
 WRITE_CAPABILITIES = frozenset(Capability) - {Capability.READ, Capability.SEARCH}
 _WRITE_METHODS = ("project", "plan", "apply", "recover", "fetch")
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run one check's coroutine on a fresh event loop (independent of pytest-asyncio)."""
-    return asyncio.run(coro)
-
-
-class CommonConformance(AdapterFixtures):
+class CommonConformance(CredentialChecks, RetryChecks):
     """Checks shared by read and write adapters (join through the subclasses)."""
-
-    retry_methods: ClassVar[frozenset[str]] = WRITE_METHODS | {"GET"}
-    """Methods the retry checks inject faults into (after `_prepare`, only the checked call
-    sends requests, so every method is fair game by default)."""
-
-    credential_lifetime: ClassVar[float] = 2 * 86400.0
-    """Seconds after which every credential the sandbox issues has expired (keys, tokens,
-    signature windows); the expiry check moves the sandbox clock this far."""
-
-    # -- provided by the subclasses --------------------------------------------------------
-    async def _exercise(self, adapter: Any, sandbox: Sandbox) -> None:
-        raise NotImplementedError
-
-    async def _prepare(self, adapter: Any, sandbox: Sandbox) -> Any:
-        """Warm up (tokens, a record to update) and return state for `_idempotent_call`."""
-        raise NotImplementedError
-
-    async def _idempotent_call(self, adapter: Any, state: Any) -> Any:
-        raise NotImplementedError
-
-    # -- helpers ---------------------------------------------------------------------------
-    @contextlib.asynccontextmanager
-    async def _adapter(
-        self,
-        sandbox: Sandbox,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        table: dict[str, Any] | None = None,
-    ) -> AsyncIterator[Any]:
-        adapter = self.make_adapter(sandbox, transport=transport, table=table)
-        try:
-            yield adapter
-        finally:
-            await adapter.aclose()
-
-    def _sample_listings(self) -> list[Any]:
-        return [*self.valid_listings(), *(s.listing for s in self.refused_listings())]
 
     # -- identity and capabilities ---------------------------------------------------------
     def test_entry_point_name_matches_adapter_name(self) -> None:
@@ -158,204 +96,6 @@ class CommonConformance(AdapterFixtures):
                 + "; ".join([*transport.attempts, *sockets])
             )
 
-    # -- credentials ---------------------------------------------------------------------------
-    def test_refused_credentials_raise_authentication_error(self) -> None:
-        """Wrong credentials give an AuthenticationError naming the portal, without retries
-        and without the credential in the message."""
-        sandbox = self.make_sandbox()
-        good = self.settings_table(sandbox)
-        table = self.spoiled_table(sandbox)
-        secrets = [*self.secret_values(good), *self.secret_values(table)]
-        if not secrets:
-            raise ConformanceError(
-                f"{self.portal}: the account model declares no SecretStr credential "
-                "(or the sandbox's client_settings() gives none)"
-            )
-
-        async def scenario() -> BaseException | None:
-            async with self._adapter(sandbox, table=table) as adapter:
-                try:
-                    await self._exercise(adapter, sandbox)
-                except Exception as exc:
-                    return exc
-            return None
-
-        error = run(scenario())
-        if not isinstance(error, AuthenticationError):
-            raise ConformanceError(
-                f"with refused credentials the adapter must raise AuthenticationError, got "
-                f"{type(error).__name__ if error else 'success'}: {error}"
-            )
-        self._check_clear_error(error, secrets)
-        refused = [r for r in sandbox.requests if r.status in (401, 403)]
-        if len(refused) > 2:
-            raise ConformanceError(
-                f"refused credentials were sent {len(refused)} times; an adapter may refresh "
-                "once, then it must raise AuthenticationError"
-            )
-
-    def test_unauthorized_response_refreshes_or_raises(self) -> None:
-        """A 401 (in the portal's own format) leads to a credential refresh that succeeds, or
-        to a clear AuthenticationError; never to another kind of error."""
-        sandbox = self.make_sandbox()
-        table = self.settings_table(sandbox)
-
-        async def scenario() -> tuple[Any, BaseException | None]:
-            transport = _Unauthorized(sandbox, sandbox.transport())
-            async with self._adapter(sandbox, transport=transport, table=table) as adapter:
-                state = await self._prepare(adapter, sandbox)
-                transport.armed = 1
-                try:
-                    await self._idempotent_call(adapter, state)
-                except Exception as exc:
-                    return transport, exc
-            return transport, None
-
-        transport, error = run(scenario())
-        if transport.armed:
-            raise ConformanceError("the check's request never reached the sandbox")
-        if error is None:
-            return
-        if not isinstance(error, AuthenticationError):
-            raise ConformanceError(
-                f"a 401 must lead to a credential refresh or AuthenticationError, got "
-                f"{type(error).__name__}: {error}"
-            )
-        self._check_clear_error(error, self.secret_values(table))
-
-    def test_expired_credentials_refresh_or_raise(self) -> None:
-        """When the sandbox's clock passes every credential's lifetime, the adapter renews
-        its credentials or raises a clear AuthenticationError."""
-        clock = ManualClock()
-        sandbox = self.make_sandbox(clock=clock)
-        table = self.settings_table(sandbox)
-
-        async def scenario() -> BaseException | None:
-            async with self._adapter(sandbox, table=table) as adapter:
-                state = await self._prepare(adapter, sandbox)
-                clock.advance(self.credential_lifetime + 60)
-                try:
-                    await self._idempotent_call(adapter, state)
-                except Exception as exc:
-                    return exc
-            return None
-
-        error = run(scenario())
-        if error is not None:
-            if not isinstance(error, AuthenticationError):
-                raise ConformanceError(
-                    f"expired credentials must be renewed or reported as AuthenticationError, "
-                    f"got {type(error).__name__}: {error}"
-                )
-            self._check_clear_error(error, self.secret_values(table))
-
-    def _check_clear_error(self, error: BaseException, secrets: list[str]) -> None:
-        text = str(error)
-        if self.portal not in text:
-            raise ConformanceError(f"the error message must name the portal: {text!r}")
-        leaks = find_secrets([text, repr(error.args)], secrets)
-        if leaks:
-            raise ConformanceError(f"the error message contains a secret: {', '.join(leaks)}")
-
-    # -- retries -------------------------------------------------------------------------------
-    def _run_with_faults(
-        self, faults: FaultConfig, count: int
-    ) -> tuple[Sandbox, list[Any], BaseException | None, list[float]]:
-        """Prepare, arm `count` faults for the idempotent call, run it; return the sandbox,
-        the faulted log entries, the error (if any) and the waits stamina scheduled."""
-        sandbox = self.make_sandbox()
-        waits: list[float] = []
-
-        def hook(details: stamina.instrumentation.RetryDetails) -> None:
-            waits.append(details.wait_for)
-
-        async def scenario() -> BaseException | None:
-            transport = ScriptedFaults(sandbox, sandbox.transport())
-            async with self._adapter(sandbox, transport=transport) as adapter:
-                state = await self._prepare(adapter, sandbox)
-                transport.arm(faults, count=count, methods=self.retry_methods)
-                try:
-                    await self._idempotent_call(adapter, state)
-                except Exception as exc:
-                    return exc
-            return None
-
-        saved = stamina.instrumentation.get_on_retry_hooks()
-        stamina.instrumentation.set_on_retry_hooks([hook])
-        try:
-            error = run(scenario())
-        finally:
-            stamina.instrumentation.set_on_retry_hooks(saved)
-        faulted = [r for r in sandbox.requests if r.fault is not None]
-        return sandbox, faulted, error, waits
-
-    def test_retry_after_is_honoured(self) -> None:
-        """A 429 with a short Retry-After is retried after (at least) that long, and the
-        request then succeeds; attempts are counted in the sandbox's log."""
-        retry_after = 0.2
-        _, faulted, error, waits = self._run_with_faults(
-            FaultConfig(rate_limit_rate=1.0, retry_after=retry_after), count=1
-        )
-        if not faulted:
-            raise ConformanceError("the injected 429 never reached the sandbox")
-        if error is not None:
-            raise ConformanceError(
-                f"a 429 with Retry-After: {retry_after:g} (below max_retry_wait) must be retried, "
-                f"got {type(error).__name__}: {error}"
-            )
-        if waits and waits[0] + 1e-6 < retry_after:
-            raise ConformanceError(
-                f"Retry-After was ignored: the adapter retried after {waits[0]:.3f} s although "
-                f"the portal asked for {retry_after:g} s"
-            )
-
-    def test_retry_after_beyond_max_wait_gives_up(self) -> None:
-        """A 429 whose Retry-After exceeds max_retry_wait is not retried: the adapter raises
-        RateLimitedError carrying the portal's retry_after."""
-        retry_after = 30.0
-        _, faulted, error, _ = self._run_with_faults(
-            FaultConfig(rate_limit_rate=1.0, retry_after=retry_after), count=10
-        )
-        max_wait = self.settings_overrides.get("max_retry_wait")
-        if not isinstance(error, RateLimitedError):
-            raise ConformanceError(
-                f"a 429 must be raised as RateLimitedError, got "
-                f"{type(error).__name__ if error else 'success'}: {error}"
-            )
-        if error.retry_after is None or abs(error.retry_after - retry_after) > 1:
-            raise ConformanceError(
-                f"Retry-After was ignored: the portal sent Retry-After: {retry_after:g} but the "
-                f"RateLimitedError carries retry_after={error.retry_after!r}; the error mapper "
-                "must parse the header (listsync.http.parse_retry_after)"
-            )
-        if len(faulted) > 1:
-            raise ConformanceError(
-                f"Retry-After was ignored: the portal asked to wait {retry_after:g} s (more "
-                f"than max_retry_wait={max_wait}) but the adapter sent the request "
-                f"{len(faulted)} times instead of giving up after one"
-            )
-
-    def test_server_errors_are_retried_within_limits(self) -> None:
-        """5xx answers to an idempotent request are retried, at most max_attempts times."""
-        attempts = int(self.settings_overrides.get("max_attempts", 3))
-        _, faulted, error, _ = self._run_with_faults(FaultConfig(error_rate=1.0), count=1)
-        if error is not None:
-            raise ConformanceError(
-                f"one 5xx on an idempotent request must be retried, got "
-                f"{type(error).__name__}: {error}"
-            )
-        _, faulted, error, _ = self._run_with_faults(FaultConfig(error_rate=1.0), count=100)
-        if not isinstance(error, TransientError):
-            raise ConformanceError(
-                f"5xx until retries run out must raise TransientError, got "
-                f"{type(error).__name__ if error else 'success'}: {error}"
-            )
-        if not 2 <= len(faulted) <= attempts:
-            raise ConformanceError(
-                f"with max_attempts={attempts} the request was sent {len(faulted)} times "
-                f"against a failing server (expected 2..{attempts})"
-            )
-
     # -- secrets -------------------------------------------------------------------------------
     def test_no_secret_in_logs(self) -> None:
         """Nothing logged while working (structlog or stdlib, any level) holds a credential,
@@ -408,22 +148,3 @@ def _read_problems(cls: type[Any], caps: frozenset[Capability]) -> list[str]:
     if callable(getattr(cls, "get", None)) and Capability.READ not in caps:
         problems.append("implements get() but does not declare Capability.READ")
     return problems
-
-
-class _Unauthorized(httpx.AsyncBaseTransport):
-    """Answers the next `armed` requests with the sandbox's own 401, passes the rest through."""
-
-    def __init__(self, sandbox: Sandbox, inner: httpx.AsyncBaseTransport) -> None:
-        self.sandbox = sandbox
-        self.inner = inner
-        self.armed = 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not self.armed:
-            return await self.inner.handle_async_request(request)
-        self.armed -= 1
-        app = self.sandbox.fault_response(401, {})
-        return await httpx.ASGITransport(app=app).handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from listsync.adapter import Capability, OpKind, PortalStatus, TargetState
-from listsync.errors import InvalidListingError, PortalError, Severity, UnknownOutcomeError
+from listsync.errors import PortalError, Severity, UnknownOutcomeError
 from listsync.model import Listing
 from listsync.sandbox import FaultConfig, RecordedRequest, Sandbox
-from listsync.testing._checks import is_canonical_path
 from listsync.testing._common import CommonConformance, run
 from listsync.testing._driver import ConformanceError, Driver
 from listsync.testing._faults import ScriptedFaults
+from listsync.testing._preflight import PreflightAgreementChecks
 
 __all__ = ["WriteAdapterConformance"]
 
@@ -25,7 +25,7 @@ def _errors(issues: Sequence[Any]) -> list[Any]:
     return [i for i in issues if i.severity is Severity.ERROR]
 
 
-class WriteAdapterConformance(CommonConformance):
+class WriteAdapterConformance(CommonConformance, PreflightAgreementChecks):
     """The conformance suite for write adapters; join it with one line:
 
     `class TestAcmeConformance(WriteAdapterConformance, AcmeFixtures): pass`
@@ -111,6 +111,24 @@ class WriteAdapterConformance(CommonConformance):
                         "fetch(external_ref, None) must find the listing by external_ref "
                         f"(recover() depends on it), got {by_ref!r}"
                     )
+
+        run(scenario())
+
+    def test_plans_only_declared_operations(self) -> None:
+        """Whatever the listing asks for (media, showings, every lifecycle target), plan()
+        yields only operations whose capability the adapter declares."""
+        listing = self._with_extra_showing(self._with_extra_media(self._listing()), "Plan")
+        sandbox = self.make_sandbox()
+
+        async def scenario() -> None:
+            async with self._adapter(sandbox) as adapter:
+                driver = Driver(adapter)
+                published = driver.desired(listing)
+                for target in TargetState:
+                    driver.sent = None
+                    driver.plan(published.model_copy(update={"target": target}))
+                    driver.sent = published
+                    driver.plan(driver.desired(self.sold_listing(listing), target))
 
         run(scenario())
 
@@ -304,84 +322,6 @@ class WriteAdapterConformance(CommonConformance):
                     raise ConformanceError(f"after delete, fetch() reports {record.status}")
 
         run(scenario())
-
-    # -- preflight against the sandbox ------------------------------------------------------
-    def test_preflight_passes_what_the_sandbox_accepts(self) -> None:
-        """Every valid sample passes preflight and the sandbox accepts it."""
-        for index, listing in enumerate(self.valid_listings()):
-
-            async def scenario(listing: Listing = listing, index: int = index) -> list[Any]:
-                async with self._adapter(self.make_sandbox()) as adapter:
-                    issues = _errors(adapter.preflight(listing))
-                    try:
-                        await Driver(adapter).sync(listing)
-                    except InvalidListingError as exc:
-                        raise ConformanceError(
-                            f"valid sample #{index} ({listing.external_ref}) is refused by the "
-                            f"sandbox: {exc}"
-                        ) from exc
-                    return issues
-
-            issues = run(scenario())
-            if issues:
-                raise ConformanceError(
-                    f"preflight() flags valid sample #{index} ({listing.external_ref}) with "
-                    f"{[str(i) for i in issues]}, but the sandbox accepts it"
-                )
-
-    def _refusal(self, listing: Listing) -> tuple[list[Any], InvalidListingError | None]:
-        sandbox = self.make_sandbox()
-
-        async def scenario() -> tuple[list[Any], InvalidListingError | None]:
-            async with self._adapter(sandbox) as adapter:
-                issues = _errors(adapter.preflight(listing))
-                try:
-                    await Driver(adapter).sync(listing)
-                except InvalidListingError as exc:
-                    return issues, exc
-                return issues, None
-
-        return run(scenario())
-
-    def test_preflight_flags_what_the_sandbox_refuses(self) -> None:
-        """For every refused sample the sandbox refuses it and preflight flags the same
-        canonical paths."""
-        samples = list(self.refused_listings())
-        if not samples:
-            raise ConformanceError(f"{type(self).__name__}.refused_listings() is empty")
-        for index, sample in enumerate(samples):
-            issues, refusal = self._refusal(sample.listing)
-            label = f"refused sample #{index} ({sample.reason or sample.listing.external_ref})"
-            if refusal is None:
-                raise ConformanceError(f"the sandbox accepted {label}; the sample is wrong")
-            flagged = {i.path for i in issues}
-            missing = sorted(set(sample.paths) - flagged)
-            if missing:
-                raise ConformanceError(
-                    f"the sandbox refuses {label} but preflight() does not flag {missing} "
-                    f"(it flagged {sorted(flagged)}); the portal said: {refusal}"
-                )
-
-    def test_portal_errors_map_to_canonical_paths(self) -> None:
-        """The sandbox's validation errors come back as issues on canonical listing paths."""
-        for index, sample in enumerate(self.refused_listings()):
-            _, refusal = self._refusal(sample.listing)
-            if refusal is None:
-                raise ConformanceError(f"the sandbox accepted refused sample #{index}")
-            paths = [i.path for i in refusal.issues]
-            bad = [
-                f"{i.path} (portal field {i.portal_field})"
-                for i in refusal.issues
-                if not is_canonical_path(i.path)
-            ]
-            if bad:
-                raise ConformanceError(f"portal errors mapped to non-canonical paths: {bad}")
-            missing = sorted(set(sample.paths) - set(paths))
-            if missing:
-                raise ConformanceError(
-                    f"the portal's refusal of sample #{index} maps to {paths}; expected the "
-                    f"canonical path(s) {missing} too"
-                )
 
     # -- exactly once ------------------------------------------------------------------------
     def test_unknown_outcome_then_recover_leaves_one_record(self) -> None:

@@ -91,7 +91,7 @@ def make_vcr(
     secrets: list[str],
     identities: dict[str, str] | None = None,
     secret_query_params: tuple[str, ...] = (),
-    uri_map: tuple[str, str] | None = None,
+    uri_map: Sequence[tuple[str, str]] = (),
 ) -> Any:
     """A `vcr.VCR` that scrubs at record time and matches scrubbed requests at replay.
 
@@ -104,8 +104,10 @@ def make_vcr(
     import vcr  # noqa: PLC0415  (a testing extra)
 
     def before_request(request: Any) -> Any:
-        if uri_map is not None and request.uri.startswith(uri_map[0]):
-            request.uri = uri_map[1] + request.uri[len(uri_map[0]) :]
+        for real, replayed in uri_map:
+            if request.uri.startswith(real):
+                request.uri = replayed + request.uri[len(real) :]
+                break
         request.uri = _scrub_text(request.uri, secrets, identities)
         request.body = _scrub_body(request.body, secrets, identities)
         return request
@@ -140,24 +142,23 @@ class _CassetteBase(AdapterFixtures):
         return "all" if mode == "rewrite" else mode
 
     @contextlib.contextmanager
-    def _target(self, recording: bool) -> Iterator[tuple[dict[str, Any], tuple[str, str] | None]]:
-        """Settings to reach the portal, and the URI rewrite for real environments."""
+    def _target(self, recording: bool) -> Iterator[tuple[dict[str, Any], list[tuple[str, str]]]]:
+        """Settings to reach the portal, and the URI rewrites for a real environment."""
         if self.cassette_port is None:
             raise ConformanceError(f"{type(self).__name__} sets no cassette_port")
         loopback = f"http://127.0.0.1:{self.cassette_port}"
-        real = os.environ.get(f"LISTSYNC_{self.portal.upper()}_BASE_URL")
-        if recording and real:
-            table = dict(load_config().portals.get(self.portal, {}))
-            yield {**table, **self.settings_overrides}, (real.rstrip("/"), loopback)
-            return
         cls = self.load_sandbox_class()
-        options = {**self.sandbox_options, **self.cassette_sandbox_options}
-        sandbox = cls(**options)
+        sandbox = cls(**{**self.sandbox_options, **self.cassette_sandbox_options})
+        replay_table = self.settings_table(sandbox, loopback)
+        if recording and os.environ.get(f"LISTSYNC_{self.portal.upper()}_BASE_URL"):
+            table = {**load_config().portals.get(self.portal, {}), **self.settings_overrides}
+            yield table, _url_rewrites(table, replay_table)
+            return
         if not recording:
-            yield self.settings_table(sandbox, loopback), None
+            yield replay_table, []
             return
         with sandbox.serve(port=self.cassette_port) as url:
-            yield self.settings_table(sandbox, url), None
+            yield self.settings_table(sandbox, url), []
 
     def _with_cassette(self, pytestconfig: Any, scenario: str, body: Callable[[Any], Any]) -> Any:
         mode = self._record_mode(pytestconfig)
@@ -258,6 +259,17 @@ class ReadCassetteScenarios(_CassetteBase):
 
     def remote_id_for(self, external_ref: str) -> str:
         return external_ref
+
+
+def _url_rewrites(real: dict[str, Any], replay: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each URL setting of the real environment -> the same setting at replay (longest
+    first), so cassettes recorded against a portal replay against the loopback base."""
+    pairs = [
+        (str(real[key]).rstrip("/"), str(replay[key]).rstrip("/"))
+        for key in real
+        if key.endswith("url") and isinstance(real[key], str) and key in replay
+    ]
+    return sorted(pairs, key=lambda pair: len(pair[0]), reverse=True)
 
 
 _HEX40 = re.compile(r"^[0-9a-fA-F]{40}$")
