@@ -265,3 +265,13 @@ def test_sandbox_serve_in_a_subprocess_until_interrupted() -> None:
 def test_listsync_binary_is_next_to_python() -> None:
     """The subprocess tests run the `listsync` script of this environment."""
     assert LISTSYNC.exists() or os.name == "nt"
+
+
+def test_adapters_matrix_is_built_from_installed_capabilities(runner: CliRunner) -> None:
+    """`listsync adapters --matrix` prints the markdown matrix from the adapters' declared
+    capabilities: the same text as the checked-in docs/feature-matrix.md."""
+    result = runner.invoke(app, ["adapters", "--matrix"])
+    assert result.exit_code == 0, result.output
+    assert "| adapter |" in result.output
+    root = Path(__file__).resolve().parents[3]
+    assert result.output == (root / "docs" / "feature-matrix.md").read_text(encoding="utf-8")

@@ -74,9 +74,17 @@ def _fail(exc: ListsyncError | OSError) -> typer.Exit:
 @app.command("adapters")
 def adapters_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    matrix: Annotated[
+        bool, typer.Option("--matrix", help="Print the feature matrix (markdown).")
+    ] = False,
 ) -> None:
     """List installed adapters with their capabilities, and plugins that failed to load."""
     registry = Registry()
+    if matrix:
+        from listsync.testing.matrix import render_matrix  # noqa: PLC0415  (kit loads lazily)
+
+        typer.echo(render_matrix(registry), nl=False)
+        return
     infos = registry.adapters()
     if as_json:
         doc = {
