@@ -7,7 +7,6 @@ managers, a hook between two results), so they use `Syndicator` with in-process 
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,7 @@ pytestmark = pytest.mark.slow
 
 HEMNET = AGENCY_ACCOUNTS["hemnet"]
 EXPIRING, REVOKED, UNTOUCHED = "norrmalm", "skane", "vastkust"
+RATE = 10  # requests per second and account (also the limiter's burst)
 
 
 def _clocked(clock: Callable[[], float]) -> type[HemnetAdapter]:
@@ -134,13 +134,13 @@ def _principal_order(sandbox: Sandbox, owner: dict[str, str]) -> list[str]:
 async def test_one_busy_account_does_not_consume_another_accounts_request_budget(
     tmp_path: Path,
 ) -> None:
-    """With a tight per-second request limit, norrmalm (many listings) is held to its budget;
-    vastkust's listing, started once norrmalm's budget is spent, is sent on vastkust's own
-    budget: while vastkust's requests go out, norrmalm gets at most a couple of requests in
-    (a shared budget would interleave them request for request)."""
+    """With a per-second request limit, norrmalm (many listings) spends its burst and is then
+    held to its rate; vastkust's listing, started after that, goes out on vastkust's own
+    budget: while its requests are sent, norrmalm gets at most a few requests in. A shared
+    budget would queue each of vastkust's requests behind norrmalm's waiting ones."""
     hemnet = HemnetSandbox(image_processing_seconds=0.0)
     table = account_tables("hemnet", hemnet, "http://hemnet.test", HEMNET)
-    table["requests_per_second"] = 4
+    table["requests_per_second"] = RATE
     owner = {hemnet.key_views(a)[0]["id"]: a for a in HEMNET.values()}
     rows = agency_rows(6)
     busy = [parse_listing(r) for r in rows if r["agency"]["external_ref"] == "se-norrmalm"]
@@ -153,7 +153,7 @@ async def test_one_busy_account_does_not_consume_another_accounts_request_budget
         concurrency=8,
     ) as syndicator:
         background = asyncio.create_task(syndicator.run(busy))
-        await _wait_for(lambda: len(hemnet.requests) >= 8)  # norrmalm's burst is spent
+        await _wait_for(lambda: len(hemnet.requests) >= RATE + 4)  # norrmalm's burst is spent
         start = len(hemnet.requests)
         (result,) = await syndicator.sync(quiet)
         end = len(hemnet.requests)
@@ -162,13 +162,11 @@ async def test_one_busy_account_does_not_consume_another_accounts_request_budget
     assert result.outcome is Outcome.CONVERGED, result.error_message
     window = _principal_order(hemnet, owner)[start:end]
     quiet_requests = window.count(UNTOUCHED)
-    assert quiet_requests >= 6  # agency, create, images, poll, publish, key check
-    assert window.count(EXPIRING) <= 2, window
+    assert RATE > quiet_requests >= 6  # key, agency, create, images, poll, publish
+    assert window.count(EXPIRING) <= 3, window
     assert set(_principal_order(hemnet, owner)) == {EXPIRING, UNTOUCHED}
 
 
 def _first_ref(rows: list[dict[str, Any]], agency: str) -> str:
     return next(r["external_ref"] for r in rows if r["agency"]["external_ref"] == agency)
 
-
-_ = functools  # keep import for future partials

@@ -211,20 +211,13 @@ class ImmoweltAdapter:
     def _http(
         self, transport: httpx.AsyncBaseTransport | None, auth: httpx.Auth | None
     ) -> PortalHttp:
-        s = self.settings
-        return PortalHttp(
+        return PortalHttp.from_settings(
+            self.settings,
             portal=PORTAL,
             account=self.account_name,
-            base_url=s.base_url,
             error_mapper=map_error,
             auth=auth,
             transport=transport,
-            timeout=s.timeout,
-            max_concurrency=s.max_concurrency,
-            requests_per_second=s.requests_per_second,
-            max_attempts=s.max_attempts,
-            max_retry_wait=s.max_retry_wait,
-            user_agent_extra=s.user_agent,
         )
 
     # -- offline -------------------------------------------------------------------------
