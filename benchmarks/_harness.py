@@ -50,8 +50,16 @@ def listing_lines(n: int) -> Iterator[str]:
     for i in range(n):
         ref, line = templates[i % len(templates)]
         suffix = f"-b{i // len(templates):04d}"
-        pattern = re.compile(re.escape(ref), re.IGNORECASE)
-        yield pattern.sub(lambda m, s=suffix: m.group(0) + s, line)
+        yield _suffixed(line, ref, suffix)
+
+
+def _suffixed(line: str, ref: str, suffix: str) -> str:
+    """`line` with every occurrence of `ref` (any case) followed by `suffix`."""
+
+    def add(match: re.Match[str]) -> str:
+        return match.group(0) + suffix
+
+    return re.sub(re.escape(ref), add, line, flags=re.IGNORECASE)
 
 
 def generate_listings(n: int, path: Path) -> Path:
@@ -170,9 +178,7 @@ class ProcessRun:
     stderr: str
 
 
-def run_process(
-    cmd: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None
-) -> ProcessRun:
+def run_process(cmd: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None) -> ProcessRun:
     """Run `cmd` in `cwd` to completion, measuring it with `os.wait4` (the child's rusage).
 
     `cwd` matters: the Hemnet adapter keeps rotated keys in `./.listsync-credentials/`, which
@@ -319,9 +325,7 @@ def replay(kind: str, mix: Sequence[Replay], concurrency: int) -> LoopResult:
     loop = _aiohttp_loop if kind == "aiohttp" else _httpx_loop
     cpu0, wall0 = time.process_time(), time.perf_counter()
     errors = asyncio.run(loop(mix, concurrency))
-    return LoopResult(
-        len(mix), time.perf_counter() - wall0, time.process_time() - cpu0, errors
-    )
+    return LoopResult(len(mix), time.perf_counter() - wall0, time.process_time() - cpu0, errors)
 
 
 def emit(figures: dict[str, Any]) -> None:

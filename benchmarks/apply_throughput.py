@@ -9,9 +9,9 @@
 2. The sandboxes' request logs give the exact requests listsync sent (method, path, query, body,
    credentials); the same list is issued again, against the same servers, by `--concurrency`
    workers of a bare aiohttp loop and then of a bare httpx loop (httpx's default transport).
-3. Printed: listings/s and requests/s of each, listsync ÷ aiohttp and listsync ÷ httpx
-   (requests/s ratios; the request count is the same), the latency bound (requests × latency ÷
-   concurrency) and each wall time ÷ that bound, client CPU per request (each client's own
+3. Printed: listings/s and requests/s of each, listsync / aiohttp and listsync / httpx
+   (requests/s ratios; the request count is the same), the latency bound (requests x latency /
+   concurrency) and each wall time / that bound, client CPU per request (each client's own
    process time) and the server process's CPU during each phase.
 
 Differences worth knowing: listsync's figure includes its process start (imports, config,
@@ -68,11 +68,19 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             server0 = servers.cpu()
             result = h.replay(kind, mix, args.concurrency)
             loops[kind] = (result, servers.cpu() - server0)
-    return figures(args, ours, server_ours, len(mix), loops, outcome_totals(report))
+    return figures(
+        args,
+        ours=ours,
+        server_ours=server_ours,
+        requests=len(mix),
+        loops=loops,
+        outcomes=outcome_totals(report),
+    )
 
 
 def figures(
     args: argparse.Namespace,
+    *,
     ours: h.ProcessRun,
     server_ours: float,
     requests: int,
@@ -97,7 +105,7 @@ def figures(
     return out
 
 
-def _side(
+def _side(  # noqa: PLR0917  (private helper: one positional per column of the table)
     requests: int, wall: float, cpu: float, server: float, bound: float, listings: int | None
 ) -> dict[str, Any]:
     side: dict[str, Any] = {

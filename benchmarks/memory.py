@@ -6,7 +6,7 @@
 Each size is a separate `listsync apply` subprocess with its own fresh state store, against
 the Hemnet and Immowelt sandboxes served by another process (request log reduced to counters,
 so the server's memory stays flat). Peak RSS is the child's `ru_maxrss` from `os.wait4`.
-Printed: the peak RSS of each run and large ÷ small (target <= 1.3: memory must not grow with
+Printed: the peak RSS of each run and large / small (target <= 1.3: memory must not grow with
 the number of listings, the input is streamed). `--listings` is the small size; the large one
 is `--listings x --factor` (100,000 takes the better part of an hour on 2 cores; scale it down
 with `--listings` and note the sizes used).

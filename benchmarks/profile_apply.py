@@ -41,7 +41,7 @@ def group_of(filename: str, function: str) -> str:
 def analyse(path: Path, top: int) -> dict[str, Any]:
     stats = pstats.Stats(str(path))
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]  # pstats keeps it untyped
-    groups: collections.Counter[str] = collections.Counter()
+    groups: dict[str, float] = collections.defaultdict(float)
     own: list[tuple[float, str]] = []
     ours: list[tuple[float, str]] = []
     for (filename, line, function), (_cc, _nc, tottime, cumtime, _callers) in raw.items():
@@ -52,7 +52,8 @@ def analyse(path: Path, top: int) -> dict[str, Any]:
             ours.append((cumtime, label))
     total = sum(groups.values())
     print(f"total profiled self time {total:.2f} s\n\nself time by package / module:")
-    for name, seconds in groups.most_common(top):
+    ranked = sorted(groups.items(), key=lambda item: -item[1])[:top]
+    for name, seconds in ranked:
         print(f"  {100 * seconds / total:5.1f}%  {seconds:7.2f} s  {name}")
     print("\nfunctions by self time:")
     for seconds, label in sorted(own, reverse=True)[:top]:
@@ -60,7 +61,7 @@ def analyse(path: Path, top: int) -> dict[str, Any]:
     print("\nlistsync functions by cumulative time (includes awaited time of coroutines):")
     for seconds, label in sorted(ours, reverse=True)[:top]:
         print(f"  {seconds:7.2f} s  {label}")
-    return {name: round(100 * s / total, 1) for name, s in groups.most_common(top)}
+    return {name: round(100 * s / total, 1) for name, s in ranked}
 
 
 def main() -> None:
@@ -76,9 +77,7 @@ def main() -> None:
         options = {"hemnet": {"image_processing_seconds": 0}}
         with h.SandboxServers(latency_ms=args.latency_ms, log="count", options=options) as srv:
             config = srv.write_config(work / "listsync.toml", concurrency=args.concurrency)
-            cmd = h.apply_cmd(
-                listings, config, work / "state.sqlite", concurrency=args.concurrency
-            )
+            cmd = h.apply_cmd(listings, config, work / "state.sqlite", concurrency=args.concurrency)
             profile = work / "apply.prof"
             run = h.run_process(
                 [sys.executable, "-m", "cProfile", "-o", str(profile), *cmd],

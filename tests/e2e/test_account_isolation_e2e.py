@@ -116,10 +116,14 @@ async def test_expiring_key_rotates_and_revoked_key_fails_only_its_own_account(
     mine = [r for r in hemnet.requests if r.principal in keys]
     assert [r for r in mine if r.status == 401] == []
     used = [r.principal for r in mine]
-    assert used[0] == original[EXPIRING] and used[-1] == new_key
-    assert used.index(new_key) > 0 and original[EXPIRING] not in used[used.index(new_key) + 1 :]
+    assert used[0] == original[EXPIRING]
+    assert used[-1] == new_key
+    assert used.index(new_key) > 0
+    assert original[EXPIRING] not in used[used.index(new_key) + 1 :]
     assert len(hemnet.key_views(UNTOUCHED)) == 1
-    assert [r for r in hemnet.requests if r.principal == original[UNTOUCHED] and r.status == 401] == []
+    assert [
+        r for r in hemnet.requests if r.principal == original[UNTOUCHED] and r.status == 401
+    ] == []
 
 
 async def _wait_for(condition: Callable[[], bool]) -> None:
@@ -144,7 +148,9 @@ async def test_one_busy_account_does_not_consume_another_accounts_request_budget
     owner = {hemnet.key_views(a)[0]["id"]: a for a in HEMNET.values()}
     rows = agency_rows(6)
     busy = [parse_listing(r) for r in rows if r["agency"]["external_ref"] == "se-norrmalm"]
-    (quiet,) = [parse_listing(r) for r in rows if r["external_ref"] == _first_ref(rows, "se-vastkust")]
+    (quiet,) = [
+        parse_listing(r) for r in rows if r["external_ref"] == _first_ref(rows, "se-vastkust")
+    ]
     quiet = quiet.model_copy(update={"media": quiet.media[:2], "showings": ()})
     async with Syndicator(
         {"hemnet": table},
@@ -168,5 +174,4 @@ async def test_one_busy_account_does_not_consume_another_accounts_request_budget
 
 
 def _first_ref(rows: list[dict[str, Any]], agency: str) -> str:
-    return next(r["external_ref"] for r in rows if r["agency"]["external_ref"] == agency)
-
+    return str(next(r["external_ref"] for r in rows if r["agency"]["external_ref"] == agency))

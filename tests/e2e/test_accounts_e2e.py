@@ -14,7 +14,6 @@ import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -140,7 +139,9 @@ def test_every_request_carries_the_credentials_of_the_listings_own_agency(
     assert set(owner.values()) == {owner[r.principal] for r in hemnet.requests if r.principal}
 
     immowelt = run.sandboxes["immowelt"]
-    client_of = {f"{account}-client": agency for agency, account in AGENCY_ACCOUNTS["immowelt"].items()}
+    client_of = {
+        f"{account}-client": agency for agency, account in AGENCY_ACCOUNTS["immowelt"].items()
+    }
     api = [r for r in immowelt.requests if r.path.startswith("/v1/")]
     assert api
     for request in api:
@@ -195,4 +196,5 @@ def test_agency_without_an_account_is_blocked_on_its_canonical_path_and_never_se
     for sandbox in run.sandboxes.values():
         for request in sandbox.requests:
             text = json.dumps([request.path, request.query, request.body])
-            assert ORPHAN_REF not in text and ORPHAN_AGENCY not in text, request.path
+            assert ORPHAN_REF not in text, request.path
+            assert ORPHAN_AGENCY not in text, request.path

@@ -1,0 +1,308 @@
+"""The reliability scenarios, shared by the tests (small, CI) and scripts/soak.py (10x, 20 kills).
+
+Each scenario runs real `listsync` code against fresh Hemnet and Immowelt sandboxes and returns
+its figures; the tests and the soak script assert or print them.
+
+"Converge" means: apply is re-run (a bounded number of passes) until a pass reports every
+listing converged, unchanged or blocked by preflight; a last fault-free pass must then send no
+write at all, which shows the state store agrees with the portals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from listsync.io import bundled_examples, read_listings
+from listsync.sandbox import FaultConfig, Sandbox
+from listsync.sync import FAILING_OUTCOMES, RunReport
+from listsync.syndicator import Syndicator
+from listsync_hemnet.sandbox import HemnetSandbox
+from listsync_immowelt.sandbox import ImmoweltSandbox
+
+LISTSYNC = str(Path(sys.executable).parent / "listsync")
+DAY = 86_400.0
+
+FAULT_MATRIX = FaultConfig(
+    seed=8, error_rate=0.10, rate_limit_rate=0.05, retry_after=0.01, drop_rate=0.02
+)
+"""10% 5xx, 5% 429 with `Retry-After: 0.01`, 2% commit-then-drop (writes only)."""
+
+
+# -- input -------------------------------------------------------------------------------------
+def clone_lines(n: int) -> list[str]:
+    """N valid listings: the bundled examples, taken alternately from each portal's and cloned
+    with a suffix on every identifier (`NOR-26001` -> `NOR-26001-r001`, image URLs likewise)."""
+    by_portal: dict[str, list[tuple[str, str]]] = {}
+    for line in bundled_examples().read_text("utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            by_portal.setdefault(",".join(row["portals"]), []).append((row["external_ref"], line))
+    groups = list(by_portal.values())
+    templates = [g[i] for i in range(max(map(len, groups))) for g in groups if i < len(g)]
+    out = []
+    for i in range(n):
+        ref, line = templates[i % len(templates)]
+        suffix = f"-r{i // len(templates):03d}"
+        out.append(_suffixed(line, ref, suffix))
+    return out
+
+
+def _suffixed(line: str, ref: str, suffix: str) -> str:
+    """`line` with every occurrence of `ref` (any case) followed by `suffix`."""
+
+    def add(match: re.Match[str]) -> str:
+        return match.group(0) + suffix
+
+    return re.sub(re.escape(ref), add, line, flags=re.IGNORECASE)
+
+
+def write_listings(path: Path, n: int) -> Path:
+    path.write_text("\n".join(clone_lines(n)) + "\n", encoding="utf-8")
+    return path
+
+
+# -- sandboxes ---------------------------------------------------------------------------------
+def new_sandboxes(
+    faults: FaultConfig | None = None, *, key_lifetime_s: float = 180 * DAY
+) -> dict[str, Sandbox]:
+    """Fresh Hemnet and Immowelt sandboxes (Hemnet processes images at once)."""
+    return {
+        "hemnet": HemnetSandbox(
+            faults=faults, image_processing_seconds=0.0, key_lifetime_days=key_lifetime_s / DAY
+        ),
+        "immowelt": ImmoweltSandbox(faults=faults),
+    }
+
+
+def failing(report: RunReport) -> list[str]:
+    """`ref@portal: outcome error` of every entry that failed (blocked by preflight is fine)."""
+    return [
+        f"{r.entry.external_ref}@{r.entry.portal}: {r.outcome.value} {r.error_message or ''}"
+        for r in report.results
+        if r.outcome in FAILING_OUTCOMES and r.outcome.value != "blocked"
+    ]
+
+
+def writes(sandboxes: dict[str, Sandbox]) -> int:
+    return sum(len(s.write_requests()) for s in sandboxes.values())
+
+
+@dataclass
+class InProcess:
+    """Apply passes through `Syndicator`, talking to the sandboxes in process."""
+
+    sandboxes: dict[str, Sandbox]
+    state: Path
+    concurrency: int = 32
+    reports: list[RunReport] = field(default_factory=list)
+
+    def settings(self) -> dict[str, dict[str, Any]]:
+        return {n: s.client_settings(f"http://{n}.sandbox") for n, s in self.sandboxes.items()}
+
+    def apply(self, listings: Path) -> RunReport:
+        async def run() -> RunReport:
+            transports = {n: s.transport() for n, s in self.sandboxes.items()}
+            async with Syndicator(
+                self.settings(),
+                state=f"sqlite:///{self.state}",
+                transports=transports,
+                concurrency=self.concurrency,
+            ) as syndicator:
+                return await syndicator.run(read_listings(listings), keep_results=True)
+
+        report = asyncio.run(run())
+        self.reports.append(report)
+        return report
+
+    def converge(self, listings: Path, max_passes: int) -> int | None:
+        """Apply until a pass has no failed listing; the passes used, None when it never did."""
+        for number in range(1, max_passes + 1):
+            if not failing(self.apply(listings)):
+                return number
+        return None
+
+
+# -- what the sandboxes hold -------------------------------------------------------------------
+def snapshot(sandboxes: dict[str, Sandbox]) -> dict[str, Counter[str]]:
+    """Per portal, a count of every record and item: `ref`, `ref/images <url>`,
+    `ref/showings <start>`, `ref/media <id>`. A duplicate shows as a count above 1."""
+    return {
+        "hemnet": asyncio.run(_hemnet_items(sandboxes["hemnet"])),
+        "immowelt": _immowelt_items(sandboxes["immowelt"]),
+    }
+
+
+async def _hemnet_items(sandbox: Sandbox) -> Counter[str]:
+    token = sandbox.client_settings("http://hemnet.sandbox")["token"]
+    headers = {"Authorization": f"Bearer {token}", "User-Agent": "reliability-tests"}
+    items: Counter[str] = Counter()
+    async with httpx.AsyncClient(
+        transport=sandbox.transport(), base_url="http://hemnet.sandbox", headers=headers
+    ) as client:
+        for view in sandbox.listings():  # type: ignore[attr-defined]  # HemnetSandbox helper
+            ref = str(view["externalId"])
+            items[ref] += 1
+            for kind, key in (("images", "url"), ("showings", "startAt")):
+                response = await client.get(f"/listings/{view['id']}/{kind}", params={"limit": 100})
+                response.raise_for_status()
+                for item in response.json()[kind]:
+                    items[f"{ref}/{kind} {item.get(key)}"] += 1
+    return items
+
+
+def _immowelt_items(sandbox: Sandbox) -> Counter[str]:
+    items: Counter[str] = Counter()
+    stored = sandbox.listings()  # type: ignore[attr-defined]  # ImmoweltSandbox helper
+    for ref, payload in stored.items():
+        items[ref] += 1
+        for media in payload.get("media") or []:
+            items[f"{ref}/media {media.get('externalMediaId')}"] += 1
+    return items
+
+
+def compare(expected: dict[str, Counter[str]], got: dict[str, Counter[str]]) -> dict[str, int]:
+    """Duplicates, lost and extra records/items of `got` against a fault-free `expected`."""
+    return {
+        "records": sum(got[p][k] for p in got for k in got[p] if "/" not in k),
+        "items": sum(got[p][k] for p in got for k in got[p] if "/" in k),
+        "duplicates": sum(n - 1 for p in got for n in got[p].values() if n > 1),
+        "lost": sum(len(set(expected[p]) - set(got[p])) for p in expected),
+        "extra": sum(len(set(got[p]) - set(expected[p])) for p in expected),
+    }
+
+
+def reference(listings: Path, workdir: Path) -> dict[str, Counter[str]]:
+    """What a fault-free, never-killed run leaves on the sandboxes."""
+    run = InProcess(new_sandboxes(), workdir / "reference.sqlite")
+    if run.converge(listings, max_passes=1) is None:
+        raise AssertionError(f"the fault-free reference run failed: {failing(run.reports[-1])}")
+    return snapshot(run.sandboxes)
+
+
+# -- scenario: fault matrix --------------------------------------------------------------------
+def fault_matrix(listings: Path, workdir: Path, *, max_passes: int = 6) -> dict[str, Any]:
+    """Apply under `FAULT_MATRIX` until converged; compare with a fault-free run."""
+    start = time.monotonic()
+    expected = reference(listings, workdir)
+    run = InProcess(new_sandboxes(FAULT_MATRIX), workdir / "faults.sqlite")
+    passes = run.converge(listings, max_passes=max_passes)
+    injected = Counter(r.fault for s in run.sandboxes.values() for r in s.requests if r.fault)
+    for sandbox in run.sandboxes.values():
+        sandbox.set_faults(FaultConfig())
+    figures: dict[str, Any] = {"passes": passes, "faults": dict(injected)}
+    figures |= compare(expected, snapshot(run.sandboxes))
+    before = writes(run.sandboxes)
+    final = run.apply(listings)
+    figures["final_pass_writes"] = writes(run.sandboxes) - before
+    figures["final_pass_failed"] = len(failing(final))
+    figures["seconds"] = round(time.monotonic() - start, 1)
+    return figures
+
+
+# -- scenario: SIGKILL and restart ---------------------------------------------------------------
+def cli_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.update({"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"})
+    return env
+
+
+@dataclass
+class Served:
+    """Sandboxes served on loopback (threads of this process) and a TOML config for them."""
+
+    sandboxes: dict[str, Sandbox]
+    config: Path
+    state: Path
+    workdir: Path
+
+    def apply_cmd(self, listings: Path, *extra: str) -> list[str]:
+        return [LISTSYNC, "apply", str(listings), "--config", str(self.config),
+                "--state", f"sqlite:///{self.state}", *extra]  # fmt: skip
+
+
+@contextmanager
+def serve(
+    workdir: Path,
+    faults: FaultConfig | None = None,
+    *,
+    key_lifetime_s: float = 180 * DAY,
+    extra: dict[str, dict[str, Any]] | None = None,
+) -> Iterator[Served]:
+    """Fresh sandboxes on loopback and a config for them (`extra` merged into portal tables)."""
+    sandboxes = new_sandboxes(faults, key_lifetime_s=key_lifetime_s)
+    with ExitStack() as stack:
+        lines = []
+        for name, sandbox in sandboxes.items():
+            url = stack.enter_context(sandbox.serve())
+            settings = sandbox.client_settings(url) | (extra or {}).get(name, {})
+            lines += [f"[portals.{name}]", *(f"{k} = {json.dumps(v)}" for k, v in settings.items())]
+            lines.append("")
+        config = workdir / "listsync.toml"
+        config.write_text("\n".join(lines), encoding="utf-8")
+        yield Served(sandboxes, config, workdir / "state.sqlite", workdir)
+
+
+def run_cli(cmd: list[str], cwd: Path, kill_after: float | None = None) -> tuple[int | None, str]:
+    """Run `cmd`; with `kill_after`, SIGKILL it then (None when it was killed)."""
+    proc = subprocess.Popen(  # noqa: S603  (our own CLI)
+        cmd, cwd=cwd, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    if kill_after is None:
+        _, err = proc.communicate(timeout=1800)
+        return proc.returncode, err.decode(errors="replace")
+    deadline = time.monotonic() + kill_after
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    killed = proc.poll() is None
+    if killed:
+        proc.send_signal(signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    return (None if killed else proc.returncode), err.decode(errors="replace")
+
+
+def kill_restart(
+    listings: Path, workdir: Path, *, kills: int, seed: int, window: tuple[float, float]
+) -> dict[str, Any]:
+    """SIGKILL `listsync apply` `kills` times at seeded moments in `window` (seconds after its
+    start), then run it to completion (at most 3 runs); compare with a never-killed run."""
+    start = time.monotonic()
+    expected = reference(listings, workdir)
+    rng = random.Random(seed)
+    figures: dict[str, Any] = {"kills": 0, "writes_at_kills": []}
+    with serve(workdir) as portals:
+        cmd = portals.apply_cmd(listings)
+        for _ in range(kills):
+            code, _err = run_cli(cmd, workdir, kill_after=rng.uniform(*window))
+            figures["kills"] += code is None
+            figures["writes_at_kills"].append(writes(portals.sandboxes))
+        codes, tracebacks = [], 0
+        for _ in range(3):
+            code, err = run_cli(cmd, workdir)
+            codes.append(code)
+            tracebacks += "Traceback" in err
+            if code == 0:
+                break
+        figures |= {"restart_exit_codes": codes, "tracebacks": tracebacks}
+        figures |= compare(expected, snapshot(portals.sandboxes))
+        before = writes(portals.sandboxes)
+        code, _err = run_cli(cmd, workdir)
+        figures["final_run_exit"] = code
+        figures["final_run_writes"] = writes(portals.sandboxes) - before
+    figures["seconds"] = round(time.monotonic() - start, 1)
+    return figures
