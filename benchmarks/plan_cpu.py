@@ -6,7 +6,8 @@ bare `Listing.model_validate_json` of the same lines.
 Planning is the engine's own path without I/O to portals: `Planner.stream(read_listings(...))`
 of a `Syndicator` configured for the Hemnet and Immowelt adapters (base URLs that are never
 contacted) over an empty SQLite state store, so every listing is projected, hashed and diffed
-against nothing (a create). `--concurrency` is accepted for symmetry; planning is sequential.
+against nothing (a create); the adapters are built and warmed up on the first 20 lines before
+the clock starts. `--concurrency` is accepted for symmetry; planning is sequential.
 Both sides are timed with `time.process_time` in this process, best of `--repeat` rounds.
 """
 
@@ -14,18 +15,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
+import logging
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import _harness as h
+import structlog
 
 from listsync.io import read_listings
 from listsync.model import Listing
-from listsync.sync import Planner
+from listsync.sync import Planner, diff_projection
 from listsync.syndicator import Syndicator
 
+WARM_UP = 20
 PORTALS = {
     "hemnet": {"base_url": "http://127.0.0.1:9", "token": "bench-token", "key_id": "bench"},
     "immowelt": {
@@ -47,9 +54,17 @@ def bare(path: Path) -> float:
 
 
 def planned(path: Path, work: Path) -> tuple[float, dict[str, int]]:
-    syndicator = Syndicator(PORTALS, state=f"sqlite:///{work / 'plan.sqlite'}")
+    """CPU seconds to plan every line of `path` (adapters built and warmed up beforehand)."""
+    state = work / "plan.sqlite"
+    for leftover in work.glob("plan.sqlite*"):
+        leftover.unlink()
+    syndicator = Syndicator(PORTALS, state=f"sqlite:///{state}")
     try:
         planner = Planner(syndicator.pool, syndicator.store)
+        with path.open("rb") as handle:  # builds each adapter once, outside the measurement
+            warm_up = [handle.readline() for _ in range(WARM_UP)]
+        for _ in planner.stream(read_listings(io.BytesIO(b"".join(warm_up)))):
+            pass
         actions: dict[str, int] = {}
         start = time.process_time()
         for entry in planner.stream(read_listings(path)):
@@ -59,17 +74,48 @@ def planned(path: Path, work: Path) -> tuple[float, dict[str, int]]:
         asyncio.run(syndicator.aclose())
 
 
+def breakdown(path: Path, work: Path) -> dict[str, float]:
+    """CPU per listing of each step called on its own (adapter calls + `diff_projection`),
+    averaged over ALL listings (each listing goes to its first portal only)."""
+    lines = path.read_bytes().splitlines()
+    listings = [Listing.model_validate_json(line) for line in lines]
+    syndicator = Syndicator(PORTALS, state=f"sqlite:///{work / 'breakdown.sqlite'}")
+    spent: dict[str, float] = {}
+
+    def clock(name: str, step: Callable[[], Any]) -> Any:
+        start = time.process_time()
+        out = step()
+        spent[name] = spent.get(name, 0.0) + time.process_time() - start
+        return out
+
+    try:
+        for line in lines:
+            clock("parse+validate", partial(Listing.model_validate_json, line))
+        for listing in listings:
+            portal = listing.portals[0]
+            adapter = syndicator.pool.adapter(portal, "default")
+            clock(f"preflight {portal}", partial(adapter.preflight, listing))
+            desired = clock(f"project {portal}", partial(adapter.project, listing))
+            clock(f"hash {portal}", desired.digest)
+            clock(f"diff {portal}", partial(diff_projection, None, desired))
+    finally:
+        asyncio.run(syndicator.aclose())
+    return {k: round(1e6 * v / len(lines), 1) for k, v in sorted(spent.items())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--listings", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     with tempfile.TemporaryDirectory(prefix="listsync-plan-") as tmp:
         work = Path(tmp)
         path = h.generate_listings(args.listings, work / "listings.jsonl")
         parse_s = min(bare(path) for _ in range(args.repeat))
         plan_runs = [planned(path, work) for _ in range(args.repeat)]
+        steps = breakdown(path, work)
     plan_s = min(s for s, _ in plan_runs)
     fig: dict[str, Any] = {
         "benchmark": "plan_cpu",
@@ -78,11 +124,15 @@ def main() -> None:
         "bare_parse_us_per_listing": round(1e6 * parse_s / args.listings, 1),
         "plan_us_per_listing": round(1e6 * plan_s / args.listings, 1),
         "ratio": round(plan_s / parse_s, 2),
+        "steps_us_per_listing": steps,
     }
     print(f"{args.listings} listings; planned actions {fig['actions']}")
     print(f"bare Listing.model_validate_json: {fig['bare_parse_us_per_listing']} us CPU/listing")
     print(f"plan (parse..diff):               {fig['plan_us_per_listing']} us CPU/listing")
     print(f"ratio: {fig['ratio']}")
+    print("steps on their own, us CPU per listing averaged over all listings:")
+    for name, micros in sorted(steps.items(), key=lambda item: -item[1]):
+        print(f"  {name:<20} {micros:8.1f}")
     h.emit(fig)
 
 

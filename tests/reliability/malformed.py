@@ -7,8 +7,18 @@ property test, a seeded `random.Random.choice` in the CLI test).
 
 from __future__ import annotations
 
+import copy
+import json
+import random
+import subprocess
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
+
+from listsync.io import bundled_examples
+
+from ._support import LISTSYNC, cli_env, serve, writes
 
 Row = dict[str, Any]
 Pick = Callable[[Sequence[Any]], Any]
@@ -146,3 +156,69 @@ CANONICAL_PATH = r"^(<listing>|[a-z_]+(\[\d+\])?(\.[A-Za-z0-9_\u0080-\uffff]+(\[
 def reported_at(expected: str, paths: Sequence[str]) -> bool:
     """True when one of `paths` is `expected` or lies inside it."""
     return any(p == expected or p.startswith((expected + ".", expected + "[")) for p in paths)
+
+
+def _bases() -> dict[str, Row]:
+    """The first bundled example listing of each write portal."""
+    out: dict[str, Row] = {}
+    for line in bundled_examples().read_text("utf-8").splitlines():
+        row = json.loads(line)
+        out.setdefault(",".join(row.get("portals") or []), row)
+    return {k: v for k, v in out.items() if k in ("hemnet", "immowelt")}
+
+
+BASES = _bases()
+
+
+def broken_line(portal: str, kind: str, pick: Pick) -> tuple[bytes, str]:
+    """A listing of `portal` broken by `kind`, and the canonical path the mistake is at."""
+    row = copy.deepcopy(BASES[portal])
+    expected = MUTATIONS[kind](row, pick)
+    return json.dumps(row, ensure_ascii=False).encode(), expected
+
+
+def malformed_cli(workdir: Path, *, per_case: int, seed: int) -> dict[str, Any]:
+    """`listsync apply` and `listsync validate` over seeded malformed lines (`per_case` for each
+    mutation kind and portal) against sandboxes on loopback."""
+    start = time.monotonic()
+    rng = random.Random(seed)
+    cases = [
+        broken_line(portal, kind, rng.choice)
+        for kind in sorted(MUTATIONS)
+        for portal in sorted(BASES)
+        for _ in range(per_case)
+    ]
+    source = workdir / "malformed.jsonl"
+    source.write_bytes(b"\n".join(line for line, _ in cases) + b"\n")
+    report = workdir / "malformed-report.json"
+    with serve(workdir) as portals:
+        apply = _cli(portals.apply_cmd(source, "--report", str(report)), workdir)
+        validate = _cli([LISTSYNC, "validate", str(source)], workdir)
+        requests = sum(len(s.requests) for s in portals.sandboxes.values())
+        sent = writes(portals.sandboxes)
+    by_line: dict[int, list[str]] = {}
+    outcomes = json.loads(report.read_text("utf-8"))["outcomes"]
+    for outcome in outcomes:
+        by_line.setdefault(outcome["line"], []).extend(i["path"] for i in outcome["issues"])
+    return {
+        "lines": len(cases),
+        "apply_exit": apply.returncode,
+        "validate_exit": validate.returncode,
+        "tracebacks": sum("Traceback" in r.stdout + r.stderr for r in (apply, validate)),
+        "requests": requests,
+        "writes": sent,
+        "not_rejected": sum(o["outcome"] not in ("invalid", "blocked") for o in outcomes),
+        "lines_reported": len(by_line),
+        "wrong_path": [
+            (n, path)
+            for n, (_, path) in enumerate(cases, start=1)
+            if not reported_at(path, by_line.get(n, []))
+        ],
+        "seconds": round(time.monotonic() - start, 1),
+    }
+
+
+def _cli(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603  (our own CLI)
+        cmd, cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=600, check=False
+    )

@@ -262,6 +262,49 @@ def test_sandbox_serve_in_a_subprocess_until_interrupted() -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["hemnet", "immowelt", "booli"])
+def test_each_builtin_sandbox_serves_its_adapter_over_loopback(name: str, tmp_path: Path) -> None:
+    """`listsync sandbox serve NAME` serves each built-in portal sandbox on loopback, and the
+    `[portals.NAME]` block it prints is enough for the real adapter to pass its `check()`."""
+    import asyncio
+    import tomllib
+
+    from listsync.config import parse_portal_config
+
+    proc = subprocess.Popen(  # noqa: S603 - our own installed script, fixed arguments
+        [LISTSYNC, "sandbox", "serve", name, "--port", "0", "--show-secrets"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        # The settings block is on stdout; "Press Ctrl+C" follows it on stderr.
+        while "Press Ctrl+C" not in proc.stderr.readline():
+            assert proc.poll() is None, "the sandbox exited early"
+        os.set_blocking(proc.stdout.fileno(), False)
+        printed = proc.stdout.read()
+        table = tomllib.loads(printed.split("\n", 1)[1])["portals"][name]
+        cls = Registry().get(name)
+        config = parse_portal_config(name, table, cls.settings_model, cls.account_model)
+
+        async def check() -> None:
+            adapter = cls(config.settings, config.accounts["default"])
+            try:
+                await adapter.check()
+            finally:
+                await adapter.aclose()
+
+        asyncio.run(check())
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+
+
 def test_listsync_binary_is_next_to_python() -> None:
     """The subprocess tests run the `listsync` script of this environment."""
     assert LISTSYNC.exists() or os.name == "nt"
