@@ -131,7 +131,7 @@ class SandboxServers:
     def control(self, portal: str, action: str, *, body: Any = None, **params: Any) -> Any:
         """Call `/__control/<action>` of one sandbox (GET without a body, POST with one)."""
         url = f"{self.base_url(portal)}/__control/{action}"
-        if body is None and action in ("stats", "requests", "records"):
+        if body is None and action in ("stats", "requests"):
             response = self.http.get(url, params=params)
         else:
             response = self.http.post(url, params=params, content=json.dumps(body or {}))

@@ -16,7 +16,6 @@ control calls never see latency or faults and never enter the request log):
 - `POST /__control/faults`               body: a `FaultConfig` as JSON
 - `POST /__control/expire?account=A`     expire the account's credential (Hemnet: its key;
                                          Immowelt: every issued token)
-- `GET  /__control/records`              the external ids the sandbox holds, per account
 
 `--log count` keeps only counters instead of the full request log (for 100,000-listing runs).
 SIGTERM or SIGINT stops every server.
@@ -89,20 +88,6 @@ def _entry_json(entry: RecordedRequest) -> dict[str, Any]:
     }
 
 
-def _records(sandbox: Sandbox) -> dict[str, list[str]]:
-    """External ids per account, from the sandbox's own view of its state."""
-    out: dict[str, list[str]] = {}
-    listings = getattr(sandbox, "listings", None)
-    if listings is None:
-        return out
-    found = listings()
-    if isinstance(found, dict):  # Immowelt: {externalListingId: payload} of the default client
-        out["default"] = sorted(found)
-    else:  # Hemnet: list of listing views
-        out["default"] = sorted(str(item.get("externalId")) for item in found)
-    return out
-
-
 def throttle_purge(sandbox: Sandbox, every: float) -> None:
     """Run the sandbox's `_purge(client)` at most once per `every` seconds per client."""
     purge = getattr(sandbox, "_purge", None)
@@ -134,9 +119,7 @@ class Control:
             return
         await self.sandbox.app(scope, receive, send)
 
-    async def handle(  # noqa: PLR0911  (one return per control action)
-        self, request: Request, action: str
-    ) -> Response:
+    async def handle(self, request: Request, action: str) -> Response:
         sandbox, log = self.sandbox, self.log
         if action == "stats":
             return JSONResponse({"requests": log.total, "writes": log.writes, "faults": log.faults})
@@ -156,8 +139,6 @@ class Control:
             elif hasattr(sandbox, "expire_tokens"):
                 sandbox.expire_tokens()
             return JSONResponse({})
-        if action == "records":
-            return JSONResponse(_records(sandbox))
         return JSONResponse({"error": f"unknown control {action}"}, 404)
 
 
@@ -188,8 +169,11 @@ async def serve(args: argparse.Namespace) -> None:
         log = CountingLog(keep=args.log == "full")
         sandbox.requests = log
         throttle_purge(sandbox, args.purge_every)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose `proto` says TCP;
+        # with proto 0 every response stalls ~40 ms (Nagle's algorithm meets delayed ACKs).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", 0))
         base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         config = uvicorn.Config(

@@ -27,10 +27,10 @@ from typing import Any
 import _harness as h
 import structlog
 
+from listsync import Syndicator
 from listsync.io import read_listings
 from listsync.model import Listing
 from listsync.sync import Planner, diff_projection
-from listsync.syndicator import Syndicator
 
 WARM_UP = 20
 PORTALS = {

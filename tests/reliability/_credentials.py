@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from listsync import Syndicator
 from listsync.io import read_listings
 from listsync.sync import EntryResult, RunReport
-from listsync.syndicator import Syndicator
 from listsync_booli.sandbox import BooliSandbox
 from listsync_hemnet.sandbox import HemnetSandbox
 from listsync_immowelt.sandbox import ImmoweltSandbox

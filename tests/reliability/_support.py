@@ -28,10 +28,10 @@ from typing import Any
 
 import httpx
 
+from listsync import Syndicator
 from listsync.io import bundled_examples, read_listings
 from listsync.sandbox import FaultConfig, Sandbox
 from listsync.sync import FAILING_OUTCOMES, RunReport
-from listsync.syndicator import Syndicator
 from listsync_hemnet.sandbox import HemnetSandbox
 from listsync_immowelt.sandbox import ImmoweltSandbox
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from listsync import Syndicator
 from listsync.io import read_listings
 from listsync.sync import Action
-from listsync.syndicator import Syndicator
 
 from ._support import new_sandboxes
 from .malformed import BASES, CANONICAL_PATH, MUTATIONS, broken_line, malformed_cli, reported_at
