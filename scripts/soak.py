@@ -40,7 +40,7 @@ def _fault_matrix(work: Path, a: argparse.Namespace) -> dict[str, Any]:
 
 def _kill_restart(work: Path, a: argparse.Namespace) -> dict[str, Any]:
     listings = write_listings(work / "listings.jsonl", 140 * a.scale)
-    return kill_restart(listings, work, kills=a.kills, seed=a.seed, window=(1.2, 2.0 + a.scale))
+    return kill_restart(listings, work, kills=a.kills, seed=a.seed, max_writes_per_kill=600)
 
 
 def _malformed(work: Path, a: argparse.Namespace) -> dict[str, Any]:
@@ -91,6 +91,7 @@ SCENARIOS: dict[str, tuple[Callable[[Path, argparse.Namespace], dict[str, Any]],
         lambda f: (
             f["failed_listings"] == f["hemnet_401"] == f["server_errors"] == 0
             and f["hemnet_rotations"] >= 1
+            and f["new_key_stored"]
             and f["immowelt_token_requests"] == 2
         ),
     ),

@@ -8,6 +8,7 @@ import json
 import stat
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,11 @@ def credential_expiry(
         "immowelt": immowelt.client_settings("http://immowelt.sandbox"),
     }
     done: list[EntryResult] = []
+    stored: list[tuple[str, str, str]] = []
+
+    async def credential_store(portal: str, account: str, secrets: Mapping[str, str]) -> None:
+        """Keeps renewed credentials in memory (the default store writes to the CWD)."""
+        stored.append((portal, account, secrets.get("token", "")))
 
     def on_result(result: EntryResult) -> None:
         if result.entry.portal == "immowelt":
@@ -50,6 +56,7 @@ def credential_expiry(
             settings,
             state=f"sqlite:///{workdir / 'expiry.sqlite'}",
             transports={"hemnet": hemnet.transport(), "immowelt": immowelt.transport()},
+            credential_store=credential_store,
             concurrency=16,
         ) as syndicator:
             return await syndicator.run(read_listings(listings), on_result=on_result)
@@ -60,6 +67,8 @@ def credential_expiry(
         "failed_listings": len(failing(report)),
         "hemnet_rotations": sum(r.status < 300 for r in rotations),
         "hemnet_401": sum(r.status == 401 for r in hemnet.requests),
+        "new_key_stored": bool(stored)
+        and stored[-1] == ("hemnet", "default", hemnet.client_settings("http://x")["token"]),
         "immowelt_401_renewed": sum(r.status == 401 for r in immowelt.requests),
         "immowelt_token_requests": immowelt.token_requests,
         "server_errors": sum(r.status >= 500 for s in (hemnet, immowelt) for r in s.requests),

@@ -20,9 +20,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -258,17 +259,19 @@ def serve(
         yield Served(sandboxes, config, workdir / "state.sqlite", workdir)
 
 
-def run_cli(cmd: list[str], cwd: Path, kill_after: float | None = None) -> tuple[int | None, str]:
-    """Run `cmd`; with `kill_after`, SIGKILL it then (None when it was killed)."""
+def run_cli(
+    cmd: list[str], cwd: Path, kill_when: Callable[[], bool] | None = None
+) -> tuple[int | None, str]:
+    """Run `cmd`; with `kill_when`, SIGKILL it as soon as that returns True (polled every
+    5 ms). Returns the exit code (None when killed) and stderr."""
     proc = subprocess.Popen(  # noqa: S603  (our own CLI)
         cmd, cwd=cwd, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    if kill_after is None:
+    if kill_when is None:
         _, err = proc.communicate(timeout=1800)
         return proc.returncode, err.decode(errors="replace")
-    deadline = time.monotonic() + kill_after
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    while proc.poll() is None and not kill_when():
+        time.sleep(0.005)
     killed = proc.poll() is None
     if killed:
         proc.send_signal(signal.SIGKILL)
@@ -276,19 +279,26 @@ def run_cli(cmd: list[str], cwd: Path, kill_after: float | None = None) -> tuple
     return (None if killed else proc.returncode), err.decode(errors="replace")
 
 
+def _reached(sandboxes: dict[str, Sandbox], target: int) -> bool:
+    return writes(sandboxes) >= target
+
+
 def kill_restart(
-    listings: Path, workdir: Path, *, kills: int, seed: int, window: tuple[float, float]
+    listings: Path, workdir: Path, *, kills: int, seed: int, max_writes_per_kill: int
 ) -> dict[str, Any]:
-    """SIGKILL `listsync apply` `kills` times at seeded moments in `window` (seconds after its
-    start), then run it to completion (at most 3 runs); compare with a never-killed run."""
+    """SIGKILL `listsync apply` `kills` times, each after a seeded number of write requests
+    (1..`max_writes_per_kill`) reached the sandboxes in that run, so kills land mid-run at any
+    machine speed (right after a create, in the middle of images, before a publish...); then
+    run it to completion (at most 3 runs) and compare with a never-killed run."""
     start = time.monotonic()
     expected = reference(listings, workdir)
     rng = random.Random(seed)
-    figures: dict[str, Any] = {"kills": 0, "writes_at_kills": []}
+    figures: dict[str, Any] = {"kills_requested": kills, "kills": 0, "writes_at_kills": []}
     with serve(workdir) as portals:
         cmd = portals.apply_cmd(listings)
         for _ in range(kills):
-            code, _err = run_cli(cmd, workdir, kill_after=rng.uniform(*window))
+            target = writes(portals.sandboxes) + rng.randint(1, max_writes_per_kill)
+            code, _err = run_cli(cmd, workdir, partial(_reached, portals.sandboxes, target))
             figures["kills"] += code is None
             figures["writes_at_kills"].append(writes(portals.sandboxes))
         codes, tracebacks = [], 0
