@@ -13,6 +13,7 @@ ListsyncError
     ├── RetryableError            retried automatically by the HTTP layer and the engine
     │   ├── RateLimitedError      429; `retry_after` in seconds when the portal said
     │   ├── TransientError        5xx, timeouts, connection failures
+    │   │   └── RequestNotSentError   ... before anything reached the portal: always safe
     │   └── UnknownOutcomeError   a non-idempotent request may or may not have landed
     └── PortalBugError            the portal answered something its documents rule out
 ```
@@ -43,6 +44,7 @@ __all__ = [
     "PortalError",
     "PortalValidationError",
     "RateLimitedError",
+    "RequestNotSentError",
     "RetryableError",
     "Severity",
     "TransientError",
@@ -237,6 +239,11 @@ class RateLimitedError(RetryableError):
 
 class TransientError(RetryableError):
     """A server error, timeout or connection failure that may go away on retry."""
+
+
+class RequestNotSentError(TransientError):
+    """Nothing reached the portal (connection refused, token endpoint down): any request,
+    even a create, may be sent again."""
 
 
 class UnknownOutcomeError(RetryableError):

@@ -180,3 +180,24 @@ def test_account_settings_keep_the_token_secret() -> None:
     """The token is a SecretStr: it never shows in the settings' repr."""
     account = HemnetAccount(token=SecretStr("abc.def-secret"))
     assert "def-secret" not in repr(account)
+
+
+async def test_a_key_file_from_another_portal_environment_is_ignored(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A rotated key recorded for the same configured token but another base URL (e.g. a
+    previous sandbox or the test environment) does not override the configured token."""
+    from listsync_hemnet.keys import token_origin
+
+    sandbox = HemnetSandbox(clock=clock)
+    path = tmp_path / "hemnet-default.json"
+    settings, account = split_settings(sandbox.client_settings(BASE_URL))
+    elsewhere = token_origin(account.token, "http://127.0.0.1:1/other")
+    path.write_text(json.dumps({"token": "old.rotated", "key_id": "k-old", "origin": elsewhere}))
+    account = account.model_copy(update={"credential_file": path})
+    adapter = HemnetAdapter(settings, account, transport=sandbox.transport(), clock=clock)
+    try:
+        await adapter.check()
+    finally:
+        await adapter.aclose()
+    assert sandbox.requests[-1].principal == sandbox.add_account("default")["key_id"]

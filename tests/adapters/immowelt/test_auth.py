@@ -170,3 +170,22 @@ async def test_no_token_or_secret_in_logs_or_errors(
     text = repr(logs) + "".join(messages)
     assert not [s for s in secrets if s in text]
     assert all(r.headers.get("user-agent", "").startswith("listsync/") for r in sandbox.requests)
+
+
+@pytest.mark.parametrize("fault", ["error", "rate_limit"])
+async def test_token_endpoint_failure_is_retried_not_taken_for_a_token(
+    make_adapter: AdapterFactory, sandbox: ImmoweltSandbox, fault: str
+) -> None:
+    """A 503 or 429 from the token endpoint is not a token: authlib would store its body as
+    one (no access_token -> KeyError). It is a retryable, nothing-sent error and the next
+    attempt fetches a real token."""
+    from listsync.sandbox import FaultConfig
+
+    rates = {"error_rate": 1.0} if fault == "error" else {"rate_limit_rate": 1.0}
+    sandbox.set_faults(
+        FaultConfig(**rates, error_statuses=(503,), retry_after=0, methods=("POST",), max_faults=1)
+    )
+    adapter = make_adapter()
+    assert await adapter.fetch("DE-1001", None) is None
+    token_calls = [r for r in sandbox.requests if r.path == "/oauth/token"]
+    assert [c.fault for c in token_calls] == [fault, None]

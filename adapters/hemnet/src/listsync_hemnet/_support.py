@@ -61,14 +61,18 @@ Store = Callable[[Mapping[str, str]], Awaitable[None]]
 
 
 def credentials(
-    account: HemnetAccount, account_name: str, credential_store: CredentialStore | None
+    account: HemnetAccount,
+    account_name: str,
+    credential_store: CredentialStore | None,
+    *,
+    base_url: str = "",
 ) -> tuple[SecretStr, str | None, Store]:
     """The key to start from and where a rotated key goes.
 
     With the embedding application's `credential_store`, the configured token is used and
     new keys go to the callback. Without one, keys go to a 0600 JSON file, and a key found in
     that file wins over the configured token only when it was rotated from that same
-    configured token (the file records the token's fingerprint as `origin`).
+    configured token for the same base URL (the file records their fingerprint as `origin`).
     """
     if credential_store is not None:
         callback = credential_store
@@ -78,7 +82,7 @@ def credentials(
 
         return account.token, account.key_id, to_callback
     path = account.credential_file or default_credential_path(account_name)
-    origin = token_origin(account.token)
+    origin = token_origin(account.token, base_url)
     token, key_id = load_credentials(path, origin) or (account.token, account.key_id)
 
     async def to_file(secrets: Mapping[str, str]) -> None:

@@ -118,7 +118,9 @@ class HemnetAdapter:
         self.settings = settings
         self.account = account
         self.account_name = account_name
-        token, key_id, store = credentials(account, account_name, credential_store)
+        token, key_id, store = credentials(
+            account, account_name, credential_store, base_url=settings.base_url
+        )
         common: dict[str, Any] = {
             "portal": PORTAL,
             "account": account_name,

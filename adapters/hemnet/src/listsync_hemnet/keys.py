@@ -71,14 +71,14 @@ async def file_credential_store(path: Path, secrets: Mapping[str, str]) -> None:
     await asyncio.to_thread(_write_private, path, json.dumps(dict(secrets)))
 
 
-def token_origin(token: SecretStr) -> str:
-    """A one-way fingerprint of the configured token a chain of rotated keys started from."""
-    return hashlib.sha256(token.get_secret_value().encode()).hexdigest()
+def token_origin(token: SecretStr, base_url: str = "") -> str:
+    """A one-way fingerprint of the configured token (and the portal base URL) a chain of
+    rotated keys started from."""
+    seed = f"{base_url.rstrip('/')}\n{token.get_secret_value()}"
+    return hashlib.sha256(seed.encode()).hexdigest()
 
 
-def load_credentials(
-    path: Path, origin: str | None = None
-) -> tuple[SecretStr, str | None] | None:
+def load_credentials(path: Path, origin: str | None = None) -> tuple[SecretStr, str | None] | None:
     """(token, key id) from a file `file_credential_store` wrote, None when there is none.
 
     With `origin`, the file counts only when its rotation chain started from that configured

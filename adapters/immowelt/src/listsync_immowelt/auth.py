@@ -39,8 +39,11 @@ from listsync.adapter import Capability  # noqa: E402
 from listsync.errors import (  # noqa: E402
     AuthenticationError,
     PermissionDeniedError,
+    RateLimitedError,
+    RequestNotSentError,
     TransientError,
 )
+from listsync.http import parse_retry_after  # noqa: E402
 from listsync_immowelt.mapping import PORTAL  # noqa: E402
 
 __all__ = ["SCOPES", "ImmoweltAuth", "TokenManager", "narrow_scopes", "token_client_class"]
@@ -86,6 +89,15 @@ class _ClockedToken(OAuth2Token):  # type: ignore[misc]  # authlib is untyped
         return expires_at - leeway < self._clock()
 
 
+class _TokenEndpointUnavailableError(Exception):
+    """The token endpoint answered without a token (5xx, 429 or a body with no token)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.status_code = response.status_code
+        self.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        super().__init__(f"token endpoint answered {response.status_code} without a token")
+
+
 class _TokenClient(AsyncOAuth2Client):  # type: ignore[misc]  # authlib is untyped
     """`AsyncOAuth2Client` whose tokens expire by an injected clock; nothing else changes."""
 
@@ -94,7 +106,14 @@ class _TokenClient(AsyncOAuth2Client):  # type: ignore[misc]  # authlib is untyp
         super().__init__(*args, **kwargs)
 
     def parse_response_token(self, resp: httpx.Response) -> _ClockedToken:
+        # authlib takes any JSON body without an OAuth `error` member as a token, so a 5xx or
+        # 429 from the token endpoint would become a "token" with no access_token. Refuse it:
+        # the current token stays expired and the next request fetches again.
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise _TokenEndpointUnavailableError(resp)
         raw = dict(super().parse_response_token(resp))
+        if not raw.get("access_token"):
+            raise _TokenEndpointUnavailableError(resp)
         raw.pop("expires_at", None)  # authlib computed it from time.time(); use our clock
         self.token = _ClockedToken(raw, self._clock)
         return self.token
@@ -209,6 +228,22 @@ class TokenManager:
             await self._client.ensure_active_token(self._client.token)
         except OAuthError as exc:
             raise self._refused(exc) from None
+        except _TokenEndpointUnavailableError as exc:
+            # Nothing reached the listings API yet, so even a create may be retried.
+            if exc.status_code == 429:
+                raise RateLimitedError(
+                    "token endpoint rate limited",
+                    portal=PORTAL,
+                    account=self.account,
+                    retry_after=exc.retry_after,
+                    status_code=429,
+                ) from None
+            raise RequestNotSentError(
+                f"token endpoint unavailable ({exc.status_code})",
+                portal=PORTAL,
+                account=self.account,
+                status_code=exc.status_code,
+            ) from None
         except (httpx.TransportError, httpx.HTTPStatusError) as exc:
             raise TransientError(
                 f"token endpoint unavailable: {type(exc).__name__}",

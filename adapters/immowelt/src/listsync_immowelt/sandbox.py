@@ -89,6 +89,12 @@ class _Client:
     secret: str
     listings: dict[str, _Stored] = field(default_factory=dict)
     medias: dict[str, _Media] = field(default_factory=dict)
+    purged_at: float = float("-inf")
+
+
+# Expiry is checked at most once per second of sandbox time: scanning every stored listing and
+# media on every request made the sandbox O(N) per request (10,000 listings: 1,063 s vs ~200 s).
+_PURGE_EVERY = 1.0
 
 
 class ImmoweltSandbox(Sandbox):
@@ -181,6 +187,9 @@ class ImmoweltSandbox(Sandbox):
 
     def _purge(self, client: _Client) -> None:
         now = self.clock()
+        if now - client.purged_at < _PURGE_EVERY:
+            return
+        client.purged_at = now
         for key in [k for k, v in client.listings.items() if now - v.written_at >= _RETENTION]:
             del client.listings[key]
         for key, media in list(client.medias.items()):
