@@ -159,8 +159,30 @@ class Projection(BaseModel):
 
     def digest(self) -> str:
         """A stable hash of the whole projection: equal hashes mean nothing to send."""
-        raw = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        try:
+            # The same text as below without copying the projection first; anything that
+            # `json` cannot write as-is (Decimal, dates, NaN, ...) takes the pydantic route.
+            raw = json.dumps(
+                _as_tree(self),
+                sort_keys=True,
+                separators=(",", ":"),
+                allow_nan=False,
+                default=_as_tree,
+            )
+        except (TypeError, ValueError):
+            raw = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _as_tree(value: Any) -> dict[str, Any]:
+    """A `Projection` or `ProjectedItem` as a dict of its fields, for `Projection.digest`.
+
+    Raises:
+        TypeError: for any other value (`json.dumps` calls this for what it cannot write).
+    """
+    if type(value) not in (Projection, ProjectedItem):
+        raise TypeError(f"{type(value).__name__} is not plain JSON")
+    return {name: getattr(value, name) for name in type(value).model_fields}
 
 
 class OpKind(StrEnum):

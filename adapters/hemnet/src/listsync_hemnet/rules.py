@@ -9,6 +9,7 @@ sandbox; change them when the Swagger says otherwise.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from decimal import Decimal
@@ -28,6 +29,9 @@ SWEDEN_BOUNDS = (55.0, 69.1, 10.5, 24.2)
 MAX_PRICE = Decimal(10_000_000_000)
 _APARTMENT_NUMBER = re.compile(r"^\d{4}$")
 _PUBLISHED = frozenset({ListingStatus.FOR_SALE, ListingStatus.COMING_SOON})
+# An http(s) URL whose network location is a bare host name or IPv4 address (no user, port,
+# brackets, escapes or whitespace): `urlsplit(url).hostname` is then that part in lower case.
+_PLAIN_HTTP_URL = re.compile(r"https?://([A-Za-z0-9.-]+)(?:[/?#]|\Z)")
 
 
 def _issue(
@@ -40,10 +44,18 @@ def _issue(
 
 def check_url(url: str) -> str | None:
     """Why Hemnet's servers could not use `url`, or None when it looks fetchable."""
+    plain = _PLAIN_HTTP_URL.match(url)
+    if plain is not None:  # what `urlsplit` would find, without splitting (the common case)
+        return _host_problem(plain.group(1).lower())
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an absolute http(s) URL"
-    host = parts.hostname
+    return _host_problem(parts.hostname)
+
+
+@functools.lru_cache(maxsize=4096)
+def _host_problem(host: str) -> str | None:
+    """`check_url`'s verdict on a (lower-case) host name; a few hosts serve every image."""
     if host == "localhost" or host.endswith((".local", ".localhost", ".internal")):
         return "must be reachable from Hemnet's servers (not a local host)"
     try:

@@ -196,6 +196,9 @@ class ImmoweltAdapter:
             self._http(transport, ImmoweltAuth(self.tokens)), self._http(transport, None)
         )
         self._credential_store = credential_store  # Immowelt tokens are renewed, not rotated
+        # The payload `preflight` built, handed to the `project` call of the same listing that
+        # (in the planner) follows it, so it is built once per listing instead of twice.
+        self._preflighted: tuple[Listing, dict[str, Any]] | None = None
 
     def _scopes(self, settings: ImmoweltSettings) -> list[str]:
         if isinstance(settings.scopes, tuple):
@@ -231,25 +234,33 @@ class ImmoweltAdapter:
 
     def preflight(self, listing: Listing) -> list[FieldIssue]:
         """The 21 business rules (except 11, see `plan`) and EUR amounts, offline."""
-        return check_all(self.payload(listing), listing) + _currency_issues(listing)
+        memo = self._preflighted
+        if memo is not None and memo[0] is listing:
+            payload = memo[1]
+        else:
+            payload = self.payload(listing)
+            self._preflighted = (listing, payload)  # holds `listing`: its id is not reused
+        return check_all(payload, listing) + _currency_issues(listing)
+
+    def _take_payload(self, listing: Listing) -> dict[str, Any]:
+        """The payload `preflight` built for this very listing object, else a new one."""
+        memo = self._preflighted
+        if memo is not None and memo[0] is listing:
+            self._preflighted = None  # each projection gets a payload of its own
+            return memo[1]
+        return self.payload(listing)
 
     def project(self, listing: Listing) -> Projection:
-        media = tuple(
-            ProjectedItem(
-                key=media_id(listing.external_ref, str(m.url)),
-                canonical_index=i,
-                payload={
-                    "externalMediaId": media_id(listing.external_ref, str(m.url)),
-                    "fileName": media_file_name(str(m.url)),
-                    "url": str(m.url),
-                },
-            )
-            for i, m in enumerate(listing.media)
-        )
+        media = []
+        for i, m in enumerate(listing.media):
+            url = str(m.url)
+            ref = media_id(listing.external_ref, url)
+            item = {"externalMediaId": ref, "fileName": media_file_name(url), "url": url}
+            media.append(ProjectedItem(key=ref, canonical_index=i, payload=item))
         return Projection(
             external_ref=listing.external_ref,
-            fields=self.payload(listing),
-            media=media,
+            fields=self._take_payload(listing),
+            media=tuple(media),
             target=_target(listing),
         )
 

@@ -101,6 +101,10 @@ def _num(value: Decimal | int | float) -> int | float:
     return int(dec) if dec == dec.to_integral_value() else float(dec)
 
 
+_NEVER_EMPTY = (str, int, float, Decimal)
+"""Values that never compare equal to `{}` or `[]` (skips that comparison in `_compact`)."""
+
+
 def _amount(money: Money | None) -> dict[str, Any] | None:
     return None if money is None else {"amount": _num(money.amount)}
 
@@ -108,8 +112,20 @@ def _amount(money: Money | None) -> dict[str, Any] | None:
 def _compact(value: Any) -> Any:
     """Drop None values and empty containers, recursively."""
     if isinstance(value, dict):
-        out = {k: _compact(v) for k, v in value.items() if v is not None}
-        return {k: v for k, v in out.items() if v not in ({}, [])}
+        out = {}
+        for key, given in value.items():
+            if given is None:
+                continue
+            if isinstance(given, dict | list):
+                item = _compact(given)
+                if not item:  # a plain dict or list again: empty means == {} or == []
+                    continue
+            elif not isinstance(given, _NEVER_EMPTY) and given in ({}, []):
+                continue
+            else:
+                item = given
+            out[key] = item
+        return out
     if isinstance(value, list):
         return [_compact(v) for v in value]
     return value

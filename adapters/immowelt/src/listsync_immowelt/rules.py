@@ -13,8 +13,10 @@ below say what is assumed; the sandbox enforces the same documented facts indepe
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any, TypeGuard
 
 from listsync.errors import FieldIssue
@@ -25,6 +27,9 @@ __all__ = ["RULES", "check_all", "rule_11_estate_type_unchanged"]
 
 Payload = Mapping[str, Any]
 Rule = Callable[[Payload, Listing | None], list[FieldIssue]]
+Leaf = tuple[str, Any]
+"""A scalar of the payload and its JSON pointer (keys unescaped)."""
+_SCALARS = (str, int, float, Decimal)
 
 MAX_TEXT = 3999
 MAX_SPACE = 99_999_999
@@ -109,31 +114,45 @@ def _issue(pointer: str, message: str, rule: int, listing: Listing | None) -> Fi
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _tokens(pointer: str) -> tuple[str, ...]:
+    return tuple(parse_pointer(pointer))
+
+
 def _get(payload: Payload, pointer: str) -> Any:
     node: Any = payload
-    for part in parse_pointer(pointer):
+    for part in _tokens(pointer):
         if not isinstance(node, Mapping) or part not in node:
             return None
         node = node[part]
     return node
 
 
-def _leaves(node: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(node, Mapping):
+def _leaves(node: Any, pointer: str = "") -> list[Leaf]:
+    """Every scalar under `node` with its (unescaped) pointer, in document order."""
+    out: list[Leaf] = []
+    _collect(node, pointer, out)
+    return out
+
+
+def _collect(node: Any, pointer: str, out: list[Leaf]) -> None:
+    if isinstance(node, _SCALARS) or node is None:
+        out.append((pointer, node))
+    elif isinstance(node, dict | Mapping):
         for key, value in node.items():
-            yield from _leaves(value, f"{pointer}/{key}")
+            _collect(value, f"{pointer}/{key}", out)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield from _leaves(value, f"{pointer}/{i}")
+            _collect(value, f"{pointer}/{i}", out)
     else:
-        yield pointer, node
+        out.append((pointer, node))
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _texts(payload: Payload) -> Iterator[tuple[str, Any]]:
+def _texts(payload: Payload) -> list[Leaf]:
     return _leaves(_get(payload, "/data/texts") or {}, "/data/texts")
 
 
@@ -165,10 +184,10 @@ def rule_03_phone(payload: Payload, listing: Listing | None) -> list[FieldIssue]
     return out
 
 
-def _date_fields(payload: Payload) -> Iterator[tuple[str, Any]]:
-    for pointer, value in _leaves(payload):
-        key = pointer.rsplit("/", 1)[-1]
-        if key.endswith("Date") or key in ("availableFrom", "validUntil"):
+def _date_fields(leaves: Iterable[Leaf]) -> Iterator[Leaf]:
+    # A suffix without "/" of the pointer is a suffix of its last key: no need to split.
+    for pointer, value in leaves:
+        if pointer.endswith(("Date", "/availableFrom", "/validUntil")):
             yield pointer, value
 
 
@@ -183,19 +202,26 @@ def _parse_date(value: Any) -> dt.date | None:
 
 def rule_04_date_format(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Date fields are `YYYY-MM-DD`."""
+    return _date_format(_leaves(payload), listing)
+
+
+def _date_format(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldIssue]:
     return [
         _issue(p, "not a date in the format YYYY-MM-DD", 4, listing)
-        for p, v in _date_fields(payload)
+        for p, v in _date_fields(leaves)
         if v is not None and _parse_date(v) is None
     ]
 
 
 def rule_05_url_format(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """URL fields are absolute http(s) URLs with a public host name."""
+    return _url_format(_leaves(payload), listing)
+
+
+def _url_format(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldIssue]:
     out = []
-    for pointer, value in _leaves(payload):
-        key = pointer.rsplit("/", 1)[-1]
-        is_url_field = key.endswith(("URL", "Url")) or key == "userHomepage"
+    for pointer, value in leaves:
+        is_url_field = pointer.endswith(("URL", "Url", "/userHomepage"))
         if (
             is_url_field
             and value is not None
@@ -301,7 +327,7 @@ def rule_11_estate_type_unchanged(
 
 def _ranged(
     listing: Listing | None,
-    pointers: Iterator[tuple[str, Any]],
+    pointers: Iterable[Leaf],
     *,
     limit: int,
     rule: int,
@@ -351,9 +377,13 @@ def rule_15_new_build_dates(payload: Payload, listing: Listing | None) -> list[F
 
 def rule_16_percentages(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Percentage values lie between 0 and 100."""
+    return _percentages(_leaves(payload.get("data", {}), "/data"), listing)
+
+
+def _percentages(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldIssue]:
     out = []
-    for pointer, value in _leaves(payload.get("data", {}), "/data"):
-        is_percent = pointer.rsplit("/", 1)[-1].lower().endswith(("percent", "percentage"))
+    for pointer, value in leaves:
+        is_percent = pointer.lower().endswith(("percent", "percentage"))
         if is_percent and value is not None and not (_is_number(value) and 0 <= value <= 100):
             out.append(_issue(pointer, "percentage must be between 0 and 100", 16, listing))
     return out
@@ -443,6 +473,23 @@ RULES: tuple[Rule, ...] = (
 """Every stateless rule, in the document's order (rule 11 needs the last sent payload)."""
 
 
+_ON_LEAVES: Mapping[Rule, Callable[[list[Leaf], Listing | None], list[FieldIssue]]] = {
+    rule_04_date_format: _date_format,
+    rule_05_url_format: _url_format,
+    rule_16_percentages: _percentages,
+}
+"""The rules that look at every leaf, as functions of the leaves (`check_all` walks once)."""
+
+
 def check_all(payload: Payload, listing: Listing | None = None) -> list[FieldIssue]:
     """Run every stateless rule over a mapped payload."""
-    return [issue for rule in RULES for issue in rule(payload, listing)]
+    # The payload's leaves, per top-level member: rule 16 reads those of `data` only.
+    tops = {key: _leaves(value, f"/{key}") for key, value in payload.items()}
+    every = [leaf for leaves in tops.values() for leaf in leaves]
+    walked: dict[Rule, list[Leaf]] = {rule_04_date_format: every, rule_05_url_format: every}
+    walked[rule_16_percentages] = tops.get("data", [])
+    out: list[FieldIssue] = []
+    for rule in RULES:
+        leaves = walked.get(rule)
+        out += rule(payload, listing) if leaves is None else _ON_LEAVES[rule](leaves, listing)
+    return out
