@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import random
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -69,6 +70,7 @@ from listsync.sync._store import (
 __all__ = ["Engine", "EntryResult"]
 
 log = structlog.stdlib.get_logger(__name__)
+_stdlib_log = logging.getLogger(__name__)
 
 _DEFAULT_STATUS = {
     OpKind.PUBLISH: PortalStatus.LIVE,
@@ -290,38 +292,39 @@ class Engine:
         assert desired is not None  # noqa: S101  (needs_apply guarantees it)
         sent = state.sent
         done: list[str] = []
+        last = len(entry.operations) - 1
         for index, op in enumerate(entry.operations):
             if self.stopping and index > 0:
                 raise _Interrupted
-            ctx = _context(entry, state, desired)
-            intent_id = None
-            if not op.idempotent:
-                item = _item_for(op, desired)
-                intent = Intent(state.key, op, item=item, run_id=self.run_id)
-                intent_id = self.store.add_intent(intent)
+            intent_id = self._journal(state.key, op, desired)
             try:
-                result = await self._run_op(adapter, op, ctx)
+                result = await self._run_op(adapter, op, _context(entry, state, desired))
             except ListsyncError as exc:
                 if intent_id is not None and not isinstance(exc, RetryableError):
                     self.store.clear_intent(intent_id)  # refused: it did not land
                 raise
-            sent = apply_result_to_sent(sent, desired, op, adapter.capabilities)
-            state = _absorb(state, op, result, adapter.capabilities).with_sent(sent)
+            state = _absorb(state, op, result, adapter.capabilities)
+            if index == last:  # the last operation's record is also the converged one
+                state = _converged(state, entry, desired)
+            else:
+                sent = apply_result_to_sent(sent, desired, op, adapter.capabilities)
+                state = state.with_sent(sent, hashed=False)  # part-way: never "unchanged"
             audit = AuditEntry(state.key, op.describe(), "ok", self.run_id, result.request_id)
             self.store.save(state, audit=audit, clear_intent=intent_id)
             done.append(op.describe())
-            log.debug("operation_applied", operation=op.describe(), remote_id=state.remote_id)
-        state = dataclasses.replace(
-            state.with_sent(desired),
-            outcome=Outcome.CONVERGED,
-            error_class=None,
-            error_message=None,
-            issues=entry.issues,
-            attempts=0,
-            updated_at=utcnow(),
-        )
-        self.store.save(state)
+            if _debug_enabled():
+                log.debug("operation_applied", operation=op.describe(), remote_id=state.remote_id)
+        if last < 0:  # nothing left to send (a re-plan after a killed run found it all done)
+            state = _converged(state, entry, desired)
+            self.store.save(state)
         return _result(entry, Outcome.CONVERGED, state, done=tuple(done), issues=entry.issues)
+
+    def _journal(self, key: StateKey, op: Operation, desired: Projection) -> int | None:
+        """Durably journal a non-idempotent operation before it is sent; its intent id."""
+        if op.idempotent:
+            return None
+        intent = Intent(key, op, item=_item_for(op, desired), run_id=self.run_id)
+        return self.store.add_intent(intent)
 
     async def _recover_intents(
         self, adapter: WriteAdapter, entry: PlanEntry, state: ListingState, intents: list[Intent]
@@ -411,6 +414,33 @@ class Engine:
         audit = AuditEntry(state.key, "apply", "failed", self.run_id, message=message)
         self.store.save(state, audit=audit)
         return _result(entry, Outcome.FAILED, state, error=(error_class, message), issues=issues)
+
+
+def _converged(state: ListingState, entry: PlanEntry, desired: Projection) -> ListingState:
+    """`state` once every operation of `entry` succeeded: `desired` is what the portal has."""
+    return dataclasses.replace(
+        state.with_sent(desired),
+        outcome=Outcome.CONVERGED,
+        error_class=None,
+        error_message=None,
+        issues=entry.issues,
+        attempts=0,
+        updated_at=utcnow(),
+    )
+
+
+def _debug_enabled() -> bool:
+    """Whether `log.debug` would emit (checked before building a line per operation).
+
+    Configured through `listsync.log`, structlog's first processor drops lines below the stdlib
+    level, after binding a logger and copying the context; the stdlib check is far cheaper.
+    """
+    if not structlog.is_configured():
+        return True  # structlog's defaults (and capture_logs()) keep every level
+    processors = structlog.get_config()["processors"]
+    if processors and processors[0] is structlog.stdlib.filter_by_level:
+        return _stdlib_log.isEnabledFor(logging.DEBUG)
+    return True
 
 
 def _context(entry: PlanEntry, state: ListingState, desired: Projection) -> OperationContext:

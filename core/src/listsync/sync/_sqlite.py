@@ -6,7 +6,10 @@ version i to i + 1, so an old file is upgraded in place when opened.
 Durability: WAL with `synchronous=NORMAL` makes every commit survive a killed process (SIGKILL)
 without an fsync per commit; only a power loss can lose the last commits. Each `save` is one
 transaction holding the state row, its audit entry and the journal clean-up, so the cost of a
-recorded operation is one commit.
+recorded operation is one commit; a single-statement write (`add_intent`, `clear_intent`, a
+`save` with nothing else) is its own transaction in autocommit mode, committed when `execute`
+returns. The SQL is built once (module constants), so sqlite3's statement cache reuses the
+prepared statements.
 """
 
 from __future__ import annotations
@@ -90,6 +93,24 @@ _STATE_COLUMNS = (
 )
 
 
+_SELECT_STATE = f"SELECT {_STATE_COLUMNS} FROM listing_state "  # noqa: S608  (constant columns)
+_GET_STATE = _SELECT_STATE + "WHERE portal = ? AND account = ? AND external_ref = ?"
+_UPSERT_STATE = (
+    f"INSERT OR REPLACE INTO listing_state ({_STATE_COLUMNS}) "  # noqa: S608  (constant)
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_AUDIT = (
+    "INSERT INTO audit (at, run_id, portal, account, external_ref, operation, outcome, "
+    "request_id, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_INTENT = (
+    "INSERT INTO journal (portal, account, external_ref, op_kind, op_key, op_json, "
+    "item_json, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_DELETE_INTENT = "DELETE FROM journal WHERE id = ?"
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds one per call
+
+
 def open_state_store(url: str) -> SQLiteStateStore:
     """Open the store named by a URL: `sqlite:///relative/path`, `sqlite:////abs/path` or
     `sqlite:///:memory:`.
@@ -152,11 +173,7 @@ class SQLiteStateStore:
     # -- listing state -----------------------------------------------------------------------
     def get(self, key: StateKey) -> ListingState | None:
         with self._lock:
-            row = self._db.execute(
-                f"SELECT {_STATE_COLUMNS} FROM listing_state "  # noqa: S608  (constant columns)
-                "WHERE portal = ? AND account = ? AND external_ref = ?",
-                tuple(key),
-            ).fetchone()
+            row = self._db.execute(_GET_STATE, key).fetchone()
         return None if row is None else _state_from_row(row)
 
     def records(
@@ -170,8 +187,7 @@ class SQLiteStateStore:
             where.append("portal = ?")
             args.append(portal)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT {_STATE_COLUMNS} FROM listing_state{clause} "  # noqa: S608  (constant parts)
-        sql += "ORDER BY portal, account, external_ref"
+        sql = f"{_SELECT_STATE}{clause} ORDER BY portal, account, external_ref"
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         for row in rows:
@@ -184,24 +200,24 @@ class SQLiteStateStore:
         audit: AuditEntry | None = None,
         clear_intent: int | None = None,
     ) -> None:
-        with self._lock, self._transaction():
-            self._db.execute(
-                f"INSERT OR REPLACE INTO listing_state ({_STATE_COLUMNS}) "  # noqa: S608  (constant)
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _state_to_row(state),
-            )
-            if audit is not None:
-                self._insert_audit(audit)
-            if clear_intent is not None:
-                self._db.execute("DELETE FROM journal WHERE id = ?", (clear_intent,))
+        row = _state_to_row(state)
+        with self._lock:
+            if audit is None and clear_intent is None:
+                self._db.execute(_UPSERT_STATE, row)  # one statement: its own transaction
+                return
+            with self._transaction():
+                self._db.execute(_UPSERT_STATE, row)
+                if audit is not None:
+                    self._db.execute(_INSERT_AUDIT, _audit_to_row(audit))
+                if clear_intent is not None:
+                    self._db.execute(_DELETE_INTENT, (clear_intent,))
 
     # -- journal -------------------------------------------------------------------------------
     def add_intent(self, intent: Intent) -> int:
         item = intent.item.model_dump_json() if intent.item is not None else None
-        with self._lock, self._transaction():
+        with self._lock:  # one INSERT in autocommit mode: durable when execute returns
             cursor = self._db.execute(
-                "INSERT INTO journal (portal, account, external_ref, op_kind, op_key, op_json, "
-                "item_json, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _INSERT_INTENT,
                 (
                     *intent.key,
                     intent.op.kind.value,
@@ -235,8 +251,8 @@ class SQLiteStateStore:
         ]
 
     def clear_intent(self, intent_id: int) -> None:
-        with self._lock, self._transaction():
-            self._db.execute("DELETE FROM journal WHERE id = ?", (intent_id,))
+        with self._lock:
+            self._db.execute(_DELETE_INTENT, (intent_id,))
 
     # -- audit -----------------------------------------------------------------------------------
     def audit(
@@ -272,21 +288,6 @@ class SQLiteStateStore:
             self._db.close()
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _insert_audit(self, entry: AuditEntry) -> None:
-        self._db.execute(
-            "INSERT INTO audit (at, run_id, portal, account, external_ref, operation, outcome, "
-            "request_id, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                entry.at.isoformat(),
-                entry.run_id,
-                *entry.key,
-                entry.operation,
-                entry.outcome,
-                entry.request_id,
-                entry.message,
-            ),
-        )
-
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 
@@ -304,6 +305,18 @@ class _Transaction:
         self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
 
 
+def _audit_to_row(entry: AuditEntry) -> tuple[Any, ...]:
+    return (
+        entry.at.isoformat(),
+        entry.run_id,
+        *entry.key,
+        entry.operation,
+        entry.outcome,
+        entry.request_id,
+        entry.message,
+    )
+
+
 def _state_to_row(s: ListingState) -> tuple[Any, ...]:
     return (
         s.portal,
@@ -312,7 +325,7 @@ def _state_to_row(s: ListingState) -> tuple[Any, ...]:
         s.remote_id,
         s.sent_json,
         s.sent_hash,
-        json.dumps(s.item_ids, separators=(",", ":")),
+        _COMPACT.encode(s.item_ids) if s.item_ids else "{}",
         s.status.value if s.status is not None else None,
         s.is_visible,
         s.is_approved,
@@ -320,11 +333,17 @@ def _state_to_row(s: ListingState) -> tuple[Any, ...]:
         s.outcome.value if s.outcome is not None else None,
         s.error_class,
         s.error_message,
-        json.dumps([i.model_dump(mode="json", exclude_defaults=True) for i in s.issues]),
+        _issues_json(s.issues),
         s.attempts,
         s.created_at.isoformat(),
         s.updated_at.isoformat(),
     )
+
+
+def _issues_json(issues: tuple[FieldIssue, ...]) -> str:
+    if not issues:
+        return "[]"
+    return json.dumps([i.model_dump(mode="json", exclude_defaults=True) for i in issues])
 
 
 def _state_from_row(row: tuple[Any, ...]) -> ListingState:

@@ -109,11 +109,22 @@ class ListingState:
         """True when the listing exists on the portal (created and not deleted)."""
         return self.sent_json is not None and self.status is not PortalStatus.DELETED
 
-    def with_sent(self, sent: Projection | None) -> ListingState:
-        """A copy holding `sent` as the last sent projection."""
+    def with_sent(self, sent: Projection | None, *, hashed: bool = True) -> ListingState:
+        """A copy holding `sent` as the last sent projection.
+
+        Args:
+            sent: the projection now on the portal (None: nothing is).
+            hashed: store its digest too. The engine passes False for the states it records
+                between two operations of one listing: a listing part-way through its plan can
+                never be "nothing to do", and a missing hash only makes the next run diff the
+                sent projection (the digest cost more CPU than the request after every
+                operation).
+        """
         if sent is None:
             return dataclasses.replace(self, sent_json=None, sent_hash=None)
-        return dataclasses.replace(self, sent_json=sent.model_dump_json(), sent_hash=sent.digest())
+        return dataclasses.replace(
+            self, sent_json=sent.model_dump_json(), sent_hash=sent.digest() if hashed else None
+        )
 
 
 @dataclass(frozen=True)
