@@ -388,3 +388,38 @@ def test_error_from_status(status: int, kind: str) -> None:
     assert error.request_id == "r1"
     if isinstance(error, RateLimitedError):
         assert error.retry_after == 7.0
+
+
+async def test_requests_are_joined_to_the_base_url_with_params_and_no_cookies() -> None:
+    """Requests built by PortalHttp itself (cached URL joins) reach the same URLs httpx would
+    build, keep query parameters and per-request headers, and never send back a cookie."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={}, headers={"Set-Cookie": "session=abc; Path=/"})
+
+    transport = httpx.MockTransport(handler)
+    async with make_http(transport=transport, base_url="http://items.test/api/v1/") as http:
+        await http.request("GET", "/items", params={"q": "a b", "limit": 5})
+        await http.request("GET", "/items", headers={"X-Trace": "1"})
+        await http.request("POST", "items/7/publish", json={"x": 1}, idempotent=True)
+    urls = [str(r.url) for r in seen]
+    assert urls == [
+        "http://items.test/api/v1/items?q=a+b&limit=5",
+        "http://items.test/api/v1/items",
+        "http://items.test/api/v1/items/7/publish",
+    ]
+    assert seen[1].headers["X-Trace"] == "1"
+    assert "X-Trace" not in seen[2].headers
+    assert all("cookie" not in r.headers for r in seen)
+    assert seen[2].content == b'{"x":1}'
+
+
+async def test_a_failed_token_fetch_before_a_create_is_retried_like_a_refused_connection() -> None:
+    """RequestNotSentError (nothing reached the portal, e.g. its token endpoint was down) lets
+    even a non-idempotent create be retried by the HTTP layer."""
+    from listsync.errors import RequestNotSentError
+
+    error = RequestNotSentError("token endpoint unavailable (503)", portal="items")
+    assert retry_decision(error, idempotent=False, max_wait=60) is True

@@ -50,6 +50,7 @@ from listsync.errors import (
     PortalBugError,
     PortalError,
     RateLimitedError,
+    RequestNotSentError,
     RetryableError,
     TransientError,
     UnknownOutcomeError,
@@ -143,7 +144,7 @@ def retry_decision(error: Exception, *, idempotent: bool, max_wait: float) -> bo
     if isinstance(error, UnknownOutcomeError):
         return False  # the engine decides, after looking the record up
     if isinstance(error, TransientError):
-        return idempotent or isinstance(error, _NotSentError)
+        return idempotent or isinstance(error, RequestNotSentError)
     return False
 
 
@@ -181,7 +182,7 @@ _stdlib_log = logging.getLogger(__name__)
 _URL_CACHE_SIZE = 2048
 
 
-class _NotSentError(TransientError):
+class _NotSentError(RequestNotSentError):
     """The connection could not be opened: nothing reached the server."""
 
     not_sent = True
