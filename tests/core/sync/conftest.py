@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -64,27 +64,7 @@ def acme_site(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _restore_global_logging() -> Iterator[None]:
-    """In-process CLI runs configure logging (that is the CLI's job): undo it after each test
-    so later tests' `capture_logs()` see listsync's events again."""
-    import logging
-
-    import structlog
-
-    saved = structlog.get_config()
-    was_configured = structlog.is_configured()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    names = ("httpx", "httpcore", "hpack", "stevedore", "uvicorn.access")
-    levels = {name: logging.getLogger(name).level for name in names}
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for name, saved_level in levels.items():
-            logging.getLogger(name).setLevel(saved_level)
-        if was_configured:
-            structlog.configure(**saved)
-        else:
-            structlog.reset_defaults()
+def _restore_global_logging(restore_logging: None) -> None:
+    """In-process CLI runs configure logging (that is the CLI's job): `restore_logging` (from
+    tests/core/conftest.py) undoes it after each test, so later tests' `capture_logs()` and
+    `caplog` see listsync's and httpx's records again."""
