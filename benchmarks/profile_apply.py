@@ -1,7 +1,7 @@
 """Where `listsync apply` spends its CPU: cProfile of one apply, grouped by package.
 
     .venv/bin/python benchmarks/profile_apply.py [--listings 1000] [--latency-ms 0]
-        [--concurrency 64] [--top 25]
+        [--concurrency 64] [--top 25] [--save apply.prof]
 
 Runs `listsync apply` under `python -m cProfile` (sandboxes in another process, as in
 apply_throughput.py) and prints (a) self time grouped by package or listsync module, (b) the
@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--save", type=Path, help="keep the cProfile output here (pstats file)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="listsync-prof-") as tmp:
         work = Path(tmp)
@@ -87,6 +88,8 @@ def main() -> None:
             if run.returncode not in (0, 1):
                 raise SystemExit(run.stderr[-3000:])
             shares = analyse(profile, args.top)
+            if args.save:
+                args.save.write_bytes(profile.read_bytes())
     h.emit({"benchmark": "profile_apply", "listings": args.listings, "self_time_pct": shares})
 
 

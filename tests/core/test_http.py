@@ -106,7 +106,8 @@ async def test_post_is_retried_when_the_connection_was_refused(sandbox: ItemsSan
 
 
 async def test_connect_timeout_on_post_is_an_unknown_outcome(sandbox: ItemsSandbox) -> None:
-    """httpx-aiohttp reports a dropped connection as ConnectTimeout: a POST is not resent."""
+    """A connect timeout proves nothing (it may hide a dropped connection): a POST is not
+    resent."""
     flaky = FlakyConnect(sandbox.transport(), httpx.ConnectTimeout, failures=1)
     async with make_http(transport=flaky) as http:
         with pytest.raises(UnknownOutcomeError):
@@ -423,3 +424,25 @@ async def test_a_failed_token_fetch_before_a_create_is_retried_like_a_refused_co
 
     error = RequestNotSentError("token endpoint unavailable (503)", portal="items")
     assert retry_decision(error, idempotent=False, max_wait=60) is True
+
+
+_BASES = [
+    "http://items.test/api/v1/",
+    "http://items.test/api/v1",
+    "https://h.example:8443",
+    "http://h/ä/",
+]
+_PATHS = ["/items", "items", "/items?q=a b&x=1", "/l/abc%20def/images", "/a/ö/b", "", "/", "/x;y=1"]
+
+
+@pytest.mark.parametrize("base_url", _BASES)
+async def test_joined_urls_equal_httpx_clients_joins(base_url: str) -> None:
+    """PortalHttp joins paths to its base URL by text (one parse); every join equals the URL
+    `httpx.AsyncClient(base_url=...)` builds for the same path."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        expected = [client.build_request("GET", path).url for path in _PATHS]
+        async with make_http(transport=transport, base_url=base_url) as http:
+            joined = [http._url(path) for path in _PATHS]
+    assert [str(u) for u in joined] == [str(u) for u in expected]
+    assert joined == expected

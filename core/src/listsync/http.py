@@ -2,9 +2,12 @@
 
 `PortalHttp` wraps one client per (portal, account):
 
-- transport: httpx's API over aiohttp (`httpx_aiohttp.AiohttpTransport`) by default. httpx's own
-  connection pool spent 2.8 ms CPU per request at 32 workers on this kind of machine against
-  0.47 ms through aiohttp (../shared/LIBRARIES.md §10); tests pass an in-process transport.
+- transport: httpx's request/response types over aiohttp (`listsync._aiohttp`) by default.
+  httpx's own connection pool spent 2.8 ms CPU per request at 32 workers on this kind of
+  machine against 0.47 ms through aiohttp (../shared/LIBRARIES.md §10); tests pass an
+  in-process transport. `PortalHttp` drives the auth flow and the transport itself instead of
+  going through `httpx.AsyncClient.send`, whose redirect, cookie, event-hook and stream
+  machinery cost more CPU per request than the transport (benchmarks/README.md);
 - explicit timeouts; a concurrency limit (`max_concurrency`) and a requests-per-second limit
   (aiolimiter) per instance, hence per account;
 - retries with exponential backoff and jitter (stamina) for connect errors, timeouts, 429 and
@@ -27,7 +30,6 @@ import datetime as dt
 import email.utils
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
@@ -38,7 +40,6 @@ import httpx
 import stamina
 import structlog
 from aiolimiter import AsyncLimiter
-from typing_extensions import override
 
 from listsync.errors import (
     AuthenticationError,
@@ -94,15 +95,9 @@ def user_agent(extra: str | None = None) -> str:
 
 def default_transport(max_connections: int = 100) -> httpx.AsyncBaseTransport:
     """httpx's API over aiohttp's connection pool (measured faster, see the module docstring)."""
-    from httpx_aiohttp import AiohttpTransport  # noqa: PLC0415  (aiohttp only where we send)
+    from listsync._aiohttp import AiohttpTransport  # noqa: PLC0415  (aiohttp only where we send)
 
-    transport: httpx.AsyncBaseTransport = AiohttpTransport(
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
-        trust_env=False,
-    )
-    return transport
+    return AiohttpTransport(max_connections=max_connections)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -148,22 +143,6 @@ def retry_decision(error: Exception, *, idempotent: bool, max_wait: float) -> bo
     return False
 
 
-class _NoCookies(httpx.Cookies):
-    """A cookie jar that keeps nothing: no portal here uses cookies.
-
-    httpx parses every response for `Set-Cookie` through `http.cookiejar`, which cost ~1.5% of
-    a batch run's CPU (benchmarks/profile_apply.py) for cookies nobody sends back.
-    """
-
-    @override
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-    @override
-    def set_cookie_header(self, request: httpx.Request) -> None:
-        return None
-
-
 def _debug_enabled() -> bool:
     """Whether a `log.debug` line would be emitted (checked before building one per request).
 
@@ -180,6 +159,28 @@ def _debug_enabled() -> bool:
 
 _stdlib_log = logging.getLogger(__name__)
 _URL_CACHE_SIZE = 2048
+# What httpx.AsyncClient sends by default (the User-Agent is listsync's own).
+_DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
+
+
+def _joinable_text(base: httpx.URL) -> str | None:
+    """`base` as text that a plain path can be appended to; None if it has a query/fragment."""
+    if base.query or base.fragment:
+        return None
+    text = str(base)
+    return text if text.endswith("/") else text + "/"
+
+
+def _plain_path(path: str) -> bool:
+    """A path with no scheme, authority or fragment (joining it is plain concatenation)."""
+    return "://" not in path and not path.startswith("//") and "#" not in path
+
+
+def _with_trailing_slash(url: httpx.URL) -> httpx.URL:
+    """A base URL ending in "/", so relative paths join below it (as httpx's base_url does)."""
+    if url.raw_path.endswith(b"/"):
+        return url
+    return url.copy_with(raw_path=url.raw_path + b"/")
 
 
 class _NotSentError(RequestNotSentError):
@@ -221,17 +222,16 @@ class PortalHttp:
         self._limiter = (
             AsyncLimiter(requests_per_second, 1.0) if requests_per_second is not None else None
         )
-        self.client = httpx.AsyncClient(
-            base_url=base_url,
-            auth=auth,
-            transport=transport if transport is not None else default_transport(max_concurrency),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            headers={"User-Agent": user_agent(user_agent_extra), **(headers or {})},
+        self.base_url = _with_trailing_slash(httpx.URL(base_url))
+        # The base URL as text ending in "/" (joined to plain paths), if it is that simple.
+        self._base_text = _joinable_text(self.base_url)
+        self.headers = httpx.Headers(
+            {**_DEFAULT_HEADERS, "User-Agent": user_agent(user_agent_extra), **(headers or {})}
         )
-        # httpx has no public switch for its cookie jar; the client is ours alone.
-        self.client._cookies = _NoCookies()
+        self._auth = auth
+        self._transport = transport if transport is not None else default_transport(max_concurrency)
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0)).as_dict()
         self._urls: dict[str, httpx.URL] = {}
-        self._urls_base = self.client.base_url
 
     @classmethod
     def from_settings(
@@ -263,8 +263,8 @@ class PortalHttp:
         )
 
     async def aclose(self) -> None:
-        """Close the client and its transport."""
-        await self.client.aclose()
+        """Close the transport (its connections)."""
+        await self._transport.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -367,7 +367,7 @@ class PortalHttp:
                 request = self._build_request(
                     method, path, json=json, params=params, content=content, headers=headers
                 )
-                response = await self.client.send(request)
+                response = await self._send(request)
             except (httpx.TransportError, httpx.StreamError) as exc:
                 raise self._transport_error(exc, method, path, safe=safe) from exc
         if _debug_enabled():
@@ -404,22 +404,18 @@ class PortalHttp:
         content: bytes | None,
         headers: Mapping[str, str] | None,
     ) -> httpx.Request:
-        """What `client.request` would send, without re-parsing the base URL every time.
+        """The request `httpx.AsyncClient.request` would build, without its per-request costs.
 
-        httpx's `build_request` parses the path and re-parses the joined URL for each request
-        and copies the client's headers twice (~8% of a batch run's CPU). The joined URL is
-        cached per path (a listing's media requests share one), the headers copied once.
+        httpx parses the path and re-parses the joined URL for each request and copies the
+        client's headers twice (~8% of a batch run's CPU). The joined URL is cached per path
+        (a listing's media requests share one), the headers are copied only when a request
+        adds its own.
         """
-        client = self.client
-        if client.params:  # never set by listsync; keep httpx's merging exact if someone does
-            return client.build_request(
-                method, path, json=json, params=params, content=content, headers=headers
-            )
         if headers:
-            merged = httpx.Headers(client.headers)
+            merged = httpx.Headers(self.headers)
             merged.update(headers)
         else:
-            merged = client.headers
+            merged = self.headers
         return httpx.Request(
             method,
             self._url(path),
@@ -427,24 +423,50 @@ class PortalHttp:
             json=json,
             params=params,
             headers=merged,
-            extensions={"timeout": client.timeout.as_dict()},
+            extensions={"timeout": self._timeout},
         )
 
     def _url(self, path: str) -> httpx.URL:
         """`path` joined to the base URL the way httpx joins them, cached per path."""
-        base = self.client.base_url
-        if base is not self._urls_base:  # the cache holds one base URL's joins
-            self._urls.clear()
-            self._urls_base = base
         url = self._urls.get(path)
         if url is None:
-            url = httpx.URL(path)
-            if url.is_relative_url:
-                url = base.copy_with(raw_path=base.raw_path + url.raw_path.lstrip(b"/"))
+            if self._base_text and _plain_path(path):  # one parse of the joined text
+                url = httpx.URL(self._base_text + path.lstrip("/"))
+            else:
+                url = httpx.URL(path)
+                if url.is_relative_url:
+                    base = self.base_url
+                    url = base.copy_with(raw_path=base.raw_path + url.raw_path.lstrip(b"/"))
             if len(self._urls) >= _URL_CACHE_SIZE:
                 self._urls.clear()
             self._urls[path] = url
         return url
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` through the auth flow and the transport; the response is read.
+
+        What `httpx.AsyncClient.send` does for listsync's requests (no redirects followed, no
+        cookies, no event hooks), without the machinery around it.
+        """
+        if self._auth is None:
+            return await self._exchange(request)
+        flow = self._auth.async_auth_flow(request)
+        try:
+            request = await flow.__anext__()
+            while True:
+                response = await self._exchange(request)
+                try:
+                    request = await flow.asend(response)
+                except StopAsyncIteration:
+                    return response
+        finally:
+            await flow.aclose()
+
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        await response.aread()  # streamed by in-process transports; a no-op for ours
+        return response
 
     def _mapped_error(self, response: httpx.Response) -> PortalError:
         """The adapter's error for `response`; a status-code fallback if its mapper fails."""
@@ -489,21 +511,11 @@ class PortalHttp:
 def _provably_not_sent(exc: Exception) -> bool:
     """True when the request cannot have reached the server (so even a create may be resent).
 
-    httpx's own transport says so with ConnectError / PoolTimeout. httpx-aiohttp maps both
-    aiohttp's ClientConnectorError (connection refused, DNS) and its ServerDisconnectedError (a
-    connection dropped after the request was written) to `httpx.ConnectTimeout`, so a
-    ConnectTimeout proves nothing by itself: the aiohttp exception it was raised from decides.
+    httpx's transports and listsync's own (`listsync._aiohttp`) raise ConnectError or
+    PoolTimeout only when no connection carried the request. Anything else (a timeout while
+    reading, a connection dropped after the request was written) proves nothing.
     """
-    if isinstance(exc, httpx.ConnectError | httpx.PoolTimeout):
-        return True
-    aiohttp = sys.modules.get("aiohttp")  # not imported: the cause cannot be one of its errors
-    if aiohttp is None:
-        return False
-    not_sent: tuple[type[BaseException], ...] = (
-        aiohttp.ClientConnectorError,
-        aiohttp.ConnectionTimeoutError,
-    )
-    return isinstance(exc.__cause__, not_sent)
+    return isinstance(exc, httpx.ConnectError | httpx.PoolTimeout)
 
 
 _STATUS_ERRORS: dict[int, type[PortalError]] = {

@@ -10,7 +10,6 @@ bodies and consults the response cache. Single objects come back wrapped in an a
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
@@ -18,7 +17,6 @@ import httpx
 
 from listsync.errors import NotFoundError, PortalBugError
 from listsync.http import PortalHttp
-from listsync.redact import redact_text
 from listsync_booli.cache import ResponseCache
 from listsync_booli.errors import PORTAL, booli_error
 from listsync_booli.paging import Page
@@ -29,7 +27,6 @@ __all__ = [
     "BooliClient",
     "Kind",
     "build_http",
-    "install_httpx_log_redaction",
 ]
 
 ACCEPT: Final = "application/vnd.booli-v2+json"
@@ -43,27 +40,6 @@ ROUTES: Final[Mapping[str, str]] = {
     "sold_object": "/sold/{booli_id}",
 }
 _SINGLE_ROUTE: Final[Mapping[Kind, str]] = {"listings": "listing", "sold": "sold_object"}
-
-
-class _RedactSignedUrls(logging.Filter):
-    """Masks `callerId`/`hash`/`unique` in httpx's INFO line (`HTTP Request: GET <url> ...`)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = redact_text(record.getMessage())
-            record.args = ()
-        return True
-
-
-def install_httpx_log_redaction() -> None:
-    """Attach the redaction filter to the `httpx` logger once.
-
-    httpx logs every request URL at INFO, and Booli's signature lives in the URL. This changes
-    no level or handler (the application's logging setup stays its own); it only masks values.
-    """
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _RedactSignedUrls) for f in logger.filters):
-        logger.addFilter(_RedactSignedUrls())
 
 
 class BooliClient:
@@ -141,7 +117,6 @@ def build_http(
     headers = {"Accept": ACCEPT}
     if referer:
         headers["Referer"] = referer
-    install_httpx_log_redaction()
     return PortalHttp(
         portal=PORTAL,
         account=account,

@@ -1,0 +1,115 @@
+"""An httpx transport that sends through aiohttp and reads each answer whole.
+
+httpx's own connection pool spends CPU that grows with concurrency (../shared/LIBRARIES.md §10),
+so listsync keeps httpx's request and response types (adapters, auth flows, error mappers and
+cassettes all speak them) and hands the wire to aiohttp. `httpx-aiohttp` did the same with a
+streaming response over aiohttp's; portal answers are small JSON documents, so this transport
+reads the body in one call and hands httpx a complete response, which measured ~0.1 ms CPU
+less per request on a batch run (benchmarks/README.md, "apply_throughput").
+
+Errors: aiohttp's exceptions become httpx's, with the aiohttp exception as `__cause__`. A
+failure to open a connection (refused, DNS, connect or pool timeout) is `httpx.ConnectError`,
+which the HTTP layer takes as proof that nothing was sent; a connection dropped after the
+request went out is `httpx.RemoteProtocolError`, which proves nothing.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import aiohttp
+import httpx
+import yarl
+from typing_extensions import override
+
+__all__ = ["AiohttpTransport"]
+
+# Most specific first: the first match wins.
+_ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectError),
+    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
+    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
+    (aiohttp.ClientPayloadError, httpx.ReadError),
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
+    (aiohttp.ClientConnectionError, httpx.ReadError),
+    (TimeoutError, httpx.ReadTimeout),
+)
+
+
+def _httpx_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
+    for aiohttp_type, httpx_type in _ERRORS:
+        if isinstance(exc, aiohttp_type):
+            return httpx_type(f"{type(exc).__name__}: {exc}", request=request)
+    return None
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """One aiohttp session (created on first use, in the running loop) behind httpx's API.
+
+    Args:
+        max_connections: the connection pool's size (all hosts together).
+        verify: an SSL context, or False to skip certificate checks (True: the system's).
+    """
+
+    def __init__(self, *, max_connections: int = 100, verify: ssl.SSLContext | bool = True):
+        self._max_connections = max_connections
+        self._ssl = verify
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),  # no portal here uses cookies
+            trust_env=False,
+            auto_decompress=False,  # httpx's response decodes Content-Encoding itself
+        )
+        return self._session
+
+    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
+        """httpx's timeout extension as aiohttp's (one object per distinct setting)."""
+        given: dict[str, float | None] = request.extensions.get("timeout", {})
+        key = (given.get("connect"), given.get("read"), given.get("pool"))
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(sock_connect=key[0], sock_read=key[1], connect=key[2])
+            self._timeouts[key] = timeout
+        return timeout
+
+    @override
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._session or self._open()
+        body = await request.aread()  # listsync's bodies are bytes already: no copy
+        try:
+            async with session.request(
+                request.method,
+                yarl.URL(str(request.url), encoded=True),  # httpx has percent-encoded it
+                data=body or None,
+                headers=request.headers.multi_items(),
+                allow_redirects=False,
+                timeout=self._timeout(request),
+            ) as answer:
+                content = await answer.read()
+                status, headers, reason = answer.status, answer.raw_headers, answer.reason
+        except Exception as exc:
+            mapped = _httpx_error(exc, request)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        if reason:
+            extensions["reason_phrase"] = reason.encode()
+        return httpx.Response(
+            status, headers=headers, content=content, request=request, extensions=extensions
+        )
+
+    @override
+    async def aclose(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
