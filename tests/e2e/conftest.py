@@ -13,7 +13,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from listsync.adapter import Capability
@@ -194,48 +193,9 @@ def start_cli(*args: str | Path, cwd: Path) -> subprocess.Popen[bytes]:
 
 
 # -- what the write sandboxes hold, for exactly-once checks -----------------------------------
-def hemnet_items(sandbox: Sandbox) -> Counter[str]:
-    """Every Hemnet record, image and showing (over all accounts) as a count per key:
-    `ref`, `ref image <url>`, `ref showing <startAt>`; a duplicate counts more than 1."""
-    views = sandbox.listings()  # type: ignore[attr-defined]  # HemnetSandbox helper
-    return asyncio.run(_hemnet_items(sandbox, views))
-
-
-async def _hemnet_items(sandbox: Sandbox, views: list[dict[str, Any]]) -> Counter[str]:
-    # Images and showings are read through the API with the default account's key (the
-    # sandbox has no helper for them); only listings of that account are readable this way.
-    token = sandbox.client_settings("http://hemnet.test")["token"]
-    headers = {"Authorization": f"Bearer {token}", "User-Agent": "e2e-tests"}
-    items: Counter[str] = Counter()
-    async with httpx.AsyncClient(
-        transport=sandbox.transport(), base_url="http://hemnet.test", headers=headers
-    ) as client:
-        for view in views:
-            ref = str(view["externalId"])
-            items[ref] += 1
-            for kind, key in (("images", "url"), ("showings", "startAt")):
-                response = await client.get(f"/listings/{view['id']}/{kind}", params={"limit": 100})
-                response.raise_for_status()
-                for item in response.json()[kind]:
-                    items[f"{ref} {kind[:-1]} {item[key]}"] += 1
-    return items
-
-
-def immowelt_items(sandbox: Sandbox) -> Counter[str]:
-    """Every Immowelt record (default account) and the media it references, as counts."""
-    items: Counter[str] = Counter()
-    stored = sandbox.listings()  # type: ignore[attr-defined]  # ImmoweltSandbox helper
-    for ref, payload in stored.items():
-        items[ref] += 1
-        for media in payload.get("media") or []:
-            items[f"{ref} media {media.get('externalMediaId')}"] += 1
-    return items
-
-
 def snapshot(sandboxes: dict[str, Sandbox]) -> dict[str, Counter[str]]:
-    """What each write sandbox holds (see `hemnet_items` and `immowelt_items`)."""
-    readers = {"hemnet": hemnet_items, "immowelt": immowelt_items}
-    return {name: readers[name](sandbox) for name, sandbox in sandboxes.items()}
+    """What each write sandbox holds: its `inventory()` (every record and item, counted)."""
+    return {name: sandbox.inventory() for name, sandbox in sandboxes.items()}  # type: ignore[attr-defined]  # the write sandboxes' helper
 
 
 def duplicates(snap: dict[str, Counter[str]]) -> list[str]:

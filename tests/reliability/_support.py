@@ -27,8 +27,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from listsync import Syndicator
 from listsync.io import bundled_examples, read_listings
 from listsync.sandbox import FaultConfig, Sandbox
@@ -141,40 +139,10 @@ class InProcess:
 
 # -- what the sandboxes hold -------------------------------------------------------------------
 def snapshot(sandboxes: dict[str, Sandbox]) -> dict[str, Counter[str]]:
-    """Per portal, a count of every record and item: `ref`, `ref/images <url>`,
-    `ref/showings <start>`, `ref/media <id>`. A duplicate shows as a count above 1."""
-    return {
-        "hemnet": asyncio.run(_hemnet_items(sandboxes["hemnet"])),
-        "immowelt": _immowelt_items(sandboxes["immowelt"]),
-    }
-
-
-async def _hemnet_items(sandbox: Sandbox) -> Counter[str]:
-    token = sandbox.client_settings("http://hemnet.sandbox")["token"]
-    headers = {"Authorization": f"Bearer {token}", "User-Agent": "reliability-tests"}
-    items: Counter[str] = Counter()
-    async with httpx.AsyncClient(
-        transport=sandbox.transport(), base_url="http://hemnet.sandbox", headers=headers
-    ) as client:
-        for view in sandbox.listings():  # type: ignore[attr-defined]  # HemnetSandbox helper
-            ref = str(view["externalId"])
-            items[ref] += 1
-            for kind, key in (("images", "url"), ("showings", "startAt")):
-                response = await client.get(f"/listings/{view['id']}/{kind}", params={"limit": 100})
-                response.raise_for_status()
-                for item in response.json()[kind]:
-                    items[f"{ref}/{kind} {item.get(key)}"] += 1
-    return items
-
-
-def _immowelt_items(sandbox: Sandbox) -> Counter[str]:
-    items: Counter[str] = Counter()
-    stored = sandbox.listings()  # type: ignore[attr-defined]  # ImmoweltSandbox helper
-    for ref, payload in stored.items():
-        items[ref] += 1
-        for media in payload.get("media") or []:
-            items[f"{ref}/media {media.get('externalMediaId')}"] += 1
-    return items
+    """Per portal, a count of every record and item (the sandboxes' `inventory()`): `ref`,
+    `ref/images <url>`, `ref/showings <start>`, `ref/media <id>`. A duplicate shows as a count
+    above 1."""
+    return {name: sandboxes[name].inventory() for name in ("hemnet", "immowelt")}  # type: ignore[attr-defined]  # the write sandboxes' helper
 
 
 def compare(expected: dict[str, Counter[str]], got: dict[str, Counter[str]]) -> dict[str, int]:

@@ -22,6 +22,7 @@ import datetime as dt
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -110,6 +111,22 @@ class HemnetSandbox(Sandbox):
         with self._state_lock:
             accounts = [self._accounts[account]] if account else list(self._accounts.values())
             return [self._listing_view(r) for a in accounts for r in a.listings.values()]
+
+    def inventory(self) -> Counter[str]:
+        """Every listing, image and showing of every account, as a count per key: `ref`,
+        `ref/images <url>`, `ref/showings <startAt>`. A duplicate counts more than once (tests
+        compare runs with it)."""
+        items: Counter[str] = Counter()
+        with self._state_lock:
+            for account in self._accounts.values():
+                for record in account.listings.values():
+                    ref = str(record.fields.get("externalId"))
+                    items[ref] += 1
+                    items.update(f"{ref}/images {i.url}" for i in record.images.values())
+                    items.update(
+                        f"{ref}/showings {s.get('startAt')}" for s in record.showings.values()
+                    )
+        return items
 
     def key_views(self, account: str = "default") -> list[JSON]:
         """The account's keys as `GET /keys` shows them."""

@@ -21,6 +21,7 @@ import hashlib
 import json
 import secrets
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -154,6 +155,18 @@ class ImmoweltSandbox(Sandbox):
         client = self._clients[self._accounts.get(account or "default", account or "")]
         self._purge(client)
         return {k: v.payload for k, v in client.listings.items()}
+
+    def inventory(self, account: str | None = None) -> Counter[str]:
+        """Every stored listing and the media it references (of one account, default: the
+        default account), as a count per key: `ref`, `ref/media <externalMediaId>`. A
+        duplicate counts more than once (tests compare runs with it)."""
+        items: Counter[str] = Counter()
+        for ref, payload in self.listings(account).items():
+            items[ref] += 1
+            items.update(
+                f"{ref}/media {m.get('externalMediaId')}" for m in payload.get("media") or []
+            )
+        return items
 
     def client_settings(self, base_url: str, account: str = "default") -> dict[str, Any]:
         if account not in self._accounts:
