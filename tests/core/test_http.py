@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Any
 
 import httpx
 import pytest
@@ -443,6 +444,44 @@ async def test_joined_urls_equal_httpx_clients_joins(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
         expected = [client.build_request("GET", path).url for path in _PATHS]
         async with make_http(transport=transport, base_url=base_url) as http:
-            joined = [http._url(path) for path in _PATHS]
+            joined = [http.requests.url(path) for path in _PATHS]
     assert [str(u) for u in joined] == [str(u) for u in expected]
     assert joined == expected
+
+
+_BODIES: list[dict[str, Any]] = [
+    {},
+    {"json": {"title": "Villa ö", "rooms": 3, "tags": ["a", None]}},
+    {"json": []},
+    {"content": b"raw bytes"},
+    {"content": b""},
+    {"params": {"q": "a b", "limit": 5}},
+    {"json": {"a": 1}, "params": {"x": "1"}},
+]
+_EXTRA_HEADERS: list[dict[str, str] | None] = [
+    None,
+    {"X-Trace": "1"},
+    {"Content-Type": "application/merge-patch+json"},
+    {"Host": "other.example", "Content-Length": "3"},
+]
+
+
+@pytest.mark.parametrize("method", ["GET", "post", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("body", _BODIES)
+@pytest.mark.parametrize("extra", _EXTRA_HEADERS)
+async def test_built_requests_equal_httpx_clients_requests(
+    method: str, body: dict[str, Any], extra: dict[str, str] | None
+) -> None:
+    """PortalHttp builds requests itself (one header list, no re-parsing); each one has the
+    method, URL, headers (in order) and body `httpx.AsyncClient.build_request` gives."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+    async with make_http(transport=transport, base_url="http://items.test:8080/api/") as http:
+        builder = http.requests
+        ours = builder.build(method, "/items/7", headers=extra, **body)
+        async with httpx.AsyncClient(
+            base_url="http://items.test:8080/api/", headers=builder.headers
+        ) as client:
+            theirs = client.build_request(method, "/items/7", headers=extra, **body)
+    assert (ours.method, ours.url) == (theirs.method, theirs.url)
+    assert ours.headers.raw == theirs.headers.raw
+    assert ours.content == theirs.content
