@@ -25,7 +25,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -291,6 +291,67 @@ class RemoteRecord(BaseModel):
     is_approved: bool | None = None
     approval_url: str | None = None
     listing: Listing | None = None
+
+
+def _item(key: str, canonical_index: int, payload: dict[str, Any]) -> ProjectedItem:
+    """`ProjectedItem(key=..., canonical_index=..., payload=...)` for values that are valid as
+    they are (`payload` a fresh dict with `str` keys), without validating them again.
+
+    Validation would make the same instance (it only copies `payload`) at twice the cost, and
+    adapters build an item for every media item and showing of every listing they project.
+    """
+    fields = {"key": key, "canonical_index": canonical_index, "payload": payload}
+    return _construct(ProjectedItem, fields, {"key", "canonical_index", "payload"})
+
+
+def _operation(
+    kind: OpKind,
+    key: str | None = None,
+    *,
+    changes: dict[str, Any] | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Operation:
+    """`Operation(kind=kind, ...)` given the arguments that are not None, for values that are
+    valid as they are (a `str` key, fresh dicts with `str` keys), without validating them again.
+
+    Validation would make the same instance (it only copies the dicts) at twice the cost, and
+    the planner builds an operation for every media item of every listing it plans.
+    """
+    given = {"kind"}
+    if key is not None:
+        given.add("key")
+    if changes is None:
+        changes = {}
+    else:
+        given.add("changes")
+    if payload is None:
+        payload = {}
+    else:
+        given.add("payload")
+    fields = {"kind": kind, "key": key, "changes": changes, "payload": payload}
+    return _construct(Operation, fields, given)
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_SET_DICT = BaseModel.__dict__["__dict__"].__set__
+_SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def _construct(model: type[_Model], fields: dict[str, Any], given: set[str]) -> _Model:
+    """What `model.model_construct(**given values)` makes: `fields` holds every field in the
+    model's order (defaults filled in), `given` names those set explicitly. For the models
+    here, which have no extra or private attributes.
+
+    Pydantic's own looks every default up on each call, which costs more than validating.
+    """
+    instance = object.__new__(model)
+    _SET_DICT(instance, fields)
+    _SET_FIELDS_SET(instance, given)
+    _SET_EXTRA(instance, None)
+    _SET_PRIVATE(instance, None)
+    return instance
 
 
 @runtime_checkable

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+import pytest
 
 from listsync.adapter import TargetState
 from listsync.errors import Severity
 from listsync.model import Category, ListingStatus
 from listsync_hemnet import HemnetAdapter
-from listsync_hemnet.mapping import AGENCY_KEY, from_hemnet_listing, to_hemnet_listing
+from listsync_hemnet.mapping import (
+    AGENCY_KEY,
+    from_hemnet_listing,
+    showing_key,
+    to_hemnet_listing,
+)
 from listsync_hemnet.rules import preflight
 
 from .conftest import make_listing
@@ -142,3 +150,34 @@ def test_preflight_warns_about_unknown_codes_and_skipped_media() -> None:
     warnings = {i.path for i in preflight(listing) if i.severity is Severity.WARNING}
     assert warnings == {"subcategory", "media[1]"}
     assert [i for i in preflight(listing) if i.severity is Severity.ERROR] == []
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        dt.datetime(2027, 3, 4, 18, 0, 59, 999_999, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+        dt.datetime(2027, 1, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+        dt.datetime(999, 12, 31, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-2))),
+        dt.datetime(5, 6, 7, 8, 9, 10, tzinfo=dt.UTC),
+    ],
+)
+def test_showing_key_is_the_utc_start_as_keys_were_always_written(start: dt.datetime) -> None:
+    """A showing's key is its start in UTC to the second, as `strftime` writes it (so keys
+    stored by earlier runs still match), across a day and year change and for years < 1000."""
+    assert showing_key(start) == start.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_a_projection_is_its_own_listing_s_after_any_preflight(
+    adapter: HemnetAdapter,
+) -> None:
+    """`project` reuses the media URLs `preflight` read only for that very listing (the one
+    the planner projects next): a projection after another listing's preflight has its own
+    images, and one without a preflight first is the same as one with."""
+    first = make_listing()
+    second = make_listing(media=[{"url": "https://img.example.se/obj-2002/9.jpg"}])
+    adapter.preflight(first)
+    assert [m.payload["url"] for m in adapter.project(second).media] == [
+        "https://img.example.se/obj-2002/9.jpg"
+    ]
+    adapter.preflight(first)
+    assert adapter.project(first) == adapter.project(first)

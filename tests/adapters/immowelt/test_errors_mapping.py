@@ -132,6 +132,55 @@ def test_payload_mapping(adapter: ImmoweltAdapter) -> None:
     assert payload["contact"]["emailAddress"] == "erika.mustermann@makler-berlin.de"
 
 
+def _empty_members(node: Any, pointer: str = "") -> list[str]:
+    if isinstance(node, dict):
+        here = [pointer] if not node else []
+        return here + [p for k, v in node.items() for p in _empty_members(v, f"{pointer}/{k}")]
+    if isinstance(node, list):
+        here = [pointer] if not node else []
+        return here + [p for i, v in enumerate(node) for p in _empty_members(v, f"{pointer}/{i}")]
+    return [pointer] if node is None else []
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"agent": None, "agency": {"email": None, "phone": None}},
+        {
+            "asking_price": None,
+            "brokerage_fee": {"has_fee": False, "percent": None, "note": ""},
+            "living_area": None,
+            "rooms": None,
+            "bedrooms": None,
+            "bathrooms": None,
+            "available_from": None,
+            "construction_year": None,
+            "headline": None,
+            "description": None,
+            "address": {"house_number": None},
+            "coordinates": None,
+            "floor": None,
+        },
+    ],
+)
+def test_payload_leaves_out_what_is_missing(
+    adapter: ImmoweltAdapter, overrides: dict[str, Any]
+) -> None:
+    """No member of the payload is null or an empty object, at any depth (an object whose
+    members are all missing goes too); empty strings and false stay; `media` comes last and
+    is there even when empty."""
+    listing = make_listing(**overrides, media=[])
+    payload = adapter.payload(listing)
+    assert _empty_members(payload) == ["/media"]
+    assert list(payload)[-1] == "media"
+    assert payload["data"]["location"]["houseNumber"] == (listing.address.house_number or "")
+    fee = listing.brokerage_fee
+    assert fee is not None
+    sent_fee = payload["data"]["prices"]["brokerageFee"]
+    assert (sent_fee["hasFee"], sent_fee["priceNote"]) == (fee.has_fee, fee.note)
+
+
 def test_extensions_merge_and_point_back(adapter: ImmoweltAdapter) -> None:
     """`extensions.immowelt` is deep-merged into the payload, and pointers into it map to the
     extension path while other pointers keep their canonical field."""
@@ -187,3 +236,19 @@ async def test_sandbox_serves_over_loopback() -> None:
     assert [r.remote_id for r in results] == ["DE-1001"]
     assert record is not None
     assert sandbox.token_requests == 1
+
+
+def test_a_projection_is_its_own_listing_s_after_any_preflight(adapter: ImmoweltAdapter) -> None:
+    """`project` takes the payload `preflight` built only for that very listing (the one the
+    planner projects next), and only once: a projection after another listing's preflight is
+    that listing's own, and two projections never share a payload."""
+    first = make_listing()
+    second = make_listing(external_ref="DE-2002", media=[{"url": "https://img.example.de/9.jpg"}])
+    adapter.preflight(first)
+    projected = adapter.project(second)
+    assert projected.fields["metadata"]["source"]["externalId"] == "DE-2002"
+    assert [m.payload["fileName"] for m in projected.media] == ["9.jpg"]
+    adapter.preflight(first)
+    once, again = adapter.project(first), adapter.project(first)
+    assert once == again
+    assert once.fields["data"] is not again.fields["data"]

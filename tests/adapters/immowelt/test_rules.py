@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from listsync.adapter import Operation, OperationContext, OpKind
 from listsync.errors import InvalidListingError, PortalValidationError
 from listsync.sync import diff_projection
 from listsync_immowelt import ImmoweltAdapter
-from listsync_immowelt.rules import RULES
+from listsync_immowelt.mapping import to_immowelt_payload
+from listsync_immowelt.rules import RULES, check_all, rule_21_text_content
 
 from .conftest import Syncer, make_listing
 
@@ -204,3 +207,92 @@ async def test_rule_11_estate_type_change_is_blocked_offline_and_refused_online(
     assert [(i.path, i.portal_field) for i in refused.value.issues] == [
         ("category", "/data/estateType")
     ]
+
+
+# -- check_all: one walk, shared by the rules ----------------------------------------------
+
+_KEYS = [
+    "buildingStartDate", "availableFrom", "x/availableFrom", "validUntil", "someDate",
+    "userHomepage", "imageURL", "linkUrl", "url", "vatPercent", "VATPERCENTAGE", "Percent",
+    "percent~1x", "texts", "spaces", "structure", "prices", "amount", "data", "media", "a/b",
+    "~0", "", "0", "headline", "de", "contact", "parkingLots", "hasFee", "brokerageFee",
+]  # fmt: skip
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**14),
+    st.floats(-1e3, 1e15, allow_nan=False),
+    st.sampled_from(
+        ["", "2024-01-01", "01.05.2024", "https://x.de/a", "makler", "Tel 030 1234567"]
+    ),
+)
+_TREES = st.recursive(
+    _SCALARS,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(_KEYS), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+_EXTENSIONS = st.fixed_dictionaries(
+    {},
+    optional={
+        "data": st.dictionaries(st.sampled_from(_KEYS), _TREES, max_size=5),
+        "contact": _TREES,
+        "media": _TREES,
+        "other/top": _TREES,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(extension=_EXTENSIONS)
+def test_check_all_is_every_rule_run_on_its_own(extension: dict[str, Any]) -> None:
+    """`check_all` walks the payload once and hands the leaves to the rules that read them;
+    what it finds is exactly what each rule finds on its own, in the rules' order, wherever an
+    extension puts a date, URL or percentage (nested in lists, keys holding "/" or "~",
+    percentages in any case) or a scalar where an object belongs."""
+    listing = make_listing(extensions={"immowelt": extension})
+    payload = to_immowelt_payload(listing, software_name="x", external_customer_id="c")
+    expected = [issue for rule in RULES for issue in rule(payload, listing)]
+    assert check_all(payload, listing) == expected
+
+
+def test_leaf_rules_find_fields_wherever_their_suffix_is() -> None:
+    """Rules 4, 5 and 16 judge a field by the end of its pointer only: a key that holds "/"
+    counts by what follows its last "/", a list item never counts, "percent" in any case."""
+    payload = {
+        "data": {
+            "a": [{"x/availableFrom": "1.1.2024", "VatPERCENT": 101}, "not a date"],
+            "percentage": 100,
+        },
+        "contact": {"userHomepage": "no-url", "linkUrl": "https://makler.de/a"},
+    }
+    issues = check_all(payload, None)
+    leaf_rules = {"rule-04", "rule-05", "rule-16"}
+    assert [(i.rule, i.portal_field) for i in issues if i.rule in leaf_rules] == [
+        ("rule-04", "/data/a/0/x/availableFrom"),
+        ("rule-05", "/contact/userHomepage"),
+        ("rule-16", "/data/a/0/VatPERCENT"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Helle Wohnung mit Balkon. Ruhige Lage, 2. OG.", []),
+        ("<b>Hell</b> &amp; ruhig", ["HTML"]),
+        ("Mehr unter WwW.makler-berlin.de", ["a URL"]),
+        ("Siehe HTTPS://makler-berlin.de/expose", ["a URL"]),
+        ("Schreiben Sie an info@makler-berlin.de", ["an e-mail address"]),
+        ("Rufen Sie an: 030 1234567 oder +49 30 7654321", ["a phone number"]),
+        ("Baujahr 2020, 100 m², 3.0 Zimmer", []),
+    ],
+)
+def test_text_content_names_what_it_finds(text: str, found: list[str]) -> None:
+    """Rule 21 names each kind of forbidden content a text holds (the cheap pre-checks that
+    spare most texts the pattern searches never hide one)."""
+    payload = {"data": {"texts": {"description": {"de": text}}}}
+    issues = rule_21_text_content(payload, None)
+    expected = [f"text must not contain {', '.join(found)}"] if found else []
+    assert [i.message for i in issues] == expected

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import pytest
 from acme_portal import AcmeAdapter, AcmeSandbox, listing_data
 
-from listsync.adapter import Operation, OpKind
+from listsync.adapter import Operation, OperationContext, OperationResult, OpKind
 from listsync.model import parse_listing
 from listsync.sandbox import FaultConfig
-from listsync.sync import Intent, Outcome, StateKey
+from listsync.sync import AuditEntry, Intent, ListingState, Outcome, StateKey, StateStore
 from listsync.syndicator import Syndicator
 
 
@@ -225,3 +230,139 @@ async def test_stop_finishes_in_flight_and_rerun_completes(
     final = await syndicator.run(listings)
     assert final.converged
     assert sandbox.by_external_id() == {item.external_ref: 1 for item in listings}
+
+
+class MemoryStore:
+    """A `StateStore` in dicts, as a CRM might write one: it keeps what it is given except
+    `sent_record` (the SQLite store's bookkeeping), so it relies on `sent_json` alone."""
+
+    def __init__(self) -> None:
+        self.states: dict[StateKey, ListingState] = {}
+        self.journal: dict[int, Intent] = {}
+        self.trail: list[AuditEntry] = []
+        self._ids = itertools.count(1)
+
+    def get(self, key: StateKey) -> ListingState | None:
+        return self.states.get(key)
+
+    def records(
+        self, external_ref: str | None = None, *, portal: str | None = None
+    ) -> Iterator[ListingState]:
+        found = [
+            s
+            for s in self.states.values()
+            if external_ref in (None, s.external_ref) and portal in (None, s.portal)
+        ]
+        return iter(sorted(found, key=lambda s: s.key))
+
+    def save(
+        self,
+        state: ListingState,
+        *,
+        audit: AuditEntry | None = None,
+        clear_intent: int | None = None,
+        intent: Intent | None = None,
+    ) -> int | None:
+        self.states[state.key] = dataclasses.replace(state, sent_record=None)
+        self.trail += [audit] if audit is not None else []
+        if clear_intent is not None:
+            self.clear_intent(clear_intent)
+        return None if intent is None else self.add_intent(intent)
+
+    def add_intent(self, intent: Intent) -> int:
+        intent_id = next(self._ids)
+        self.journal[intent_id] = dataclasses.replace(intent, id=intent_id)
+        return intent_id
+
+    def intents(self, key: StateKey) -> list[Intent]:
+        return [i for i in self.journal.values() if i.key == key]
+
+    def clear_intent(self, intent_id: int) -> None:
+        self.journal.pop(intent_id, None)
+
+    def audit(
+        self, external_ref: str, *, portal: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        trail = [a for a in self.trail if a.key.external_ref == external_ref]
+        return [a for a in trail if portal in (None, a.key.portal)][-limit:]
+
+    def close(self) -> None:
+        pass
+
+
+class CrashOnSecondImage(AcmeAdapter):
+    """Dies (an unexpected error, as a killed process would) before sending a second image."""
+
+    async def apply(self, op: Operation, ctx: OperationContext) -> OperationResult:
+        if op.kind is OpKind.MEDIA_ADD and len(ctx.item_ids) == 1:
+            raise KeyError("killed")
+        return await super().apply(op, ctx)
+
+
+@pytest.mark.parametrize(
+    "make_store",
+    [lambda path: f"sqlite:///{path / 'state.sqlite'}", lambda _path: MemoryStore()],
+    ids=["sqlite", "memory"],
+)
+async def test_a_listing_stopped_part_way_goes_on_from_what_was_recorded(
+    sandbox: AcmeSandbox, tmp_path: Path, make_store: Callable[[Path], StateStore | str]
+) -> None:
+    """The operations a run completed before it died are recorded (as steps in SQLite); the
+    next run sends only what is left: no second listing, no image twice. Any `StateStore`
+    works: one that ignores the SQLite store's bookkeeping too."""
+    store = make_store(tmp_path)
+    settings = {"acme": {"base_url": "http://acme.test", "token": "tok-default"}}
+    listing = parse_listing(listing_data("L-1", images=3))
+    transports = {"acme": sandbox.transport()}
+    async with Syndicator(
+        settings, state=store, transports=transports, adapters={"acme": CrashOnSecondImage}
+    ) as s:
+        assert (await s.run([listing])).totals == {"failed": 1}
+    before = len(sandbox.requests)
+    async with Syndicator(
+        settings, state=store, transports=transports, adapters={"acme": AcmeAdapter}
+    ) as s:
+        assert (await s.run([listing])).totals == {"converged": 1}
+        assert (await s.run([listing])).totals == {"unchanged": 1}
+    writes = [(r.method, r.path) for r in sandbox.requests[before:] if r.is_write]
+    assert writes == [("POST", "/listings/L1/images")] * 2 + [("POST", "/listings/L1/publish")]
+    assert sandbox.by_external_id() == {"L-1": 1}
+    assert sandbox.image_duplicates() == 0
+    (item,) = sandbox.listings.values()
+    assert len(item["images"]) == 3
+
+
+async def test_stop_between_operations_journals_nothing_it_will_not_send(
+    sandbox: AcmeSandbox, state_url: str
+) -> None:
+    """Stopped while a listing's first image is sent, the run records that image, leaves the
+    listing interrupted and journals no intent for the next image, which it does not send;
+    the next run sends the rest."""
+
+    class StopOnImage(AcmeAdapter):
+        async def apply(self, op: Operation, ctx: OperationContext) -> OperationResult:
+            answer = await super().apply(op, ctx)
+            if op.kind is OpKind.MEDIA_ADD:
+                syndicator.stop()
+            return answer
+
+    settings = {"acme": {"base_url": "http://acme.test", "token": "tok-default"}}
+    listing = parse_listing(listing_data("L-1", images=2))
+    key = StateKey("acme", "default", "L-1")
+    transports = {"acme": sandbox.transport()}
+    async with Syndicator(
+        settings, state=state_url, transports=transports, adapters={"acme": StopOnImage}
+    ) as syndicator:
+        report = await syndicator.run([listing])
+        assert [r.outcome for r in report.results] == [Outcome.INTERRUPTED]
+        assert syndicator.store.intents(key) == []
+        (state,) = await syndicator.status("L-1")
+        assert len(state.item_ids) == 1
+    (item,) = sandbox.listings.values()
+    assert len(item["images"]) == 1
+    async with Syndicator(
+        settings, state=state_url, transports=transports, adapters={"acme": AcmeAdapter}
+    ) as syndicator:
+        assert (await syndicator.run([listing])).totals == {"converged": 1}
+    assert len(item["images"]) == 2
+    assert item["status"] == "live"

@@ -20,7 +20,7 @@ from listsync.sync import (
     StateStore,
     open_state_store,
 )
-from listsync.sync._sqlite import _MIGRATIONS
+from listsync.sync._sqlschema import MIGRATIONS
 
 KEY = StateKey("acme", "agency-a", "L-1")
 
@@ -101,7 +101,7 @@ def test_old_schema_is_migrated_in_place(tmp_path: Path) -> None:
     """A database at schema version 1 is upgraded to the current version on open."""
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)
-    db.executescript(_MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
     db.execute(
         "INSERT INTO listing_state (portal, account, external_ref, created_at, updated_at) "
         "VALUES ('acme', 'agency-a', 'L-1', '2026-01-01T00:00:00+00:00', "
@@ -131,3 +131,103 @@ def test_state_url_forms(tmp_path: Path) -> None:
     assert store.schema_version == SCHEMA_VERSION
     with pytest.raises(ConfigurationError, match=r"state\.url"):
         open_state_store("postgres://db/listsync")
+
+
+def _item(key: str) -> ProjectedItem:
+    return ProjectedItem(key=key, canonical_index=0, payload={"url": f"https://img/{key}.jpg"})
+
+
+def _with_image(state: ListingState, key: str) -> ListingState:
+    """`state` after one more image was added (a part-way state, as the engine records it)."""
+    assert state.sent is not None
+    sent = state.sent.model_copy(update={"media": (*state.sent.media, _item(key))})
+    return state.with_sent(sent, part_way=True, item_ids={**state.item_ids, key: f"I-{key}"})
+
+
+def _sent_rows(path: Path) -> list[tuple[int, int]]:
+    db = sqlite3.connect(path)
+    return db.execute("SELECT seq, length(data) FROM sent_projection ORDER BY seq").fetchall()
+
+
+FIRST = Projection(external_ref="L-1", fields={"price": 1, "text": "x" * 3000})
+
+
+def test_part_way_states_are_stored_as_steps_and_read_back_whole(tmp_path: Path) -> None:
+    """Between two operations only the step is written (not the whole projection); reopened,
+    the record folds back to the last state saved; converged, it is written whole again."""
+    path = tmp_path / "s.sqlite"
+    store = SQLiteStateStore(path)
+    state = ListingState(*KEY, remote_id="R1").with_sent(FIRST)
+    store.save(state)
+    for key in ("a", "b", "c"):
+        state = _with_image(state, key)
+        store.save(state)
+    rows = _sent_rows(path)
+    assert [seq for seq, _ in rows] == [0, 1, 2, 3]
+    assert all(size < 200 for _, size in rows[1:])
+    store.close()
+    reopened = SQLiteStateStore(path)
+    loaded = reopened.get(KEY)
+    assert loaded == state
+    assert loaded.sent == state.sent
+    assert loaded.item_ids == {"a": "I-a", "b": "I-b", "c": "I-c"}
+    assert loaded.sent_hash is None  # part-way: never "nothing to do"
+    assert state.sent is not None
+    reopened.save(_with_image(loaded, "d").with_sent(state.sent))
+    assert [seq for seq, _ in _sent_rows(path)] == [0]
+    assert reopened.get(KEY).sent == state.sent
+
+
+def test_a_step_from_a_position_the_store_left_is_written_whole(tmp_path: Path) -> None:
+    """Two copies of one stored state each take their own step (the same listing applied
+    twice at once): every save reads back as exactly the state saved, never as one copy's
+    steps on top of the other's."""
+    path = tmp_path / "s.sqlite"
+    store = SQLiteStateStore(path)
+    store.save(ListingState(*KEY).with_sent(FIRST))
+    loaded = store.get(KEY)
+    one, other = _with_image(loaded, "one"), _with_image(loaded, "other")
+    for state in (one, other, _with_image(one, "two"), _with_image(other, "three")):
+        store.save(state)
+        assert store.get(KEY) == state
+        assert store.get(KEY).sent == state.sent
+
+
+def test_save_journals_the_next_intent_with_the_outcome(tmp_path: Path) -> None:
+    """`save` clears the intent of the operation it records and journals the next one in the
+    same transaction; its id is returned and `intents` lists it."""
+    store = SQLiteStateStore(tmp_path / "s.sqlite")
+    create = Operation(kind=OpKind.CREATE, payload={"price": 1})
+    image = Operation(kind=OpKind.MEDIA_ADD, key="a", payload={"url": "u"})
+    first = store.add_intent(Intent(KEY, create, run_id="r"))
+    state = ListingState(*KEY, remote_id="R1").with_sent(FIRST)
+    second = store.save(state, clear_intent=first, intent=Intent(KEY, image, item=_item("a")))
+    (pending,) = store.intents(KEY)
+    assert (pending.id, pending.op, pending.item) == (second, image, _item("a"))
+    assert store.save(state, clear_intent=second) is None
+    assert store.intents(KEY) == []
+
+
+def test_schema_2_records_keep_their_projection(tmp_path: Path) -> None:
+    """A version-2 database (the whole projection in the state row) is migrated: each record
+    reads back with its projection, digest and item ids, and goes on in steps."""
+    path = tmp_path / "v2.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(f"{MIGRATIONS[0]};{MIGRATIONS[1]}; PRAGMA user_version = 2;")
+    db.execute(
+        "INSERT INTO listing_state (portal, account, external_ref, remote_id, sent_json, "
+        "sent_hash, item_ids, status, created_at, updated_at) VALUES (?, ?, ?, 'R1', ?, ?, "
+        "'{\"a\": \"I-a\"}', 'live', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+        (*KEY, FIRST.model_dump_json(), FIRST.digest()),
+    )
+    db.commit()
+    db.close()
+    store = SQLiteStateStore(path)
+    loaded = store.get(KEY)
+    assert (loaded.sent, loaded.sent_hash, loaded.item_ids) == (FIRST, FIRST.digest(), {"a": "I-a"})
+    columns = {r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(listing_state)")}
+    assert "sent_json" not in columns
+    state = _with_image(loaded, "b")
+    store.save(state)
+    assert [seq for seq, _ in _sent_rows(path)] == [0, 1]
+    assert SQLiteStateStore(path).get(KEY).sent == state.sent

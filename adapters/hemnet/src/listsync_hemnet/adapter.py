@@ -146,11 +146,24 @@ class HemnetAdapter:
         self._agency_ids: dict[str, str] = {}
         self._agencies: dict[str, JSON] = {}
         self._agency_lock = asyncio.Lock()
+        # The media URLs `preflight` read, as text, handed to the `project` call of the same
+        # listing that (in the planner) follows it: read once per listing instead of twice.
+        self._preflighted: tuple[Listing, list[str]] | None = None
 
     # -- contract: offline -----------------------------------------------------------------
     def preflight(self, listing: Listing) -> list[FieldIssue]:
         """Hemnet's offline rules; see rules.py."""
-        return rules.preflight(listing)
+        urls = mapping.media_urls(listing)
+        self._preflighted = (listing, urls)  # holds `listing`: its id is not reused
+        return rules.preflight(listing, urls=urls)
+
+    def _media_urls(self, listing: Listing) -> list[str]:
+        """The media URLs `preflight` read for this very listing object, else read anew."""
+        memo = self._preflighted
+        if memo is not None and memo[0] is listing:
+            self._preflighted = None
+            return memo[1]
+        return mapping.media_urls(listing)
 
     def project(self, listing: Listing) -> Projection:
         """The Hemnet listing body, images, showings and lifecycle target of `listing`."""
@@ -163,7 +176,7 @@ class HemnetAdapter:
         return Projection(
             external_ref=listing.external_ref,
             fields=fields,
-            media=mapping.hemnet_images(listing),
+            media=mapping.hemnet_images(listing, self._media_urls(listing)),
             showings=mapping.hemnet_showings(listing),
             target=target,
             sale=sale,

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from listsync.adapter import ProjectedItem
+from listsync.adapter import ProjectedItem, _item
 from listsync.model import Agency, Listing, MediaKind, Money, Sale, parse_listing
 from listsync_hemnet.housing_forms import (
     HousingForm,
@@ -40,6 +41,7 @@ __all__ = [
     "hemnet_sale",
     "hemnet_showings",
     "image_key",
+    "media_urls",
     "remote_drift",
     "showing_key",
     "text_of",
@@ -250,23 +252,34 @@ def image_key(url: str) -> str:
     return hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest()[:20]
 
 
-def hemnet_images(listing: Listing) -> tuple[ProjectedItem, ...]:
-    """Photos and floor plans in display order (`index` 0..n-1), each URL once."""
+def media_urls(listing: Listing) -> list[str]:
+    """The listing's media URLs as text, in order: preflight and projection both read them."""
+    return [str(media.url) for media in listing.media]
+
+
+def hemnet_images(listing: Listing, urls: Sequence[str] | None = None) -> tuple[ProjectedItem, ...]:
+    """Photos and floor plans in display order (`index` 0..n-1), each URL once.
+
+    Args:
+        urls: `media_urls(listing)`, when the caller has it already.
+    """
     items: list[ProjectedItem] = []
     seen: set[str] = set()
-    for i, media in enumerate(listing.media):
-        url = str(media.url)
+    texts = media_urls(listing) if urls is None else urls
+    for i, (media, url) in enumerate(zip(listing.media, texts, strict=True)):
         if media.kind not in IMAGE_KINDS or url in seen:
             continue
         seen.add(url)
-        payload = {"url": url, "index": len(items)}
-        items.append(ProjectedItem(key=image_key(url), canonical_index=i, payload=payload))
+        items.append(_item(image_key(url), i, {"url": url, "index": len(items)}))
     return tuple(items)
 
 
 def showing_key(start: dt.datetime) -> str:
     """A stable key for a showing: its start instant in UTC."""
-    return start.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = start.astimezone(dt.UTC)
+    if utc.year < 1000:  # `%Y` is not zero-padded here, `isoformat` would be
+        return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc.isoformat(timespec="seconds").removesuffix("+00:00") + "Z"
 
 
 def hemnet_showings(listing: Listing) -> tuple[ProjectedItem, ...]:
@@ -280,7 +293,8 @@ def hemnet_showings(listing: Listing) -> tuple[ProjectedItem, ...]:
             "description": showing.note,
         }
         key = showing_key(showing.start)
-        items.setdefault(key, ProjectedItem(key=key, canonical_index=i, payload=payload))
+        if key not in items:
+            items[key] = _item(key, i, payload)
     return tuple(items.values())
 
 

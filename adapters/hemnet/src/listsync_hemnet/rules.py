@@ -12,13 +12,14 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 from listsync.errors import FieldIssue, Severity
 from listsync.model import Category, Listing, ListingStatus, Money, Tenure, Transaction
 from listsync_hemnet.housing_forms import RESIDENTIAL, housing_form_for, parse_code
-from listsync_hemnet.mapping import IMAGE_KINDS, text_of
+from listsync_hemnet.mapping import IMAGE_KINDS, media_urls, text_of
 
 __all__ = ["MAX_IMAGES", "SWEDEN_BOUNDS", "check_url", "preflight"]
 
@@ -144,7 +145,7 @@ def _ranges(listing: Listing) -> list[FieldIssue]:
     return issues
 
 
-def _urls(listing: Listing) -> list[FieldIssue]:
+def _urls(listing: Listing, urls: Sequence[str]) -> list[FieldIssue]:
     issues = []
     if listing.links is not None:
         for path, field, url in (
@@ -155,13 +156,13 @@ def _urls(listing: Listing) -> list[FieldIssue]:
             if problem:
                 issues.append(_issue(path, problem, field))
     images = 0
-    for i, media in enumerate(listing.media):
+    for i, (media, text) in enumerate(zip(listing.media, urls, strict=True)):
         if media.kind not in IMAGE_KINDS:
             message = f"{media.kind} is not sent to Hemnet (images only)"
             issues.append(_issue(f"media[{i}]", message, None, Severity.WARNING))
             continue
         images += 1
-        problem = check_url(str(media.url))
+        problem = check_url(text)
         if problem:
             issues.append(_issue(f"media[{i}].url", problem, "url"))
     if images > MAX_IMAGES:
@@ -191,12 +192,16 @@ def _publishing(listing: Listing) -> list[FieldIssue]:
     return issues
 
 
-def preflight(listing: Listing) -> list[FieldIssue]:
-    """Every Hemnet issue of `listing`; errors block sending, warnings are reported."""
+def preflight(listing: Listing, *, urls: Sequence[str] | None = None) -> list[FieldIssue]:
+    """Every Hemnet issue of `listing`; errors block sending, warnings are reported.
+
+    Args:
+        urls: `mapping.media_urls(listing)`, when the caller has it already.
+    """
     return [
         *_market(listing),
         *_money(listing),
         *_ranges(listing),
-        *_urls(listing),
+        *_urls(listing, media_urls(listing) if urls is None else urls),
         *_publishing(listing),
     ]

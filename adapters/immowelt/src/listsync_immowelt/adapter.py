@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 import httpx
@@ -41,6 +41,7 @@ from listsync.adapter import (
     Projection,
     RemoteRecord,
     TargetState,
+    _item,
 )
 from listsync.errors import (
     ConflictError,
@@ -60,7 +61,7 @@ from listsync_immowelt.mapping import (
     PORTAL,
     from_immowelt_payload,
     media_file_name,
-    media_id,
+    media_refs,
     to_immowelt_payload,
 )
 from listsync_immowelt.rules import check_all, rule_11_estate_type_unchanged
@@ -122,6 +123,14 @@ class ImmoweltAccount(AccountSettings):
     client_secret: SecretStr
     external_customer_id: str = Field(min_length=1)
     token_cache_path: Path | None = None
+
+
+class _Built(NamedTuple):
+    """A listing's payload and `media_refs`, as `preflight` hands them to `project`."""
+
+    listing: Listing
+    payload: dict[str, Any]
+    media: list[tuple[str, str]]
 
 
 def _target(listing: Listing) -> TargetState:
@@ -196,9 +205,9 @@ class ImmoweltAdapter:
             self._http(transport, ImmoweltAuth(self.tokens)), self._http(transport, None)
         )
         self._credential_store = credential_store  # Immowelt tokens are renewed, not rotated
-        # The payload `preflight` built, handed to the `project` call of the same listing that
-        # (in the planner) follows it, so it is built once per listing instead of twice.
-        self._preflighted: tuple[Listing, dict[str, Any]] | None = None
+        # What `preflight` built, handed to the `project` call of the same listing that (in
+        # the planner) follows it, so it is built once per listing instead of twice.
+        self._preflighted: _Built | None = None
 
     def _scopes(self, settings: ImmoweltSettings) -> list[str]:
         if isinstance(settings.scopes, tuple):
@@ -226,41 +235,43 @@ class ImmoweltAdapter:
     # -- offline -------------------------------------------------------------------------
     def payload(self, listing: Listing) -> dict[str, Any]:
         """The import payload for `listing` as this account would send it."""
-        return to_immowelt_payload(
+        return self._build(listing).payload
+
+    def _build(self, listing: Listing) -> _Built:
+        media = media_refs(listing)
+        payload = to_immowelt_payload(
             listing,
             software_name=self.settings.software_name,
             external_customer_id=self.account.external_customer_id,
+            media=media,
         )
+        return _Built(listing, payload, media)
 
     def preflight(self, listing: Listing) -> list[FieldIssue]:
         """The 21 business rules (except 11, see `plan`) and EUR amounts, offline."""
-        memo = self._preflighted
-        if memo is not None and memo[0] is listing:
-            payload = memo[1]
-        else:
-            payload = self.payload(listing)
-            self._preflighted = (listing, payload)  # holds `listing`: its id is not reused
-        return check_all(payload, listing) + _currency_issues(listing)
+        built = self._preflighted
+        if built is None or built.listing is not listing:
+            built = self._preflighted = self._build(listing)  # holds `listing`: no id reuse
+        return check_all(built.payload, listing) + _currency_issues(listing)
 
-    def _take_payload(self, listing: Listing) -> dict[str, Any]:
-        """The payload `preflight` built for this very listing object, else a new one."""
-        memo = self._preflighted
-        if memo is not None and memo[0] is listing:
+    def _take_built(self, listing: Listing) -> _Built:
+        """What `preflight` built for this very listing object, else the same built anew."""
+        built = self._preflighted
+        if built is not None and built.listing is listing:
             self._preflighted = None  # each projection gets a payload of its own
-            return memo[1]
-        return self.payload(listing)
+            return built
+        return self._build(listing)
 
     def project(self, listing: Listing) -> Projection:
-        media = []
-        for i, m in enumerate(listing.media):
-            url = str(m.url)
-            ref = media_id(listing.external_ref, url)
-            item = {"externalMediaId": ref, "fileName": media_file_name(url), "url": url}
-            media.append(ProjectedItem(key=ref, canonical_index=i, payload=item))
+        built = self._take_built(listing)
+        media = tuple(
+            _item(ref, i, {"externalMediaId": ref, "fileName": media_file_name(url), "url": url})
+            for i, (url, ref) in enumerate(built.media)
+        )
         return Projection(
             external_ref=listing.external_ref,
-            fields=self._take_payload(listing),
-            media=tuple(media),
+            fields=built.payload,
+            media=media,
             target=_target(listing),
         )
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from listsync.model import Category, Listing, ListingStatus, Money, Transaction
+from listsync.model import BrokerageFee, Category, Listing, ListingStatus, Money, Transaction
 
 __all__ = [
     "COUNTRY_ALPHA3",
@@ -36,6 +36,7 @@ __all__ = [
     "from_immowelt_payload",
     "media_file_name",
     "media_id",
+    "media_refs",
     "parse_pointer",
     "to_immowelt_payload",
 ]
@@ -97,38 +98,31 @@ _IMMOWELT_ENUM = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 def _num(value: Decimal | int | float) -> int | float:
     """JSON number for the payload: integral values as int, others as float."""
-    dec = Decimal(str(value))
+    if type(value) is int:
+        return value
+    # A Decimal's str() round-trips exactly, so only other types need it.
+    dec = value if type(value) is Decimal else Decimal(str(value))
     return int(dec) if dec == dec.to_integral_value() else float(dec)
-
-
-_NEVER_EMPTY = (str, int, float, Decimal)
-"""Values that never compare equal to `{}` or `[]` (skips that comparison in `_compact`)."""
 
 
 def _amount(money: Money | None) -> dict[str, Any] | None:
     return None if money is None else {"amount": _num(money.amount)}
 
 
-def _compact(value: Any) -> Any:
-    """Drop None values and empty containers, recursively."""
-    if isinstance(value, dict):
-        out = {}
-        for key, given in value.items():
-            if given is None:
-                continue
-            if isinstance(given, dict | list):
-                item = _compact(given)
-                if not item:  # a plain dict or list again: empty means == {} or == []
-                    continue
-            elif not isinstance(given, _NEVER_EMPTY) and given in ({}, []):
-                continue
-            else:
-                item = given
-            out[key] = item
-        return out
-    if isinstance(value, list):
-        return [_compact(v) for v in value]
-    return value
+_CONTAINERS = (dict, list)
+
+
+def _pruned(members: dict[str, Any]) -> dict[str, Any]:
+    """`members` without None values and empty objects: the payload leaves them out.
+
+    The payload is built bottom-up, each object pruned as it is built, so an object that
+    prunes to nothing is left out of its parent in turn.
+    """
+    return {
+        key: value
+        for key, value in members.items()
+        if value is not None and (value or type(value) not in _CONTAINERS)
+    }
 
 
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -176,7 +170,7 @@ def _classification(listing: Listing) -> dict[str, Any]:
 def _location(listing: Listing) -> dict[str, Any]:
     a = listing.address
     geo = listing.coordinates
-    return {
+    location = {
         "postalcode": a.postal_code,
         "city": a.city,
         "street": a.street,
@@ -188,13 +182,14 @@ def _location(listing: Listing) -> dict[str, Any]:
         "showAddress": a.show_full_address,
         "geometry": None if geo is None else {"type": "Point", "coordinates": [geo.lon, geo.lat]},
     }
+    return _pruned(location)
 
 
 def _prices(listing: Listing) -> dict[str, Any]:
     rent = listing.rent
     fee = listing.brokerage_fee
     auction = listing.auction
-    return {
+    prices = {
         "buy": _amount(listing.asking_price)
         if listing.transaction is not Transaction.RENT
         else None,
@@ -207,15 +202,19 @@ def _prices(listing: Listing) -> dict[str, Any]:
         "minimumBid": _amount(auction.minimum_bid) if auction else None,
         "overbidSessionStartingPrice": _amount(auction.starting_price) if auction else None,
         "priceInformation": "PRICE_ON_DEMAND" if listing.price_on_request else None,
-        "brokerageFee": None
-        if fee is None
-        else {
-            "hasFee": fee.has_fee,
-            "amount": None if fee.amount is None else _num(fee.amount.amount),
-            "percentage": None if fee.percent is None else _num(fee.percent),
-            "priceNote": fee.note,
-        },
+        "brokerageFee": None if fee is None else _brokerage_fee(fee),
     }
+    return _pruned(prices)
+
+
+def _brokerage_fee(fee: BrokerageFee) -> dict[str, Any]:
+    terms = {
+        "hasFee": fee.has_fee,
+        "amount": None if fee.amount is None else _num(fee.amount.amount),
+        "percentage": None if fee.percent is None else _num(fee.percent),
+        "priceNote": fee.note,
+    }
+    return _pruned(terms)
 
 
 def _opt(value: Decimal | int | None) -> int | float | None:
@@ -223,38 +222,39 @@ def _opt(value: Decimal | int | None) -> int | float | None:
 
 
 def _spaces_structure(listing: Listing) -> dict[str, Any]:
-    return {
-        "spaces": {
-            "spaceMeasureUnit": "SQUARE_METER",
-            "residential": {"livingSpace": _opt(listing.living_area)},
-            "plotSpace": _opt(listing.plot_area),
-            "additionalSpace": _opt(listing.supplemental_area),
-            "usableFloorSpace": _opt(listing.usable_area),
-        },
-        "structure": {
-            "rooms": {
-                "numberOfRooms": _opt(listing.rooms),
-                "numberOfBedRooms": listing.bedrooms,
-                "numberOfBathRooms": listing.bathrooms,
-            },
-            "building": {"numberOfFloors": listing.floors_in_building},
-        },
+    spaces = {
+        "spaceMeasureUnit": "SQUARE_METER",
+        "residential": _pruned({"livingSpace": _opt(listing.living_area)}),
+        "plotSpace": _opt(listing.plot_area),
+        "additionalSpace": _opt(listing.supplemental_area),
+        "usableFloorSpace": _opt(listing.usable_area),
     }
+    rooms = {
+        "numberOfRooms": _opt(listing.rooms),
+        "numberOfBedRooms": listing.bedrooms,
+        "numberOfBathRooms": listing.bathrooms,
+    }
+    structure = {
+        "rooms": _pruned(rooms),
+        "building": _pruned({"numberOfFloors": listing.floors_in_building}),
+    }
+    return {"spaces": _pruned(spaces), "structure": _pruned(structure)}
 
 
 def _texts(listing: Listing) -> dict[str, Any]:
-    return {
+    texts = {
         "headline": dict(listing.headline or listing.tagline) or None,
         "description": dict(listing.description) or None,
     }
+    return _pruned(texts)
 
 
 def _contact(listing: Listing) -> dict[str, Any]:
     agent = listing.agent
     if agent is None:
-        return {"emailAddress": listing.agency.email, "phoneNumber": listing.agency.phone}
+        return _pruned({"emailAddress": listing.agency.email, "phoneNumber": listing.agency.phone})
     salutation = agent.salutation if agent.salutation in _SALUTATIONS else None
-    return {
+    contact = {
         "salutation": salutation,
         "firstName": agent.first_name,
         "lastName": agent.last_name,
@@ -262,50 +262,63 @@ def _contact(listing: Listing) -> dict[str, Any]:
         "phoneNumber": agent.phone or listing.agency.phone,
         "mobilePhoneNumber": agent.mobile,
     }
+    return _pruned(contact)
+
+
+def media_refs(listing: Listing) -> list[tuple[str, str]]:
+    """Each media item's URL and `externalMediaId`, in order: the payload references them and
+    the adapter's projection uploads them, so a caller doing both computes them once."""
+    ref = listing.external_ref
+    return [(url, media_id(ref, url)) for url in [str(m.url) for m in listing.media]]
 
 
 def to_immowelt_payload(
-    listing: Listing, *, software_name: str, external_customer_id: str
+    listing: Listing,
+    *,
+    software_name: str,
+    external_customer_id: str,
+    media: Sequence[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The import payload (`apiRequest`) for one listing, media referenced by id.
 
     Args:
         software_name: `metadata.source.softwareName` (from the adapter settings).
         external_customer_id: `metadata.source.externalCustomerId` (from the account).
+        media: `media_refs(listing)`, when the caller has it already.
     """
-    data: dict[str, Any] = {
+    available = listing.available_from
+    data = {
         **_classification(listing),
         "location": _location(listing),
         "prices": _prices(listing),
         **_spaces_structure(listing),
-        "management": {
-            "availableFrom": listing.available_from.isoformat() if listing.available_from else None
-        },
-        "conditions": {
-            "yearOfConstruction": listing.construction_year,
-            "lastModernisation": listing.renovation_year,
-        },
+        "management": _pruned({"availableFrom": available.isoformat() if available else None}),
+        "conditions": _pruned(
+            {
+                "yearOfConstruction": listing.construction_year,
+                "lastModernisation": listing.renovation_year,
+            }
+        ),
         "texts": _texts(listing),
     }
-    payload: dict[str, Any] = {
-        "data": data,
-        "metadata": {
-            "source": {
-                "externalId": listing.external_ref,
-                "offererEstateId": listing.external_ref,
-                "offererMarketingKey": listing.marketing_key or listing.external_ref,
-                "softwareName": software_name,
-                "externalCustomerId": external_customer_id,
-            }
-        },
-        "contact": _contact(listing),
-        "media": [
-            {"externalMediaId": media_id(listing.external_ref, str(m.url)), "position": i + 1}
-            for i, m in enumerate(listing.media)
-        ],
+    source = {
+        "externalId": listing.external_ref,
+        "offererEstateId": listing.external_ref,
+        "offererMarketingKey": listing.marketing_key or listing.external_ref,
+        "softwareName": software_name,
+        "externalCustomerId": external_customer_id,
     }
-    payload = _compact(payload)
-    payload.setdefault("media", [])
+    payload: dict[str, Any] = {
+        "data": _pruned(data),
+        "metadata": _pruned({"source": _pruned(source)}),
+        "contact": _contact(listing),
+    }
+    payload = _pruned(payload)
+    # Last, and there even when empty.
+    payload["media"] = [
+        {"externalMediaId": ref, "position": i}
+        for i, (_, ref) in enumerate(media_refs(listing) if media is None else media, start=1)
+    ]
     return _deep_merge(payload, listing.extensions.get(PORTAL, {}))
 
 

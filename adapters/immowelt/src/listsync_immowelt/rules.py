@@ -13,23 +13,27 @@ below say what is assumed; the sandbox enforces the same documented facts indepe
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from decimal import Decimal
 from typing import Any, TypeGuard
 
 from listsync.errors import FieldIssue
 from listsync.model import Listing
-from listsync_immowelt.mapping import PORTAL, SUBTYPE_KEY, canonical_path, parse_pointer
+from listsync_immowelt._payload import (
+    DATE_SUFFIXES,
+    PERCENT_SUFFIXES,
+    URL_SUFFIXES,
+    Leaf,
+    Payload,
+    leaves_under,
+    marked_leaves_under,
+    value_at,
+)
+from listsync_immowelt.mapping import PORTAL, SUBTYPE_KEY, canonical_path
 
 __all__ = ["RULES", "check_all", "rule_11_estate_type_unchanged"]
 
-Payload = Mapping[str, Any]
 Rule = Callable[[Payload, Listing | None], list[FieldIssue]]
-Leaf = tuple[str, Any]
-"""A scalar of the payload and its JSON pointer (keys unescaped)."""
-_SCALARS = (str, int, float, Decimal)
 
 MAX_TEXT = 3999
 MAX_SPACE = 99_999_999
@@ -102,6 +106,7 @@ _HTML = re.compile(r"<\s*/?\s*[A-Za-z][^>]*>|&[a-z]+;")
 _TEXT_URL = re.compile(r"(?i)\b(https?://|www\.)\S+")
 _TEXT_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)*\.[A-Za-z]{2,}")
 _TEXT_PHONE = re.compile(r"(?<![\w.,])(\+|0)\d(?:[ /-]?\d){6,}")
+_PHONE_START = re.compile(r"[+0]\d")
 
 
 def _issue(pointer: str, message: str, rule: int, listing: Listing | None) -> FieldIssue:
@@ -114,60 +119,30 @@ def _issue(pointer: str, message: str, rule: int, listing: Listing | None) -> Fi
     )
 
 
-@functools.lru_cache(maxsize=256)
-def _tokens(pointer: str) -> tuple[str, ...]:
-    return tuple(parse_pointer(pointer))
-
-
-def _get(payload: Payload, pointer: str) -> Any:
-    node: Any = payload
-    for part in _tokens(pointer):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _leaves(node: Any, pointer: str = "") -> list[Leaf]:
-    """Every scalar under `node` with its (unescaped) pointer, in document order."""
-    out: list[Leaf] = []
-    _collect(node, pointer, out)
-    return out
-
-
-def _collect(node: Any, pointer: str, out: list[Leaf]) -> None:
-    if isinstance(node, _SCALARS) or node is None:
-        out.append((pointer, node))
-    elif isinstance(node, dict | Mapping):
-        for key, value in node.items():
-            _collect(value, f"{pointer}/{key}", out)
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            _collect(value, f"{pointer}/{i}", out)
-    else:
-        out.append((pointer, node))
-
-
 def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _texts(payload: Payload) -> list[Leaf]:
-    return _leaves(_get(payload, "/data/texts") or {}, "/data/texts")
+    return leaves_under(value_at(payload, "/data/texts") or {}, "/data/texts")
 
 
 def rule_01_text_length(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Multilingual texts are at most 3999 characters."""
+    return _text_length(_texts(payload), listing)
+
+
+def _text_length(texts: Iterable[Leaf], listing: Listing | None) -> list[FieldIssue]:
     return [
         _issue(p, f"text longer than {MAX_TEXT} characters ({len(v)})", 1, listing)
-        for p, v in _texts(payload)
+        for p, v in texts
         if isinstance(v, str) and len(v) > MAX_TEXT
     ]
 
 
 def rule_02_email(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Contact e-mail addresses are well-formed (at most 320 characters)."""
-    value = _get(payload, "/contact/emailAddress")
+    value = value_at(payload, "/contact/emailAddress")
     if value is None or (isinstance(value, str) and len(value) <= 320 and _EMAIL.match(value)):
         return []
     return [_issue("/contact/emailAddress", "not a valid e-mail address", 2, listing)]
@@ -177,7 +152,7 @@ def rule_03_phone(payload: Payload, listing: Listing | None) -> list[FieldIssue]
     """Contact phone numbers match the portal's regex (digits, '+', '-', ' ', '/')."""
     out = []
     for pointer in ("/contact/phoneNumber", "/contact/mobilePhoneNumber"):
-        value = _get(payload, pointer)
+        value = value_at(payload, pointer)
         if value is not None and not (isinstance(value, str) and _PHONE.match(value)):
             msg = "not a valid phone number (e.g. +49 30 1234567)"
             out.append(_issue(pointer, msg, 3, listing))
@@ -187,7 +162,7 @@ def rule_03_phone(payload: Payload, listing: Listing | None) -> list[FieldIssue]
 def _date_fields(leaves: Iterable[Leaf]) -> Iterator[Leaf]:
     # A suffix without "/" of the pointer is a suffix of its last key: no need to split.
     for pointer, value in leaves:
-        if pointer.endswith(("Date", "/availableFrom", "/validUntil")):
+        if pointer.endswith(DATE_SUFFIXES):
             yield pointer, value
 
 
@@ -202,7 +177,7 @@ def _parse_date(value: Any) -> dt.date | None:
 
 def rule_04_date_format(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Date fields are `YYYY-MM-DD`."""
-    return _date_format(_leaves(payload), listing)
+    return _date_format(marked_leaves_under(payload), listing)
 
 
 def _date_format(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldIssue]:
@@ -215,13 +190,13 @@ def _date_format(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldI
 
 def rule_05_url_format(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """URL fields are absolute http(s) URLs with a public host name."""
-    return _url_format(_leaves(payload), listing)
+    return _url_format(marked_leaves_under(payload), listing)
 
 
 def _url_format(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldIssue]:
     out = []
     for pointer, value in leaves:
-        is_url_field = pointer.endswith(("URL", "Url", "/userHomepage"))
+        is_url_field = pointer.endswith(URL_SUFFIXES)
         if (
             is_url_field
             and value is not None
@@ -233,10 +208,10 @@ def _url_format(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldIs
 
 def rule_06_estate_type(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """`estateSubTypes` is keyed by the estate type and holds one of its sub-types."""
-    subtypes = _get(payload, "/data/estateSubTypes")
+    subtypes = value_at(payload, "/data/estateSubTypes")
     if not subtypes:
         return []
-    expected = SUBTYPE_KEY.get(str(_get(payload, "/data/estateType")))
+    expected = SUBTYPE_KEY.get(str(value_at(payload, "/data/estateType")))
     out = []
     for key, value in subtypes.items():
         pointer = f"/data/estateSubTypes/{key}"
@@ -257,7 +232,10 @@ def rule_06_estate_type(payload: Payload, listing: Listing | None) -> list[Field
 
 def rule_07_distribution_type(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """`distributionSubType` is one of the sub-types of `distributionType`."""
-    kind, sub = _get(payload, "/data/distributionType"), _get(payload, "/data/distributionSubType")
+    kind, sub = (
+        value_at(payload, "/data/distributionType"),
+        value_at(payload, "/data/distributionSubType"),
+    )
     allowed = DISTRIBUTION_SUBTYPES.get(str(kind))
     if sub is None or allowed is None or sub in allowed:
         return []
@@ -272,7 +250,7 @@ def _pair(
     table: Mapping[str, frozenset[str]],
     rule: int,
 ) -> list[FieldIssue]:
-    kind, sub = _get(payload, f"/data/{names[0]}"), _get(payload, f"/data/{names[1]}")
+    kind, sub = value_at(payload, f"/data/{names[0]}"), value_at(payload, f"/data/{names[1]}")
     if kind is None and sub is None:
         return []
     if kind in table and sub in table[kind]:
@@ -304,11 +282,11 @@ def rule_10_customer_fields(payload: Payload, listing: Listing | None) -> list[F
         "softwareName",
         "externalCustomerId",
     ]
-    if _get(payload, "/data/projectEstateType") is not None:
+    if value_at(payload, "/data/projectEstateType") is not None:
         names += ["externalProjectId", "offererEstateGroupId"]
     out = []
     for name in names:
-        value = _get(payload, f"/metadata/source/{name}")
+        value = value_at(payload, f"/metadata/source/{name}")
         if not (isinstance(value, str) and value.strip()):
             out.append(_issue(f"/metadata/source/{name}", f"{name} is mandatory", 10, listing))
     return out
@@ -318,7 +296,7 @@ def rule_11_estate_type_unchanged(
     sent: Payload, desired: Payload, listing: Listing | None = None
 ) -> list[FieldIssue]:
     """An update must not change `estateType` (compares the last sent payload)."""
-    before, after = _get(sent, "/data/estateType"), _get(desired, "/data/estateType")
+    before, after = value_at(sent, "/data/estateType"), value_at(desired, "/data/estateType")
     if before is None or before == after:
         return []
     msg = f"estateType cannot change on update ({before} -> {after}); delete and re-create"
@@ -342,34 +320,36 @@ def _ranged(
 
 def rule_12_square_meters(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Space fields are numbers in [0, 99 999 999)."""
-    spaces = _get(payload, "/data/spaces") or {}
+    spaces = value_at(payload, "/data/spaces") or {}
     leaves = (
-        (p, v) for p, v in _leaves(spaces, "/data/spaces") if not p.endswith("/spaceMeasureUnit")
+        (p, v)
+        for p, v in leaves_under(spaces, "/data/spaces")
+        if not p.endswith("/spaceMeasureUnit")
     )
     return _ranged(listing, leaves, limit=MAX_SPACE, rule=12, what="area")
 
 
 def rule_13_counts(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Count and parking-lot fields are numbers in [0, 999 999)."""
-    leaves = _leaves(_get(payload, "/data/structure") or {}, "/data/structure")
+    leaves = leaves_under(value_at(payload, "/data/structure") or {}, "/data/structure")
     counts = ((p, v) for p, v in leaves if not isinstance(v, bool))
     return _ranged(listing, counts, limit=MAX_COUNT, rule=13, what="count")
 
 
 def rule_14_prices(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Price and amount fields are numbers in [0, 9 999 999 999 999)."""
-    leaves = _leaves(_get(payload, "/data/prices") or {}, "/data/prices")
+    leaves = leaves_under(value_at(payload, "/data/prices") or {}, "/data/prices")
     amounts = ((p, v) for p, v in leaves if p.endswith("/amount"))
     return _ranged(listing, amounts, limit=MAX_PRICE, rule=14, what="amount")
 
 
 def rule_15_new_build_dates(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """For new builds, availableFrom and buildingStartDate are after 1900-01-01."""
-    if _get(payload, "/data/distributionSubType") not in NEW_BUILD:
+    if value_at(payload, "/data/distributionSubType") not in NEW_BUILD:
         return []
     out = []
     for pointer in ("/data/management/availableFrom", "/data/conditions/buildingStartDate"):
-        when = _parse_date(_get(payload, pointer))
+        when = _parse_date(value_at(payload, pointer))
         if when is not None and when <= EARLIEST_NEW_BUILD:
             out.append(_issue(pointer, "must be after 1900-01-01 for a new build", 15, listing))
     return out
@@ -377,13 +357,13 @@ def rule_15_new_build_dates(payload: Payload, listing: Listing | None) -> list[F
 
 def rule_16_percentages(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Percentage values lie between 0 and 100."""
-    return _percentages(_leaves(payload.get("data", {}), "/data"), listing)
+    return _percentages(marked_leaves_under(payload.get("data", {}), "/data"), listing)
 
 
 def _percentages(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldIssue]:
     out = []
     for pointer, value in leaves:
-        is_percent = pointer.lower().endswith(("percent", "percentage"))
+        is_percent = pointer.lower().endswith(PERCENT_SUFFIXES)
         if is_percent and value is not None and not (_is_number(value) and 0 <= value <= 100):
             out.append(_issue(pointer, "percentage must be between 0 and 100", 16, listing))
     return out
@@ -391,16 +371,16 @@ def _percentages(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldI
 
 def _has_rent(payload: Payload) -> bool:
     names = ("baseRent", "totalRent", "lease")
-    amounts = (_get(payload, f"/data/prices/{n}/amount") for n in names)
+    amounts = (value_at(payload, f"/data/prices/{n}/amount") for n in names)
     return any(_is_number(a) and a > 0 for a in amounts)
 
 
 def _rent_rule(
     payload: Payload, listing: Listing | None, subtypes: frozenset[str], rule: int
 ) -> list[FieldIssue]:
-    if _get(payload, "/data/distributionType") != "RENT":
+    if value_at(payload, "/data/distributionType") != "RENT":
         return []
-    if _get(payload, "/data/distributionSubType") not in subtypes or _has_rent(payload):
+    if value_at(payload, "/data/distributionSubType") not in subtypes or _has_rent(payload):
         return []
     msg = "a rent needs baseRent, totalRent or lease amount greater than 0"
     return [_issue("/data/prices/baseRent/amount", msg, rule, listing)]
@@ -418,11 +398,11 @@ def rule_18_new_build_empty_rent(payload: Payload, listing: Listing | None) -> l
 
 def rule_19_compulsory_auction(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """A compulsory auction states minimumBid and overbidSessionStartingPrice above 0."""
-    if _get(payload, "/data/distributionType") != "COMPULSORY_AUCTION":
+    if value_at(payload, "/data/distributionType") != "COMPULSORY_AUCTION":
         return []
     out = []
     for name in ("minimumBid", "overbidSessionStartingPrice"):
-        value = _get(payload, f"/data/prices/{name}/amount")
+        value = value_at(payload, f"/data/prices/{name}/amount")
         if not (_is_number(value) and value > 0):
             out.append(
                 _issue(f"/data/prices/{name}/amount", f"{name} must be greater than 0", 19, listing)
@@ -432,8 +412,8 @@ def rule_19_compulsory_auction(payload: Payload, listing: Listing | None) -> lis
 
 def rule_20_brokerage_fee(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Buy/rent: a fee that is not declared absent states an amount, percentage or note."""
-    fee = _get(payload, "/data/prices/brokerageFee")
-    applies = _get(payload, "/data/distributionType") in ("BUY", "RENT")
+    fee = value_at(payload, "/data/prices/brokerageFee")
+    applies = value_at(payload, "/data/distributionType") in ("BUY", "RENT")
     if not applies or not isinstance(fee, Mapping) or fee.get("hasFee") is False:
         return []
     amounts = (fee.get("amount"), fee.get("percentage"))
@@ -446,20 +426,35 @@ def rule_20_brokerage_fee(payload: Payload, listing: Listing | None) -> list[Fie
 
 def rule_21_text_content(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Texts contain no HTML, URLs, e-mail addresses or phone numbers."""
-    checks = (
-        ("HTML", _HTML),
-        ("a URL", _TEXT_URL),
-        ("an e-mail address", _TEXT_EMAIL),
-        ("a phone number", _TEXT_PHONE),
-    )
+    return _text_content(_texts(payload), listing)
+
+
+def _text_content(texts: Iterable[Leaf], listing: Listing | None) -> list[FieldIssue]:
     out = []
-    for pointer, value in _texts(payload):
-        found = [
-            what for what, pattern in checks if isinstance(value, str) and pattern.search(value)
-        ]
+    for pointer, value in texts:
+        found = _text_findings(value) if isinstance(value, str) else []
         if found:
             out.append(_issue(pointer, f"text must not contain {', '.join(found)}", 21, listing))
     return out
+
+
+def _text_findings(text: str) -> list[str]:
+    """What rule 21 finds in one text, in the rule's order.
+
+    Each pattern runs only when the text holds what every match of it needs ("<" or "&";
+    "://", or "w." in either case as in "www."; "@"; "+" or "0" before a digit): most texts
+    need no search.
+    """
+    found = []
+    if ("<" in text or "&" in text) and _HTML.search(text):
+        found.append("HTML")
+    if ("://" in text or "w." in text or "W." in text) and _TEXT_URL.search(text):
+        found.append("a URL")
+    if "@" in text and _TEXT_EMAIL.search(text):
+        found.append("an e-mail address")
+    if _PHONE_START.search(text) and _TEXT_PHONE.search(text):
+        found.append("a phone number")
+    return found
 
 
 RULES: tuple[Rule, ...] = (
@@ -474,20 +469,28 @@ RULES: tuple[Rule, ...] = (
 
 
 _ON_LEAVES: Mapping[Rule, Callable[[list[Leaf], Listing | None], list[FieldIssue]]] = {
+    rule_01_text_length: _text_length,
     rule_04_date_format: _date_format,
     rule_05_url_format: _url_format,
     rule_16_percentages: _percentages,
+    rule_21_text_content: _text_content,
 }
-"""The rules that look at every leaf, as functions of the leaves (`check_all` walks once)."""
+"""The rules that look at leaves, as functions of the leaves (`check_all` walks once)."""
 
 
 def check_all(payload: Payload, listing: Listing | None = None) -> list[FieldIssue]:
     """Run every stateless rule over a mapped payload."""
-    # The payload's leaves, per top-level member: rule 16 reads those of `data` only.
-    tops = {key: _leaves(value, f"/{key}") for key, value in payload.items()}
-    every = [leaf for leaves in tops.values() for leaf in leaves]
-    walked: dict[Rule, list[Leaf]] = {rule_04_date_format: every, rule_05_url_format: every}
-    walked[rule_16_percentages] = tops.get("data", [])
+    # The marked leaves per top-level member: rule 16 reads those of `data` only.
+    tops = {key: marked_leaves_under(value, f"/{key}") for key, value in payload.items()}
+    marked = [leaf for leaves in tops.values() for leaf in leaves]
+    texts = _texts(payload)
+    walked: dict[Rule, list[Leaf]] = {
+        rule_01_text_length: texts,
+        rule_04_date_format: marked,
+        rule_05_url_format: marked,
+        rule_16_percentages: tops.get("data", []),
+        rule_21_text_content: texts,
+    }
     out: list[FieldIssue] = []
     for rule in RULES:
         leaves = walked.get(rule)

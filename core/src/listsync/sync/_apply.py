@@ -15,9 +15,12 @@ Per entry (one listing on one portal account) the operations run in order:
    sent. A `RetryableError` is retried a few times with backoff; before re-sending a
    non-idempotent operation the adapter's `recover` looks it up (after an `UnknownOutcomeError`
    the request may have landed).
-3. After each operation the new sent projection, item ids and remote id are saved together with
-   an audit entry and the intent's removal, in one transaction; a run killed at any moment
-   re-plans only what is left.
+3. After each operation the new sent projection (as a step, see `_sent.py`), item ids and
+   remote id are saved together with an audit entry, the intent's removal and the next
+   operation's intent, atomically; a run killed at any moment re-plans only what is left. The
+   next intent is journalled only when that operation will be sent (not when the run is
+   stopping). These records wait for the end of the event loop's turn and are committed with
+   the other listings' (`_commit.py`); a listing goes on once its own is committed.
 
 An `AuthenticationError` fails the rest of that account's entries in this run (the message
 names the account) and leaves other accounts untouched.
@@ -32,17 +35,13 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
 from listsync.adapter import (
-    Capability,
     Operation,
     OperationContext,
     OperationResult,
-    OpKind,
-    PortalStatus,
     Projection,
     WriteAdapter,
 )
@@ -55,7 +54,18 @@ from listsync.errors import (
     RetryableError,
 )
 from listsync.sync._accounts import AdapterPool
+from listsync.sync._commit import GroupCommit
 from listsync.sync._diff import apply_result_to_sent
+from listsync.sync._entry import (
+    EntryResult,
+    absorbed,
+    advanced,
+    context,
+    converged,
+    intent_projection,
+    item_for,
+    result,
+)
 from listsync.sync._plan import Action, PlanEntry, Planner
 from listsync.sync._store import (
     AuditEntry,
@@ -71,59 +81,6 @@ __all__ = ["Engine", "EntryResult"]
 
 log = structlog.stdlib.get_logger(__name__)
 _stdlib_log = logging.getLogger(__name__)
-
-_DEFAULT_STATUS = {
-    OpKind.PUBLISH: PortalStatus.LIVE,
-    OpKind.UNPUBLISH: PortalStatus.WITHDRAWN,
-    OpKind.MARK_SOLD: PortalStatus.SOLD,
-    OpKind.DELETE: PortalStatus.DELETED,
-}
-
-
-@dataclass(frozen=True)
-class EntryResult:
-    """The outcome of one plan entry (one listing on one portal account)."""
-
-    entry: PlanEntry
-    outcome: Outcome
-    done: tuple[str, ...] = ()
-    error_class: str | None = None
-    error_message: str | None = None
-    issues: tuple[FieldIssue, ...] = ()
-    remote_id: str | None = None
-    status: PortalStatus | None = None
-    is_visible: bool | None = None
-    is_approved: bool | None = None
-    approval_url: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in (Outcome.CONVERGED, Outcome.UNCHANGED, Outcome.PLANNED)
-
-    def to_json(self) -> dict[str, Any]:
-        e = self.entry
-        out: dict[str, Any] = {
-            "external_ref": e.external_ref,
-            "portal": e.portal,
-            "account": e.account,
-            "action": e.action.value,
-            "outcome": self.outcome.value,
-            "operations": list(self.done) if self.done else [op.describe() for op in e.operations],
-        }
-        optional = {
-            "line": e.line,
-            "remote_id": self.remote_id,
-            "status": self.status.value if self.status else None,
-            "is_visible": self.is_visible,
-            "is_approved": self.is_approved,
-            "approval_url": self.approval_url,
-        }
-        out.update({k: v for k, v in optional.items() if v is not None})
-        if self.error_class:
-            out["error"] = {"class": self.error_class, "message": self.error_message}
-        if self.issues:
-            out["issues"] = [i.model_dump(mode="json", exclude_none=True) for i in self.issues]
-        return out
 
 
 @dataclass
@@ -169,6 +126,7 @@ class Engine:
         self.backoff = backoff
         self.dry_run = dry_run
         self.stopping = False
+        self._commits = GroupCommit(store)
         self._global = asyncio.Semaphore(self.concurrency)
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._auth_failed: dict[tuple[str, str], str] = {}
@@ -263,22 +221,25 @@ class Engine:
         failed = self._auth_failed.get((entry.portal, entry.account))
         if failed is not None:
             return self._fail(entry, state, "AuthenticationError", failed, ())
-        with structlog.contextvars.bound_contextvars(
+        # bind/reset: what `bound_contextvars` does, without a generator context manager
+        bound = structlog.contextvars.bind_contextvars(
             run=self.run_id, portal=entry.portal, account=entry.account, listing=key.external_ref
-        ):
-            try:
-                adapter = self.pool.adapter(entry.portal, entry.account)
-                return await self._converge(adapter, entry, state)
-            except _Interrupted:
-                latest = self.store.get(key) or state
-                self.store.save(dataclasses.replace(latest, outcome=Outcome.INTERRUPTED))
-                return EntryResult(entry, Outcome.INTERRUPTED, remote_id=latest.remote_id)
-            except ListsyncError as exc:
-                return self._failure(entry, key, state, exc)
-            except Exception as exc:  # an adapter bug must not stop the other listings
-                log.exception("adapter_failed")
-                latest = self.store.get(key) or state
-                return self._fail(entry, latest, type(exc).__name__, str(exc), ())
+        )
+        try:
+            adapter = self.pool.adapter(entry.portal, entry.account)
+            return await self._converge(adapter, entry, state)
+        except _Interrupted:
+            latest = self.store.get(key) or state
+            self.store.save(dataclasses.replace(latest, outcome=Outcome.INTERRUPTED))
+            return EntryResult(entry, Outcome.INTERRUPTED, remote_id=latest.remote_id)
+        except ListsyncError as exc:
+            return self._failure(entry, key, state, exc)
+        except Exception as exc:  # an adapter bug must not stop the other listings
+            log.exception("adapter_failed")
+            latest = self.store.get(key) or state
+            return self._fail(entry, latest, type(exc).__name__, str(exc), ())
+        finally:
+            structlog.contextvars.reset_contextvars(**bound)
 
     async def _converge(
         self, adapter: WriteAdapter, entry: PlanEntry, state: ListingState
@@ -290,41 +251,68 @@ class Engine:
             entry = self.planner.replan(entry, state)
         desired = entry.desired
         assert desired is not None  # noqa: S101  (needs_apply guarantees it)
-        sent = state.sent
-        done: list[str] = []
-        last = len(entry.operations) - 1
-        for index, op in enumerate(entry.operations):
-            if self.stopping and index > 0:
-                raise _Interrupted
-            intent_id = self._journal(state.key, op, desired)
-            try:
-                result = await self._run_op(adapter, op, _context(entry, state, desired))
-            except ListsyncError as exc:
-                if intent_id is not None and not isinstance(exc, RetryableError):
-                    self.store.clear_intent(intent_id)  # refused: it did not land
-                raise
-            state = _absorb(state, op, result, adapter.capabilities)
-            if index == last:  # the last operation's record is also the converged one
-                state = _converged(state, entry, desired)
-            else:
-                sent = apply_result_to_sent(sent, desired, op, adapter.capabilities)
-                state = state.with_sent(sent, hashed=False)  # part-way: never "unchanged"
-            audit = AuditEntry(state.key, op.describe(), "ok", self.run_id, result.request_id)
-            self.store.save(state, audit=audit, clear_intent=intent_id)
-            done.append(op.describe())
-            if _debug_enabled():
-                log.debug("operation_applied", operation=op.describe(), remote_id=state.remote_id)
-        if last < 0:  # nothing left to send (a re-plan after a killed run found it all done)
-            state = _converged(state, entry, desired)
+        if not entry.operations:
+            # nothing left to send: a re-plan after a killed run found it all done
+            state = converged(state, entry, desired, updated_at=utcnow())
             self.store.save(state)
-        return _result(entry, Outcome.CONVERGED, state, done=tuple(done), issues=entry.issues)
+            return result(entry, Outcome.CONVERGED, state, issues=entry.issues)
+        return await self._send_all(adapter, entry, state, desired)
 
-    def _journal(self, key: StateKey, op: Operation, desired: Projection) -> int | None:
-        """Durably journal a non-idempotent operation before it is sent; its intent id."""
-        if op.idempotent:
+    async def _send_all(
+        self, adapter: WriteAdapter, entry: PlanEntry, state: ListingState, desired: Projection
+    ) -> EntryResult:
+        """Send the operations in order, recording each (and journalling the next) as it lands."""
+        ops, key, caps, debug = entry.operations, state.key, adapter.capabilities, _debug_enabled()
+        sent = state.sent
+        first = None if ops[0].idempotent else self._intent(key, ops[0], desired)
+        # on its own, not in a group: no wait before a listing's first request (a refused
+        # account is known from its first listing's answer before its next listing starts)
+        intent_id = None if first is None else self.store.add_intent(first)
+        done: list[str] = []
+        with self._commits.writing():
+            for index, op in enumerate(ops):
+                answer = await self._send(adapter, op, context(entry, state, desired), intent_id)
+                following = ops[index + 1] if index + 1 < len(ops) else None
+                now, last = utcnow(), following is None
+                state, sent = advanced(
+                    state, sent, entry, op, answer, caps=caps, now=now, last=last
+                )
+                described = op.describe()
+                intent_id = await self._commits.save(
+                    state,
+                    audit=AuditEntry(key, described, "ok", self.run_id, answer.request_id, at=now),
+                    clear_intent=intent_id,
+                    intent=self._next_intent(key, following, desired),
+                )
+                done.append(described)
+                if debug:
+                    log.debug("operation_applied", operation=described, remote_id=state.remote_id)
+                if following is not None and self.stopping:
+                    raise _Interrupted
+        return result(entry, Outcome.CONVERGED, state, done=tuple(done), issues=entry.issues)
+
+    async def _send(
+        self, adapter: WriteAdapter, op: Operation, ctx: OperationContext, intent_id: int | None
+    ) -> OperationResult:
+        """`_run_op`; when the portal refused the operation it did not land: its intent goes."""
+        try:
+            return await self._run_op(adapter, op, ctx)
+        except ListsyncError as exc:
+            if intent_id is not None and not isinstance(exc, RetryableError):
+                self.store.clear_intent(intent_id)
+            raise
+
+    def _intent(self, key: StateKey, op: Operation, desired: Projection) -> Intent:
+        return Intent(key, op, item=item_for(op, desired), run_id=self.run_id)
+
+    def _next_intent(
+        self, key: StateKey, op: Operation | None, desired: Projection
+    ) -> Intent | None:
+        """The journal entry of the next operation, recorded with the last one's outcome: a
+        non-idempotent operation that will be sent (the run is not stopping)."""
+        if op is None or op.idempotent or self.stopping:
             return None
-        intent = Intent(key, op, item=_item_for(op, desired), run_id=self.run_id)
-        return self.store.add_intent(intent)
+        return self._intent(key, op, desired)
 
     async def _recover_intents(
         self, adapter: WriteAdapter, entry: PlanEntry, state: ListingState, intents: list[Intent]
@@ -333,24 +321,18 @@ class Engine:
         assert entry.desired is not None  # noqa: S101
         for intent in intents:
             assert intent.id is not None  # noqa: S101  (stored intents have ids)
-            ctx = _context(entry, state, entry.desired)
+            ctx = context(entry, state, entry.desired)
             found = await adapter.recover(intent.op, ctx)
+            operation = f"recover {intent.op.describe()}"
             if found is None:
-                audit = AuditEntry(
-                    state.key, f"recover {intent.op.describe()}", "not_found", self.run_id
-                )
+                audit = AuditEntry(state.key, operation, "not_found", self.run_id)
                 self.store.save(state, audit=audit, clear_intent=intent.id)
                 continue
-            at_intent = _intent_projection(intent, entry.desired)
-            sent = apply_result_to_sent(state.sent, at_intent, intent.op, adapter.capabilities)
-            state = _absorb(state, intent.op, found, adapter.capabilities).with_sent(sent)
-            audit = AuditEntry(
-                state.key,
-                f"recover {intent.op.describe()}",
-                "adopted",
-                self.run_id,
-                found.request_id,
-            )
+            at_intent = intent_projection(intent, entry.desired)
+            caps = adapter.capabilities
+            sent = apply_result_to_sent(state.sent, at_intent, intent.op, caps)
+            state = state.with_sent(sent, **absorbed(state, intent.op, found, caps, utcnow()))
+            audit = AuditEntry(state.key, operation, "adopted", self.run_id, found.request_id)
             self.store.save(state, audit=audit, clear_intent=intent.id)
             log.info("intent_recovered", operation=intent.op.describe(), remote_id=found.remote_id)
         return state
@@ -413,24 +395,12 @@ class Engine:
         )
         audit = AuditEntry(state.key, "apply", "failed", self.run_id, message=message)
         self.store.save(state, audit=audit)
-        return _result(entry, Outcome.FAILED, state, error=(error_class, message), issues=issues)
-
-
-def _converged(state: ListingState, entry: PlanEntry, desired: Projection) -> ListingState:
-    """`state` once every operation of `entry` succeeded: `desired` is what the portal has."""
-    return dataclasses.replace(
-        state.with_sent(desired),
-        outcome=Outcome.CONVERGED,
-        error_class=None,
-        error_message=None,
-        issues=entry.issues,
-        attempts=0,
-        updated_at=utcnow(),
-    )
+        return result(entry, Outcome.FAILED, state, error=(error_class, message), issues=issues)
 
 
 def _debug_enabled() -> bool:
-    """Whether `log.debug` would emit (checked before building a line per operation).
+    """Whether `log.debug` would emit (checked once per entry, before building a line per
+    operation).
 
     Configured through `listsync.log`, structlog's first processor drops lines below the stdlib
     level, after binding a logger and copying the context; the stdlib check is far cheaper.
@@ -441,82 +411,3 @@ def _debug_enabled() -> bool:
     if processors and processors[0] is structlog.stdlib.filter_by_level:
         return _stdlib_log.isEnabledFor(logging.DEBUG)
     return True
-
-
-def _context(entry: PlanEntry, state: ListingState, desired: Projection) -> OperationContext:
-    return OperationContext(
-        external_ref=entry.external_ref,
-        remote_id=state.remote_id,
-        projection=desired,
-        item_ids=dict(state.item_ids),
-        listing=entry.listing,
-    )
-
-
-def _item_for(op: Operation, desired: Projection) -> Any:
-    items = desired.media if op.kind is OpKind.MEDIA_ADD else desired.showings
-    return next((i for i in items if i.key == op.key), None)
-
-
-def _intent_projection(intent: Intent, desired: Projection) -> Projection:
-    """The projection as it was when the intent was journalled (for adopting its result)."""
-    op, item = intent.op, intent.item
-    return Projection(
-        external_ref=desired.external_ref,
-        fields=dict(op.payload) if op.kind is OpKind.CREATE else {},
-        media=(item,) if item is not None and op.kind is OpKind.MEDIA_ADD else (),
-        showings=(item,) if item is not None and op.kind is OpKind.SHOWING_CREATE else (),
-        target=desired.target,
-    )
-
-
-def _absorb(
-    state: ListingState, op: Operation, result: OperationResult, caps: frozenset[Capability]
-) -> ListingState:
-    """The state after `op` succeeded with `result`: remote id, item ids, portal status."""
-    remote_id, item_ids = state.remote_id, dict(state.item_ids)
-    if op.kind is OpKind.CREATE:
-        remote_id = result.remote_id or remote_id
-    elif op.kind in (OpKind.MEDIA_ADD, OpKind.SHOWING_CREATE) and op.key and result.remote_id:
-        item_ids[op.key] = result.remote_id
-    elif op.kind in (OpKind.MEDIA_REMOVE, OpKind.SHOWING_DELETE) and op.key:
-        item_ids.pop(op.key, None)
-    elif op.kind is OpKind.DELETE:
-        item_ids = {}
-    status = result.status or _DEFAULT_STATUS.get(op.kind) or state.status
-    if op.kind is OpKind.CREATE and result.status is None:
-        status = PortalStatus.DRAFT if Capability.PUBLISH in caps else PortalStatus.LIVE
-    return dataclasses.replace(
-        state,
-        remote_id=remote_id,
-        item_ids=item_ids,
-        status=status,
-        is_visible=result.is_visible if result.is_visible is not None else state.is_visible,
-        is_approved=result.is_approved if result.is_approved is not None else state.is_approved,
-        approval_url=result.approval_url or state.approval_url,
-        updated_at=utcnow(),
-    )
-
-
-def _result(
-    entry: PlanEntry,
-    outcome: Outcome,
-    state: ListingState,
-    *,
-    done: tuple[str, ...] = (),
-    error: tuple[str, str] | None = None,
-    issues: tuple[FieldIssue, ...] = (),
-) -> EntryResult:
-    return EntryResult(
-        entry=entry,
-        outcome=outcome,
-        done=done,
-        error_class=error[0] if error else None,
-        error_message=error[1] if error else None,
-        issues=issues,
-        remote_id=state.remote_id,
-        status=state.status,
-        is_visible=state.is_visible,
-        is_approved=state.is_approved,
-        approval_url=state.approval_url,
-    )

@@ -18,6 +18,7 @@ from listsync.adapter import (
     ProjectedItem,
     Projection,
     TargetState,
+    _operation,
 )
 
 __all__ = ["ProjectionDiff", "apply_result_to_sent", "default_plan", "diff_projection"]
@@ -112,15 +113,15 @@ def _transition(
     current: TargetState, target: TargetState, desired: Projection, sent: Projection | None
 ) -> list[Operation]:
     if target is TargetState.PUBLISHED and current is not TargetState.PUBLISHED:
-        return [Operation(kind=OpKind.PUBLISH)]
+        return [_operation(OpKind.PUBLISH)]
     if target is TargetState.UNPUBLISHED and current is TargetState.PUBLISHED:
-        return [Operation(kind=OpKind.UNPUBLISH)]
+        return [_operation(OpKind.UNPUBLISH)]
     if target is TargetState.DRAFT and current is TargetState.PUBLISHED:
-        return [Operation(kind=OpKind.UNPUBLISH)]
+        return [_operation(OpKind.UNPUBLISH)]
     if target is TargetState.SOLD:
         already = current is TargetState.SOLD and sent is not None and sent.sale == desired.sale
         if not already:
-            return [Operation(kind=OpKind.MARK_SOLD, payload=dict(desired.sale or {}))]
+            return [_operation(OpKind.MARK_SOLD, payload=dict(desired.sale or {}))]
     return []
 
 
@@ -137,29 +138,26 @@ def default_plan(diff: ProjectionDiff, capabilities: frozenset[Capability]) -> l
     if desired.target is TargetState.ABSENT:
         if diff.exists:
             if Capability.DELETE in capabilities:
-                ops.append(Operation(kind=OpKind.DELETE))
+                ops.append(_operation(OpKind.DELETE))
             elif diff.current_target is TargetState.PUBLISHED:
-                ops.append(Operation(kind=OpKind.UNPUBLISH))
+                ops.append(_operation(OpKind.UNPUBLISH))
         return _supported(ops, capabilities)
     if not diff.exists:
-        ops.append(Operation(kind=OpKind.CREATE, payload=dict(desired.fields)))
+        ops.append(_operation(OpKind.CREATE, payload=dict(desired.fields)))
         current = TargetState.DRAFT if Capability.PUBLISH in capabilities else TargetState.PUBLISHED
     else:
         if diff.field_changes:
-            ops.append(Operation(kind=OpKind.UPDATE, changes=dict(diff.field_changes)))
+            ops.append(_operation(OpKind.UPDATE, changes=dict(diff.field_changes)))
         current = diff.current_target
-    ops += [Operation(kind=OpKind.MEDIA_REMOVE, key=i.key) for i in diff.media_removed]
+    ops += [_operation(OpKind.MEDIA_REMOVE, i.key) for i in diff.media_removed]
+    ops += [_operation(OpKind.MEDIA_ADD, i.key, payload=dict(i.payload)) for i in diff.media_added]
+    ops += [_operation(OpKind.SHOWING_DELETE, i.key) for i in diff.showings_removed]
     ops += [
-        Operation(kind=OpKind.MEDIA_ADD, key=i.key, payload=dict(i.payload))
-        for i in diff.media_added
-    ]
-    ops += [Operation(kind=OpKind.SHOWING_DELETE, key=i.key) for i in diff.showings_removed]
-    ops += [
-        Operation(kind=OpKind.SHOWING_UPDATE, key=i.key, changes=ch)
+        _operation(OpKind.SHOWING_UPDATE, i.key, changes=dict(ch))
         for i, ch in diff.showings_changed
     ]
     ops += [
-        Operation(kind=OpKind.SHOWING_CREATE, key=i.key, payload=dict(i.payload))
+        _operation(OpKind.SHOWING_CREATE, i.key, payload=dict(i.payload))
         for i in diff.showings_added
     ]
     ops += _transition(current, desired.target, desired, diff.sent)

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from listsync.adapter import Operation, OpKind, Projection, TargetState
+from listsync.adapter import Operation, OpKind, Projection, TargetState, WriteAdapter
 from listsync.errors import ConfigurationError, FieldIssue, InvalidListingError, Severity
 from listsync.model import Listing
 from listsync.sync._accounts import AdapterPool
@@ -159,13 +159,17 @@ class Planner:
                     message=str(parsed),
                 )
             else:
-                yield from (replace(e, line=line) for e in self.plan_listing(parsed))
+                yield from self.plan_listing(parsed, line=line)
 
-    def plan_listing(self, listing: Listing) -> list[PlanEntry]:
-        """The entries of one listing: one per portal it names, plus removals."""
+    def plan_listing(self, listing: Listing, *, line: int | None = None) -> list[PlanEntry]:
+        """The entries of one listing: one per portal it names, plus removals.
+
+        Args:
+            line: the input line the listing was read from, recorded in its entries.
+        """
         states = {(s.portal, s.account): s for s in self.store.records(listing.external_ref)}
         entries = [
-            self.plan_portal(listing, portal, index, states)
+            self.plan_portal(listing, portal, index, states, line=line)
             for index, portal in enumerate(listing.portals)
             if self._selected(portal)
         ]
@@ -173,11 +177,16 @@ class Planner:
             if state.portal in listing.portals or not self._selected(state.portal):
                 continue
             if state.portal in self.pool and _present(state):
-                entries.append(self._plan_removal(listing, state))
+                entries.append(self._plan_removal(listing, state, line))
         return entries
 
     def _blocked(
-        self, listing: Listing, portal: str, account: str | None, issues: Iterable[FieldIssue]
+        self,
+        listing: Listing,
+        portal: str,
+        account: str | None,
+        issues: Iterable[FieldIssue],
+        line: int | None,
     ) -> PlanEntry:
         return PlanEntry(
             external_ref=listing.external_ref,
@@ -186,6 +195,7 @@ class Planner:
             action=Action.BLOCKED,
             issues=tuple(issues),
             listing=listing,
+            line=line,
         )
 
     def plan_portal(
@@ -194,6 +204,8 @@ class Planner:
         portal: str,
         index: int,
         states: dict[tuple[str, str], ListingState],
+        *,
+        line: int | None = None,
     ) -> PlanEntry:
         if portal not in self.pool:
             issue = FieldIssue(
@@ -201,7 +213,7 @@ class Planner:
                 message=f"portal {portal!r} is not configured",
                 portal=portal,
             )
-            return self._blocked(listing, portal, None, [issue])
+            return self._blocked(listing, portal, None, [issue], line)
         agency = listing.agency.external_ref
         account = self.pool.route(portal, agency)
         if account is None:
@@ -210,22 +222,29 @@ class Planner:
                 message=f"agency {agency!r} has no account on {portal}",
                 portal=portal,
             )
-            return self._blocked(listing, portal, None, [issue])
+            return self._blocked(listing, portal, None, [issue], line)
         try:
             adapter = self.pool.adapter(portal, account)
         except ConfigurationError as exc:
             issue = FieldIssue(path="agency.external_ref", message=str(exc), portal=portal)
-            return self._blocked(listing, portal, account, [issue])
+            return self._blocked(listing, portal, account, [issue], line)
         issues = tuple(adapter.preflight(listing))
         if any(i.severity is Severity.ERROR for i in issues):
-            return self._blocked(listing, portal, account, issues)
+            return self._blocked(listing, portal, account, issues, line)
         try:
             desired = adapter.project(listing)
         except InvalidListingError as exc:
-            return self._blocked(listing, portal, account, exc.issues)
+            return self._blocked(listing, portal, account, exc.issues, line)
         state = states.get((portal, account))
         return self._entry(
-            listing, portal=portal, account=account, desired=desired, state=state, issues=issues
+            listing,
+            portal=portal,
+            account=account,
+            desired=desired,
+            state=state,
+            issues=issues,
+            adapter=adapter,
+            line=line,
         )
 
     def _entry(
@@ -237,12 +256,16 @@ class Planner:
         desired: Projection,
         state: ListingState | None,
         issues: tuple[FieldIssue, ...] = (),
+        adapter: WriteAdapter | None = None,
+        line: int | None = None,
     ) -> PlanEntry:
+        """The entry of one portal account; `adapter` is its adapter if the caller has it."""
         base_hash = state.sent_hash if state is not None else None
         if base_hash is not None and base_hash == desired.digest():
             ops: list[Operation] = []
         else:
-            adapter = self.pool.adapter(portal, account)
+            if adapter is None:
+                adapter = self.pool.adapter(portal, account)
             ops = adapter.plan(diff_projection(state.sent if state else None, desired))
         return PlanEntry(
             external_ref=listing.external_ref,
@@ -254,14 +277,20 @@ class Planner:
             desired=desired,
             base_hash=base_hash,
             listing=listing,
+            line=line,
         )
 
-    def _plan_removal(self, listing: Listing, state: ListingState) -> PlanEntry:
+    def _plan_removal(self, listing: Listing, state: ListingState, line: int | None) -> PlanEntry:
         desired = Projection(
             external_ref=listing.external_ref, fields={}, target=TargetState.ABSENT
         )
         return self._entry(
-            listing, portal=state.portal, account=state.account, desired=desired, state=state
+            listing,
+            portal=state.portal,
+            account=state.account,
+            desired=desired,
+            state=state,
+            line=line,
         )
 
     def replan(self, entry: PlanEntry, state: ListingState | None) -> PlanEntry:

@@ -1,15 +1,20 @@
 """The default state store: one SQLite file (stdlib sqlite3), WAL, created on first use.
 
-The schema is versioned with `PRAGMA user_version`; `_MIGRATIONS[i]` moves a database from
-version i to i + 1, so an old file is upgraded in place when opened.
+The schema is versioned (`_sqlschema.py`): an old file is upgraded in place when opened.
 
 Durability: WAL with `synchronous=NORMAL` makes every commit survive a killed process (SIGKILL)
 without an fsync per commit; only a power loss can lose the last commits. Each `save` is one
-transaction holding the state row, its audit entry and the journal clean-up, so the cost of a
-recorded operation is one commit; a single-statement write (`add_intent`, `clear_intent`, a
-`save` with nothing else) is its own transaction in autocommit mode, committed when `execute`
-returns. The SQL is built once (module constants), so sqlite3's statement cache reuses the
-prepared statements.
+transaction holding the state row, its audit entry and the journal changes, so the cost of a
+recorded operation is one commit (`add_intent` alone is its own transaction in autocommit
+mode, committed when `execute` returns); the engine's `transaction()` blocks hold the saves
+of many listings (group commit, `_commit.py`).
+
+The sent projection lives in `sent_projection`, apart from the state row: row 0 is the whole
+projection, rows 1..n the steps recorded after it (see `listsync.sync._sent`), and the state
+row's `sent_base` / `sent_steps` name that position. A save whose `ListingState.sent_record`
+is one step past the stored position writes that step and updates the small state row, with
+the stored position as the UPDATE's condition; any other save (a converged listing, a
+position the database has moved away from) writes the projection whole and drops the steps.
 """
 
 from __future__ import annotations
@@ -24,90 +29,13 @@ from typing import Any
 
 from listsync.adapter import Operation, PortalStatus, ProjectedItem
 from listsync.errors import ConfigurationError, FieldIssue
+from listsync.sync import _sqlschema as sql
+from listsync.sync._sent import SentRecord, fold_steps, new_base
+from listsync.sync._sqlschema import SCHEMA_VERSION
 from listsync.sync._store import AuditEntry, Intent, ListingState, Outcome, StateKey
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStateStore", "open_state_store"]
 
-_MIGRATIONS: tuple[str, ...] = (
-    # 0 -> 1: listing state, journal, audit trail
-    """
-    CREATE TABLE listing_state (
-        portal TEXT NOT NULL,
-        account TEXT NOT NULL,
-        external_ref TEXT NOT NULL,
-        remote_id TEXT,
-        sent_json TEXT,
-        sent_hash TEXT,
-        item_ids TEXT NOT NULL DEFAULT '{}',
-        status TEXT,
-        is_visible INTEGER,
-        is_approved INTEGER,
-        approval_url TEXT,
-        outcome TEXT,
-        error_class TEXT,
-        error_message TEXT,
-        issues TEXT NOT NULL DEFAULT '[]',
-        attempts INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (portal, account, external_ref)
-    ) WITHOUT ROWID;
-    CREATE INDEX listing_state_ref ON listing_state (external_ref);
-    CREATE TABLE journal (
-        id INTEGER PRIMARY KEY,
-        portal TEXT NOT NULL,
-        account TEXT NOT NULL,
-        external_ref TEXT NOT NULL,
-        op_kind TEXT NOT NULL,
-        op_key TEXT,
-        op_json TEXT NOT NULL,
-        item_json TEXT,
-        run_id TEXT,
-        created_at TEXT NOT NULL
-    );
-    CREATE INDEX journal_key ON journal (portal, account, external_ref);
-    CREATE TABLE audit (
-        id INTEGER PRIMARY KEY,
-        at TEXT NOT NULL,
-        run_id TEXT,
-        portal TEXT NOT NULL,
-        account TEXT NOT NULL,
-        external_ref TEXT NOT NULL,
-        operation TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        request_id TEXT,
-        message TEXT
-    );
-    """,
-    # 1 -> 2: the audit trail is read per listing (status --listing)
-    """
-    CREATE INDEX audit_ref ON audit (external_ref, id);
-    """,
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
-
-_STATE_COLUMNS = (
-    "portal, account, external_ref, remote_id, sent_json, sent_hash, item_ids, status, "
-    "is_visible, is_approved, approval_url, outcome, error_class, error_message, issues, "
-    "attempts, created_at, updated_at"
-)
-
-
-_SELECT_STATE = f"SELECT {_STATE_COLUMNS} FROM listing_state "  # noqa: S608  (constant columns)
-_GET_STATE = _SELECT_STATE + "WHERE portal = ? AND account = ? AND external_ref = ?"
-_UPSERT_STATE = (
-    f"INSERT OR REPLACE INTO listing_state ({_STATE_COLUMNS}) "  # noqa: S608  (constant)
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_AUDIT = (
-    "INSERT INTO audit (at, run_id, portal, account, external_ref, operation, outcome, "
-    "request_id, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_INSERT_INTENT = (
-    "INSERT INTO journal (portal, account, external_ref, op_kind, op_key, op_json, "
-    "item_json, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_DELETE_INTENT = "DELETE FROM journal WHERE id = ?"
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds one per call
 
 
@@ -137,7 +65,7 @@ class SQLiteStateStore:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a save takes it again inside `transaction()`
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -156,7 +84,7 @@ class SQLiteStateStore:
             for version in range(current, SCHEMA_VERSION):
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in _MIGRATIONS[version].split(";"):
+                    for statement in sql.MIGRATIONS[version].split(";"):
                         if statement.strip():
                             self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version = {version + 1}")
@@ -173,25 +101,25 @@ class SQLiteStateStore:
     # -- listing state -----------------------------------------------------------------------
     def get(self, key: StateKey) -> ListingState | None:
         with self._lock:
-            row = self._db.execute(_GET_STATE, key).fetchone()
-        return None if row is None else _state_from_row(row)
+            row = self._db.execute(sql.GET_STATE, key).fetchone()
+            return None if row is None else self._read(row)
 
     def records(
         self, external_ref: str | None = None, *, portal: str | None = None
     ) -> Iterator[ListingState]:
         where, args = [], []
         if external_ref is not None:
-            where.append("external_ref = ?")
+            where.append("s.external_ref = ?")
             args.append(external_ref)
         if portal is not None:
-            where.append("portal = ?")
+            where.append("s.portal = ?")
             args.append(portal)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        sql = f"{_SELECT_STATE}{clause} ORDER BY portal, account, external_ref"
+        query = f"{sql.SELECT_STATE}{clause} ORDER BY s.portal, s.account, s.external_ref"
         with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
-        for row in rows:
-            yield _state_from_row(row)
+            rows = self._db.execute(query, args).fetchall()
+            states = [self._read(row) for row in rows]
+        yield from states
 
     def save(
         self,
@@ -199,36 +127,76 @@ class SQLiteStateStore:
         *,
         audit: AuditEntry | None = None,
         clear_intent: int | None = None,
-    ) -> None:
-        row = _state_to_row(state)
-        with self._lock:
-            if audit is None and clear_intent is None:
-                self._db.execute(_UPSERT_STATE, row)  # one statement: its own transaction
+        intent: Intent | None = None,
+    ) -> int | None:
+        with self.transaction():
+            self._write_state(state)
+            if audit is not None:
+                self._db.execute(sql.INSERT_AUDIT, _audit_to_row(audit))
+            return self._journal(clear_intent, intent)
+
+    def _write_state(self, state: ListingState) -> None:
+        """The state row, and the sent projection as one step when that is exact (module
+        docstring), else whole."""
+        record = state.sent_record
+        if (
+            record is None
+            or record.json is not state.sent_json
+            or record.item_ids is not state.item_ids
+        ):  # no record, or the state was changed without one: write it whole under a new id
+            self._write_whole(state, new_base() if state.sent_json is not None else None)
+            return
+        if not record.new:
+            stepped = record.step is not None
+            position = (record.base, record.depth - 1 if stepped else record.depth)
+            cursor = self._db.execute(sql.UPDATE_STATE, (*_small_row(state, record), *position))
+            if cursor.rowcount == 1:
+                if stepped:
+                    self._db.execute(sql.INSERT_SENT, (*state.key, record.depth, record.step))
                 return
-            with self._transaction():
-                self._db.execute(_UPSERT_STATE, row)
-                if audit is not None:
-                    self._db.execute(_INSERT_AUDIT, _audit_to_row(audit))
-                if clear_intent is not None:
-                    self._db.execute(_DELETE_INTENT, (clear_intent,))
+        # Written whole: a new projection under its own id, a stored whole one under its id
+        # too (every copy of position (id, 0) holds that very projection); any other under a
+        # new id, so that no copy of a position the database left can match a later UPDATE.
+        self._write_whole(state, record.base if record.depth == 0 else new_base())
+
+    def _write_whole(self, state: ListingState, base: int | None) -> None:
+        self._db.execute(sql.UPSERT_STATE, _state_to_row(state, base))
+        self._db.execute(sql.DELETE_SENT, state.key)
+        if state.sent_json is not None:
+            self._db.execute(sql.INSERT_SENT, (*state.key, 0, state.sent_json))
+
+    def _read(self, row: tuple[Any, ...]) -> ListingState:
+        """A state read back; its steps are folded in (a listing a killed run left part-way)."""
+        base, depth, whole = row[17:]
+        item_ids: dict[str, str] = json.loads(row[5])
+        if whole is None:
+            return _state_from_row(row, None, item_ids, None)
+        if depth == 0:
+            return _state_from_row(row, whole, item_ids, SentRecord(base, 0, whole, item_ids))
+        steps = [data for (data,) in self._db.execute(sql.SELECT_STEPS, row[:3])]
+        sent, item_ids = fold_steps(whole, steps, item_ids)
+        text = sent.model_dump_json()
+        record = SentRecord(base, depth, text, item_ids, projection=sent)
+        return _state_from_row(row, text, item_ids, record)
 
     # -- journal -------------------------------------------------------------------------------
     def add_intent(self, intent: Intent) -> int:
-        item = intent.item.model_dump_json() if intent.item is not None else None
-        with self._lock:  # one INSERT in autocommit mode: durable when execute returns
-            cursor = self._db.execute(
-                _INSERT_INTENT,
-                (
-                    *intent.key,
-                    intent.op.kind.value,
-                    intent.op.key,
-                    intent.op.model_dump_json(),
-                    item,
-                    intent.run_id,
-                    intent.created_at.isoformat(),
-                ),
-            )
+        with self._lock:  # one INSERT: durable when execute returns, unless in `transaction()`
+            cursor = self._db.execute(sql.INSERT_INTENT, (*intent.key, *_intent_values(intent)))
         assert cursor.lastrowid is not None  # noqa: S101  (sqlite always sets it after INSERT)
+        return cursor.lastrowid
+
+    def _journal(self, clear_intent: int | None, intent: Intent | None) -> int | None:
+        """Clear one intent and journal another (in place: one row written, not two)."""
+        if intent is not None and clear_intent is not None:
+            values = (*_intent_values(intent), clear_intent, *intent.key)
+            if self._db.execute(sql.REUSE_INTENT, values).rowcount == 1:
+                return clear_intent
+        if clear_intent is not None:
+            self._db.execute(sql.DELETE_INTENT, (clear_intent,))
+        if intent is None:
+            return None
+        cursor = self._db.execute(sql.INSERT_INTENT, (*intent.key, *_intent_values(intent)))
         return cursor.lastrowid
 
     def intents(self, key: StateKey) -> list[Intent]:
@@ -252,24 +220,24 @@ class SQLiteStateStore:
 
     def clear_intent(self, intent_id: int) -> None:
         with self._lock:
-            self._db.execute(_DELETE_INTENT, (intent_id,))
+            self._db.execute(sql.DELETE_INTENT, (intent_id,))
 
     # -- audit -----------------------------------------------------------------------------------
     def audit(
         self, external_ref: str, *, portal: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:
-        sql = (
+        query = (
             "SELECT at, run_id, portal, account, external_ref, operation, outcome, request_id, "
             "message FROM audit WHERE external_ref = ?"
         )
         args: list[Any] = [external_ref]
         if portal is not None:
-            sql += " AND portal = ?"
+            query += " AND portal = ?"
             args.append(portal)
-        sql += " ORDER BY id DESC LIMIT ?"
+        query += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
         with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
+            rows = self._db.execute(query, args).fetchall()
         return [
             AuditEntry(
                 key=StateKey(p, a, r),
@@ -287,22 +255,48 @@ class SQLiteStateStore:
         with self._lock:
             self._db.close()
 
-    # -- helpers ---------------------------------------------------------------------------------
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+    def transaction(self) -> _Transaction:
+        """BEGIN ... COMMIT (ROLLBACK when the block raises), holding the store's lock; the
+        writes inside join it rather than commit on their own."""
+        return _Transaction(self._db, self._lock)
 
 
 class _Transaction:
-    """BEGIN ... COMMIT, or ROLLBACK when the block raises."""
+    """BEGIN ... COMMIT, or ROLLBACK when the block raises; inside another one, nothing (the
+    outer one commits). A class rather than `contextlib.contextmanager`: one per save."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         self._db = db
+        self._lock = lock
+        self._outer = False
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._lock.acquire()
+        if not self._db.in_transaction:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._lock.release()
+                raise
+            self._outer = True
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        try:
+            if self._outer:
+                self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        finally:
+            self._lock.release()
+
+
+def _intent_values(intent: Intent) -> tuple[Any, ...]:
+    return (
+        intent.op.kind.value,
+        intent.op.key,
+        intent.op.model_dump_json(),
+        intent.item.model_dump_json() if intent.item is not None else None,
+        intent.run_id,
+        intent.created_at.isoformat(),
+    )
 
 
 def _audit_to_row(entry: AuditEntry) -> tuple[Any, ...]:
@@ -317,13 +311,32 @@ def _audit_to_row(entry: AuditEntry) -> tuple[Any, ...]:
     )
 
 
-def _state_to_row(s: ListingState) -> tuple[Any, ...]:
+def _small_row(s: ListingState, record: SentRecord) -> tuple[Any, ...]:
+    """`sql.UPDATE_STATE`'s values (without the stored position it is conditional on)."""
+    return (
+        s.remote_id,
+        s.sent_hash,
+        s.status.value if s.status is not None else None,
+        s.is_visible,
+        s.is_approved,
+        s.approval_url,
+        s.outcome.value if s.outcome is not None else None,
+        s.error_class,
+        s.error_message,
+        _issues_json(s.issues),
+        s.attempts,
+        s.updated_at.isoformat(),
+        record.depth,
+        *s.key,
+    )
+
+
+def _state_to_row(s: ListingState, base: int | None) -> tuple[Any, ...]:
     return (
         s.portal,
         s.account,
         s.external_ref,
         s.remote_id,
-        s.sent_json,
         s.sent_hash,
         _COMPACT.encode(s.item_ids) if s.item_ids else "{}",
         s.status.value if s.status is not None else None,
@@ -337,6 +350,8 @@ def _state_to_row(s: ListingState) -> tuple[Any, ...]:
         s.attempts,
         s.created_at.isoformat(),
         s.updated_at.isoformat(),
+        base,
+        0,
     )
 
 
@@ -346,10 +361,15 @@ def _issues_json(issues: tuple[FieldIssue, ...]) -> str:
     return json.dumps([i.model_dump(mode="json", exclude_defaults=True) for i in issues])
 
 
-def _state_from_row(row: tuple[Any, ...]) -> ListingState:
-    (portal, account, ref, remote_id, sent_json, sent_hash, item_ids, status) = row[:8]
-    (visible, approved, approval_url, outcome, error_class, error_message) = row[8:14]
-    (issues, attempts, created, updated) = row[14:]
+def _state_from_row(
+    row: tuple[Any, ...],
+    sent_json: str | None,
+    item_ids: dict[str, str],
+    record: SentRecord | None,
+) -> ListingState:
+    (portal, account, ref, remote_id, sent_hash, _, status, visible, approved) = row[:9]
+    (approval_url, outcome, error_class, error_message, issues, attempts) = row[9:15]
+    (created, updated) = row[15:17]
     return ListingState(
         portal=portal,
         account=account,
@@ -357,7 +377,7 @@ def _state_from_row(row: tuple[Any, ...]) -> ListingState:
         remote_id=remote_id,
         sent_json=sent_json,
         sent_hash=sent_hash,
-        item_ids=json.loads(item_ids),
+        item_ids=item_ids,
         status=PortalStatus(status) if status else None,
         is_visible=_opt_bool(visible),
         is_approved=_opt_bool(approved),
@@ -369,4 +389,5 @@ def _state_from_row(row: tuple[Any, ...]) -> ListingState:
         attempts=attempts,
         created_at=dt.datetime.fromisoformat(created),
         updated_at=dt.datetime.fromisoformat(updated),
+        sent_record=record,
     )

@@ -15,12 +15,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from listsync.adapter import Operation, PortalStatus, ProjectedItem, Projection
 from listsync.errors import FieldIssue
+from listsync.sync._sent import SentRecord
 
 __all__ = [
     "AuditEntry",
@@ -67,11 +69,15 @@ class ListingState:
         sent_json: the projection last *sent* (JSON), updated after every successful operation,
             so a run killed half-way re-plans only what is left. Use `sent` to read it.
         sent_hash: the digest of that projection; equal to the desired digest = nothing to do.
-        item_ids: media/showing key -> the portal's id of that item.
+        item_ids: media/showing key -> the portal's id of that item (never changed in place:
+            a new state gets a new dict).
         status, is_visible, is_approved, approval_url: the portal-side status as last reported.
         outcome: how the last attempt ended; `error_class`, `error_message` and `issues` say why
             when it did not converge (issues carry canonical field paths).
         attempts: attempts since the last success.
+        sent_record: how `sent_json` and `item_ids` stand among what the store holds (set by
+            `with_sent` and by the SQLite store, which then writes one small step instead of
+            the whole projection); other stores may ignore it.
     """
 
     portal: str
@@ -92,6 +98,7 @@ class ListingState:
     attempts: int = 0
     created_at: dt.datetime = field(default_factory=utcnow)
     updated_at: dt.datetime = field(default_factory=utcnow)
+    sent_record: SentRecord | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> StateKey:
@@ -99,9 +106,12 @@ class ListingState:
 
     @property
     def sent(self) -> Projection | None:
-        """The last sent projection, parsed."""
+        """The last sent projection, parsed (once per record)."""
         if self.sent_json is None:
             return None
+        record = self.sent_record
+        if record is not None and record.json is self.sent_json:
+            return record.projection
         return Projection.model_validate_json(self.sent_json)
 
     @property
@@ -109,21 +119,37 @@ class ListingState:
         """True when the listing exists on the portal (created and not deleted)."""
         return self.sent_json is not None and self.status is not PortalStatus.DELETED
 
-    def with_sent(self, sent: Projection | None, *, hashed: bool = True) -> ListingState:
-        """A copy holding `sent` as the last sent projection.
+    def with_sent(
+        self, sent: Projection | None, *, part_way: bool = False, **changes: Any
+    ) -> ListingState:
+        """A copy holding `sent` as the last sent projection, and `changes` (other fields, as
+        in `dataclasses.replace`: the engine makes each new state in one copy).
 
         Args:
             sent: the projection now on the portal (None: nothing is).
-            hashed: store its digest too. The engine passes False for the states it records
-                between two operations of one listing: a listing part-way through its plan can
-                never be "nothing to do", and a missing hash only makes the next run diff the
-                sent projection (the digest cost more CPU than the request after every
-                operation).
+            part_way: the engine's states between two operations of one listing. They carry
+                no digest: a listing part-way through its plan can never be "nothing to do",
+                and a missing hash only makes the next run diff the sent projection (the
+                digest cost more CPU than the request after every operation). And they are
+                recorded as a step after this state's projection rather than whole.
         """
         if sent is None:
-            return dataclasses.replace(self, sent_json=None, sent_hash=None)
+            return dataclasses.replace(
+                self, sent_json=None, sent_hash=None, sent_record=None, **changes
+            )
+        text = sent.model_dump_json()
+        item_ids = changes.get("item_ids", self.item_ids)
+        record = self.sent_record
+        if part_way and record is not None:  # a step from the position `record` names
+            record = record.then(sent, text, item_ids)
+        else:
+            record = SentRecord.whole(sent, text, item_ids)
         return dataclasses.replace(
-            self, sent_json=sent.model_dump_json(), sent_hash=sent.digest() if hashed else None
+            self,
+            sent_json=text,
+            sent_hash=None if part_way else sent.digest(),
+            sent_record=record,
+            **changes,
         )
 
 
@@ -178,12 +204,26 @@ class StateStore(Protocol):
         *,
         audit: AuditEntry | None = None,
         clear_intent: int | None = None,
-    ) -> None:
-        """Write `state` (and an audit entry, and clear a journal intent) atomically."""
+        intent: Intent | None = None,
+    ) -> int | None:
+        """Write `state`, an audit entry, the removal of intent `clear_intent` and the journal
+        entry `intent` atomically; returns the id of `intent` (None without one).
+
+        The engine records an operation and journals the next one in one transaction: one
+        commit per operation instead of two.
+        """
         ...
 
     def add_intent(self, intent: Intent) -> int:
         """Record an intent durably before its operation is sent; returns its id."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[object]:
+        """A block whose writes are committed together when it ends (or not at all).
+
+        The engine records the operations of all listings in flight in one (group commit);
+        a store whose writes are each atomic and durable may return `contextlib.nullcontext()`.
+        """
         ...
 
     def intents(self, key: StateKey) -> list[Intent]:

@@ -1,0 +1,128 @@
+"""The adapter contract's models built without validation are the instances validation builds."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from listsync.adapter import (
+    Capability,
+    Operation,
+    OpKind,
+    ProjectedItem,
+    Projection,
+    TargetState,
+    _item,
+    _operation,
+)
+from listsync.sync import default_plan, diff_projection
+
+EVERYTHING = frozenset(Capability)
+
+
+def assert_as_validated(built: BaseModel) -> None:
+    """`built` equals, field for field and in every serialised form, what validating the
+    fields it says were set gives, and says the same fields were set."""
+    model = type(built)
+    validated = model(**{name: getattr(built, name) for name in built.model_fields_set})
+    assert built == validated
+    assert built.model_fields_set == validated.model_fields_set
+    assert built.__pydantic_extra__ == validated.__pydantic_extra__
+    assert built.__pydantic_private__ == validated.__pydantic_private__
+    assert list(built.__dict__) == list(validated.__dict__)
+    assert built.model_dump_json() == validated.model_dump_json()
+    assert repr(built) == repr(validated)
+    assert pickle.loads(pickle.dumps(built)) == validated  # noqa: S301  (our own bytes)
+
+
+def test_item_is_the_validated_item() -> None:
+    """`_item` builds the `ProjectedItem` validation builds, frozen like it."""
+    built = _item("k-1", 3, {"url": "https://img.example.com/1.jpg", "index": 0})
+    assert_as_validated(built)
+    with pytest.raises(ValueError, match="frozen"):
+        built.key = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"kind": OpKind.PUBLISH},
+        {"kind": OpKind.MEDIA_REMOVE, "key": "k-1"},
+        {"kind": OpKind.UPDATE, "changes": {"price": 1, "gone": None}},
+        {"kind": OpKind.MEDIA_ADD, "key": "k-1", "payload": {"url": "u"}},
+        {"kind": OpKind.SHOWING_UPDATE, "key": "s-1", "changes": {"note": "x"}, "payload": {}},
+    ],
+)
+def test_operation_is_the_validated_operation(arguments: dict[str, Any]) -> None:
+    """`_operation` builds the `Operation` validation builds from the same arguments, with
+    the same fields marked as set."""
+    kind = arguments.pop("kind")
+    built = _operation(kind, **arguments)
+    assert_as_validated(built)
+    assert built == Operation(kind=kind, **arguments)
+    assert built.model_fields_set == {"kind", *arguments}
+
+
+def _projection(
+    target: TargetState, *, media: int, price: int, sale: int | None = None
+) -> Projection:
+    items = tuple(_item(f"m-{i}", i, {"url": f"u{i}", "index": i}) for i in range(media))
+    shows = (
+        ProjectedItem(key="s-a", canonical_index=0, payload={"note": f"n{price}"}),
+        ProjectedItem(key=f"s-{price}", canonical_index=1, payload={"note": None}),
+    )
+    return Projection(
+        external_ref="ref-1",
+        fields={"price": price, "city": "Solna"} if price else {"city": "Solna"},
+        media=items,
+        showings=shows,
+        target=target,
+        sale=None if sale is None else {"price": sale},
+    )
+
+
+_ABSENT = Projection(external_ref="ref-1", fields={}, target=TargetState.ABSENT)
+PLANS = [
+    (None, _projection(TargetState.PUBLISHED, media=2, price=1), EVERYTHING),
+    (
+        _projection(TargetState.PUBLISHED, media=3, price=1),
+        _projection(TargetState.SOLD, media=2, price=0, sale=5),
+        EVERYTHING,
+    ),
+    (
+        _projection(TargetState.DRAFT, media=1, price=1),
+        _projection(TargetState.UNPUBLISHED, media=1, price=2),
+        EVERYTHING,
+    ),
+    (_projection(TargetState.PUBLISHED, media=1, price=1), _ABSENT, EVERYTHING),
+    (
+        _projection(TargetState.PUBLISHED, media=1, price=1),
+        _ABSENT,
+        EVERYTHING - {Capability.DELETE},
+    ),
+]
+"""(sent, desired, capabilities): between them, every kind of operation is planned."""
+
+
+def _planned(plan: tuple[Projection | None, Projection, frozenset[Capability]]) -> list[Operation]:
+    sent, desired, capabilities = plan
+    return default_plan(diff_projection(sent, desired), capabilities)
+
+
+def test_the_plans_make_every_kind_of_operation() -> None:
+    """The cases below reach every branch of `default_plan` that builds an operation."""
+    assert {op.kind for plan in PLANS for op in _planned(plan)} == set(OpKind)
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_planned_operations_are_validated_ones(
+    plan: tuple[Projection | None, Projection, frozenset[Capability]],
+) -> None:
+    """Every operation `default_plan` builds is what validation builds."""
+    ops = _planned(plan)
+    assert ops
+    for op in ops:
+        assert_as_validated(op)
