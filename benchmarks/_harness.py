@@ -33,6 +33,17 @@ BIN = Path(sys.executable).parent
 LISTSYNC = str(BIN / "listsync")
 SERVE = Path(__file__).resolve().parent / "_serve.py"
 WRITE_PORTALS = ("hemnet", "immowelt")
+# Settings for benchmarks that never reach a portal (planning, engine without HTTP).
+OFFLINE_PORTALS: dict[str, dict[str, Any]] = {
+    "hemnet": {"base_url": "http://127.0.0.1:9", "token": "bench-token", "key_id": "bench"},
+    "immowelt": {
+        "base_url": "http://127.0.0.1:9/v1",
+        "token_url": "http://127.0.0.1:9/oauth/token",
+        "client_id": "bench",
+        "client_secret": "bench-secret",
+        "external_customer_id": "customer-bench",
+    },
+}
 
 
 # -- data --------------------------------------------------------------------------------------

@@ -49,16 +49,7 @@ from listsync_hemnet import HemnetAdapter
 from listsync_immowelt import ImmoweltAdapter
 
 WARM_UP = 20
-PORTALS = {
-    "hemnet": {"base_url": "http://127.0.0.1:9", "token": "bench-token", "key_id": "bench"},
-    "immowelt": {
-        "base_url": "http://127.0.0.1:9/v1",
-        "token_url": "http://127.0.0.1:9/oauth/token",
-        "client_id": "bench",
-        "client_secret": "bench-secret",
-        "external_customer_id": "customer-bench",
-    },
-}
+PORTALS = h.OFFLINE_PORTALS
 
 
 def without_http(cls: type[Any], turns: int, seed: int = 0) -> type[Any]:

@@ -35,16 +35,7 @@ from listsync.model import Listing
 from listsync.sync import AdapterPool, Planner, diff_projection
 
 WARM_UP = 20
-PORTALS = {
-    "hemnet": {"base_url": "http://127.0.0.1:9", "token": "bench-token", "key_id": "bench"},
-    "immowelt": {
-        "base_url": "http://127.0.0.1:9/v1",
-        "token_url": "http://127.0.0.1:9/oauth/token",
-        "client_id": "bench",
-        "client_secret": "bench-secret",
-        "external_customer_id": "customer-bench",
-    },
-}
+PORTALS = h.OFFLINE_PORTALS
 
 
 def bare(path: Path) -> float:

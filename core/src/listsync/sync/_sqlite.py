@@ -316,6 +316,16 @@ def _small_row(s: ListingState, record: SentRecord) -> tuple[Any, ...]:
     return (
         s.remote_id,
         s.sent_hash,
+        *_portal_columns(s),
+        s.updated_at.isoformat(),
+        record.depth,
+        *s.key,
+    )
+
+
+def _portal_columns(s: ListingState) -> tuple[Any, ...]:
+    """status .. attempts: the columns both row forms write in the same order."""
+    return (
         s.status.value if s.status is not None else None,
         s.is_visible,
         s.is_approved,
@@ -325,9 +335,6 @@ def _small_row(s: ListingState, record: SentRecord) -> tuple[Any, ...]:
         s.error_message,
         _issues_json(s.issues),
         s.attempts,
-        s.updated_at.isoformat(),
-        record.depth,
-        *s.key,
     )
 
 
@@ -339,15 +346,7 @@ def _state_to_row(s: ListingState, base: int | None) -> tuple[Any, ...]:
         s.remote_id,
         s.sent_hash,
         _COMPACT.encode(s.item_ids) if s.item_ids else "{}",
-        s.status.value if s.status is not None else None,
-        s.is_visible,
-        s.is_approved,
-        s.approval_url,
-        s.outcome.value if s.outcome is not None else None,
-        s.error_class,
-        s.error_message,
-        _issues_json(s.issues),
-        s.attempts,
+        *_portal_columns(s),
         s.created_at.isoformat(),
         s.updated_at.isoformat(),
         base,
