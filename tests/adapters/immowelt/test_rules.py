@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from listsync.adapter import Operation, OperationContext, OpKind
-from listsync.errors import InvalidListingError, PortalValidationError
+from listsync.errors import InvalidListingError, PortalValidationError, Severity
 from listsync.sync import diff_projection
 from listsync_immowelt import ImmoweltAdapter
 from listsync_immowelt.mapping import to_immowelt_payload
@@ -296,3 +296,115 @@ def test_text_content_names_what_it_finds(text: str, found: list[str]) -> None:
     issues = rule_21_text_content(payload, None)
     expected = [f"text must not contain {', '.join(found)}"] if found else []
     assert [i.message for i in issues] == expected
+
+
+# -- odd shapes of extension values: a blocking issue, never an exception --------------------
+
+_ODD = {"string": "X", "number": 7, "float": 1.5, "boolean": True, "array": ["A"], "object": {}}
+_NOT_TEXT = {kind: value for kind, value in _ODD.items() if kind != "string"}
+_ANY_PROJECT = {"metadata": {"source": _PROJECT_SOURCE}}
+
+
+def _shape_case(data: dict[str, Any], pointer: str, rule: int) -> tuple[dict[str, Any], str, str]:
+    extension = {"data": data, **_ANY_PROJECT} if "project" in pointer else {"data": data}
+    return extension, pointer, f"rule-{rule:02d}"
+
+
+def _shape_cases() -> dict[str, tuple[dict[str, Any], str, str]]:
+    """Each value a rule reads from an extension, holding a JSON type it does not take."""
+    cases = {
+        f"estateSubTypes-{kind}": _shape_case({"estateSubTypes": value}, "/data/estateSubTypes", 6)
+        for kind, value in _ODD.items()
+        if kind != "object"
+    }
+    for kind, odd in _NOT_TEXT.items():
+        for pointer, data, rule in [
+            ("/data/estateSubTypes/apartment", {"estateSubTypes": {"apartment": odd}}, 6),
+            ("/data/distributionType", {"distributionType": odd}, 7),
+            ("/data/distributionSubType", {"distributionSubType": odd}, 7),
+            (
+                "/data/distributionSubType",
+                {"distributionType": "RENT", "distributionSubType": odd},
+                7,
+            ),
+            (
+                "/data/projectEstateType",
+                {"projectEstateType": odd, "projectEstateSubType": "HOUSE"},
+                8,
+            ),
+            (
+                "/data/projectEstateSubType",
+                {"projectEstateType": "NEW_HOME_PROJECT", "projectEstateSubType": odd},
+                8,
+            ),
+            (
+                "/data/projectDistributionType",
+                {"projectDistributionType": odd, "projectDistributionSubType": "NEW_HOME"},
+                9,
+            ),
+            (
+                "/data/projectDistributionSubType",
+                {"projectDistributionType": "BUY", "projectDistributionSubType": odd},
+                9,
+            ),
+        ]:
+            rent = "-rent" if data.get("distributionType") == "RENT" else ""
+            cases[f"{pointer[6:]}{rent}-{kind}"] = _shape_case(data, pointer, rule)
+    return cases
+
+
+SHAPE_CASES = _shape_cases()
+
+
+@pytest.mark.parametrize("case", sorted(SHAPE_CASES))
+async def test_odd_extension_shapes_block_the_listing_offline_and_on_the_sandbox(
+    adapter: ImmoweltAdapter, case: str
+) -> None:
+    """A value of the wrong JSON type where a rule reads a vocabulary field (an array for
+    `estateSubTypes`, an object for `distributionSubType`, ...) is one blocking error at that
+    field's extension path naming the type Immowelt expects, not an exception; the sandbox
+    refuses the same payload (sent bypassing preflight) with a 400 at the same field."""
+    extension, pointer, rule = SHAPE_CASES[case]
+    listing = make_listing(extensions={"immowelt": extension})
+    path = _EXT + pointer.replace("/", ".")
+
+    offline = adapter.preflight(listing)
+    assert [(i.rule, i.path, i.portal_field, i.severity) for i in offline] == [
+        (rule, path, pointer, Severity.ERROR)
+    ]
+    assert "must be " in offline[0].message
+
+    projection = adapter.project(listing)
+    ctx = OperationContext(
+        external_ref=listing.external_ref, remote_id=None, projection=projection, listing=listing
+    )
+    with pytest.raises(PortalValidationError) as refused:
+        await adapter.apply(Operation(kind=OpKind.CREATE, payload=projection.fields), ctx)
+    assert refused.value.status_code == 400
+    assert {(i.path, i.portal_field) for i in refused.value.issues} == {(path, pointer)}
+
+
+@pytest.mark.parametrize(
+    ("extension", "pointer"),
+    [
+        ({"contact": "erika@makler-berlin.de"}, "/contact"),
+        ({"contact": ["erika"]}, "/contact"),
+        ({"contact": 7}, "/contact"),
+        ({"data": {"prices": "450000"}}, "/data/prices"),
+        ({"data": {"prices": [450000]}}, "/data/prices"),
+    ],
+)
+async def test_sandbox_refuses_objects_of_the_wrong_type_with_a_400(
+    adapter: ImmoweltAdapter, extension: dict[str, Any], pointer: str
+) -> None:
+    """Where no offline rule reads inside a member (`contact`, `data.prices`) the payload may
+    reach the portal: the sandbox answers a 400 problem naming the member, not a 500."""
+    listing = make_listing(extensions={"immowelt": extension})
+    projection = adapter.project(listing)
+    ctx = OperationContext(
+        external_ref=listing.external_ref, remote_id=None, projection=projection, listing=listing
+    )
+    with pytest.raises(PortalValidationError) as refused:
+        await adapter.apply(Operation(kind=OpKind.CREATE, payload=projection.fields), ctx)
+    assert refused.value.status_code == 400
+    assert pointer in {i.portal_field for i in refused.value.issues}

@@ -88,6 +88,20 @@ _PROJECT_DISTRIBUTION = {
     "BUY_RENT": {"NEW_BUILD_PROJECT", "NEW_HOME"},
 }
 _NEW_BUILDS = {"NEW_BUILD_UNIT", "NEW_BUILD_PROJECT", "NEW_BUILD_INVESTMENT_PRODUCT", "NEW_HOME"}
+_STRING_MEMBERS = (
+    "distributionType",
+    "distributionSubType",
+    "projectEstateType",
+    "projectEstateSubType",
+    "projectDistributionType",
+    "projectDistributionSubType",
+)
+_OBJECT_MEMBERS = (
+    ("contact",),
+    ("metadata", "source"),
+    ("data", "prices"),
+    ("data", "estateSubTypes"),
+)
 _SOURCE_FIELDS = (
     "externalId",
     "offererEstateId",
@@ -109,6 +123,16 @@ def _dig(node: Any, *keys: str) -> Any:
     for key in keys:
         node = node.get(key) if isinstance(node, dict) else None
     return node
+
+
+def _object(node: Any) -> dict[str, Any]:
+    """`node` when it is an object, else empty: `types` reports the wrong type once."""
+    return node if isinstance(node, dict) else {}
+
+
+def _strings(*values: Any) -> bool:
+    """Whether every value is a string or absent (the schema types hold)."""
+    return all(value is None or isinstance(value, str) for value in values)
 
 
 def _numeric(value: Any) -> TypeGuard[int | float]:
@@ -153,6 +177,15 @@ class _Checker:
     def fail(self, name: str, reason: str) -> None:
         self.errors.append({"name": name, "reason": reason})
 
+    def types(self) -> None:  # the schema's types where the rules read a member
+        for keys in _OBJECT_MEMBERS:
+            value = _dig(self.body, *keys)
+            if value is not None and not isinstance(value, dict):
+                self.fail("/" + "/".join(keys), "must be object")
+        for key in _STRING_MEMBERS:
+            if not _strings(self.data.get(key)):
+                self.fail(f"/data/{key}", "must be string")
+
     def texts(self) -> None:  # rules 1 and 21
         for at, value in _flatten(self.data.get("texts", {}), "/data/texts"):
             if not isinstance(value, str):
@@ -163,7 +196,7 @@ class _Checker:
                 self.fail(at, "must NOT contain HTML, URLs, e-mail addresses or phone numbers")
 
     def contact(self) -> None:  # rules 2 and 3
-        contact = self.body.get("contact") or {}
+        contact = _object(self.body.get("contact"))
         if "emailAddress" in contact and not _valid_email(contact["emailAddress"]):
             self.fail("/contact/emailAddress", 'must match format "email"')
         for key in ("phoneNumber", "mobilePhoneNumber"):
@@ -185,10 +218,12 @@ class _Checker:
 
     def classification(self) -> None:  # rules 6 and 7
         estate = self.data.get("estateType")
-        for key, value in (self.data.get("estateSubTypes") or {}).items():
+        for key, value in _object(self.data.get("estateSubTypes")).items():
             at = f"/data/estateSubTypes/{key}"
             if _ESTATE_KEYS.get(str(estate)) != key:
                 self.fail(at, f"does not match estateType {estate}")
+            elif not _strings(value):
+                self.fail(at, "must be string")
             elif key == "trading" and value not in _TRADING:
                 self.fail(
                     at, "must be equal to one of the allowed values: " + ", ".join(sorted(_TRADING))
@@ -198,7 +233,12 @@ class _Checker:
             ):
                 self.fail(at, f"{value} is not a sub-type of {estate}")
         kind, sub = self.data.get("distributionType"), self.data.get("distributionSubType")
-        if sub is not None and kind in _DISTRIBUTION and sub not in _DISTRIBUTION[kind]:
+        if (
+            isinstance(kind, str)
+            and isinstance(sub, str)
+            and kind in _DISTRIBUTION
+            and sub not in _DISTRIBUTION[kind]
+        ):
             self.fail("/data/distributionSubType", f"does not match distributionType {kind}")
 
     def projects(self) -> None:  # rules 8 and 9
@@ -207,11 +247,13 @@ class _Checker:
             ("projectDistributionType", "projectDistributionSubType", _PROJECT_DISTRIBUTION),
         ):
             kind, sub = self.data.get(kind_key), self.data.get(sub_key)
+            if not _strings(kind, sub):
+                continue
             if (kind is not None or sub is not None) and sub not in table.get(str(kind), set()):
                 self.fail(f"/data/{sub_key}", f"does not match {kind_key} {kind}")
 
     def source(self) -> None:  # rule 10
-        source = _dig(self.body, "metadata", "source") or {}
+        source = _object(_dig(self.body, "metadata", "source"))
         wanted = list(_SOURCE_FIELDS)
         if self.data.get("projectEstateType") is not None:
             wanted += ["externalProjectId", "offererEstateGroupId"]
@@ -238,7 +280,8 @@ class _Checker:
                 self.fail(at, "must be >= 0 and <= 100")
 
     def new_build_dates(self) -> None:  # rule 15
-        if self.data.get("distributionSubType") not in _NEW_BUILDS:
+        sub = self.data.get("distributionSubType")
+        if not (isinstance(sub, str) and sub in _NEW_BUILDS):
             return
         for at, keys in (
             ("/data/management/availableFrom", ("management", "availableFrom")),
@@ -249,7 +292,7 @@ class _Checker:
                 self.fail(at, "must be after 1900-01-01 for new builds")
 
     def money_rules(self) -> None:  # rules 17-20
-        prices = self.data.get("prices") or {}
+        prices = _object(self.data.get("prices"))
         kind, sub = self.data.get("distributionType"), self.data.get("distributionSubType")
 
         def positive(name: str) -> bool:
@@ -259,7 +302,7 @@ class _Checker:
         rents = ("baseRent", "totalRent", "lease")
         if (
             kind == "RENT"
-            and sub in {"CLASSIC", "NEW_BUILD_UNIT", "EMPTY"}
+            and sub in ("CLASSIC", "NEW_BUILD_UNIT", "EMPTY")
             and not any(positive(n) for n in rents)
         ):
             self.fail("/data/prices/baseRent/amount", "one of baseRent, totalRent or lease > 0")
@@ -268,7 +311,7 @@ class _Checker:
                 if not positive(name):
                     self.fail(f"/data/prices/{name}/amount", "must be > 0")
         fee = prices.get("brokerageFee")
-        if kind in {"BUY", "RENT"} and isinstance(fee, dict) and fee.get("hasFee") is not False:
+        if kind in ("BUY", "RENT") and isinstance(fee, dict) and fee.get("hasFee") is not False:
             note = fee.get("priceNote")
             numbers = [fee.get("amount"), fee.get("percentage")]
             if not any(_numeric(n) and n > 0 for n in numbers) and not (
@@ -281,6 +324,7 @@ def validate_listing(body: dict[str, Any]) -> list[dict[str, str]]:
     """Every business-rule violation in a create/update body, as `errors[]` entries."""
     checker = _Checker(body)
     for check in (
+        checker.types,
         checker.texts,
         checker.contact,
         checker.formats,

@@ -4,7 +4,9 @@ Source: ../shared/portal-docs/immowelt-listing-import-api.txt, "Business Rules".
 one function over the mapped import payload; each issue carries the canonical path, the portal's
 JSON pointer (`portal_field`) and the rule id (`rule-07`). `check_all` runs every rule that
 needs no state; rule 11 compares two payloads and is applied by the adapter against the last
-sent projection.
+sent projection. A field a rule looks up in a vocabulary but holding another JSON type (an
+extension can put anything anywhere) is an issue of that rule naming the type, never an
+exception: one odd listing must not abort a run.
 
 Where the document leaves a vocabulary open (project types, most estate sub-types), the tables
 below say what is assumed; the sandbox enforces the same documented facts independently.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeGuard
 
@@ -119,6 +122,49 @@ def _issue(pointer: str, message: str, rule: int, listing: Listing | None) -> Fi
     )
 
 
+_JSON_TYPES: tuple[tuple[type | types.UnionType, str], ...] = (
+    (bool, "a boolean"),  # before int: a bool is an int to `isinstance`
+    (int | float, "a number"),
+    (str, "a string"),
+    (Mapping, "an object"),
+    (list, "an array"),
+    (type(None), "null"),
+)
+
+
+def _json_type(value: Any) -> str:
+    return next(
+        (name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__
+    )
+
+
+def _type_issue(
+    pointer: str, expected: str, value: Any, rule: int, listing: Listing | None
+) -> FieldIssue:
+    """A value of the wrong JSON type (from an extension) where a rule reads a field."""
+    name = pointer.rsplit("/", 1)[-1]
+    msg = f"{name} must be {expected}, not {_json_type(value)}"
+    return _issue(pointer, msg, rule, listing)
+
+
+def _not_strings(fields: Iterable[Leaf], rule: int, listing: Listing | None) -> list[FieldIssue]:
+    """Rule `rule`'s issues for vocabulary fields holding anything but a string (or None).
+
+    The rules look such a value up in a table of strings; a list or an object would make the
+    lookup raise, and any other type is no value of the vocabulary either.
+    """
+    return [
+        _type_issue(pointer, "a string", value, rule, listing)
+        for pointer, value in fields
+        if value is not None and not isinstance(value, str)
+    ]
+
+
+def _is_in(value: Any, vocabulary: frozenset[str]) -> bool:
+    """`value in vocabulary`, False (not TypeError) for an unhashable list or object."""
+    return isinstance(value, str) and value in vocabulary
+
+
 def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -209,25 +255,37 @@ def _url_format(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldIs
 def rule_06_estate_type(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """`estateSubTypes` is keyed by the estate type and holds one of its sub-types."""
     subtypes = value_at(payload, "/data/estateSubTypes")
+    if subtypes is not None and not isinstance(subtypes, Mapping):
+        shape = 'an object keyed by the estate type (e.g. {"house": "BUNGALOW"})'
+        return [_type_issue("/data/estateSubTypes", shape, subtypes, 6, listing)]
     if not subtypes:
         return []
     expected = SUBTYPE_KEY.get(str(value_at(payload, "/data/estateType")))
     out = []
     for key, value in subtypes.items():
         pointer = f"/data/estateSubTypes/{key}"
-        known, complete = _SUBTYPES.get(key, (frozenset(), False))
-        foreign = any(value in vals for k, (vals, _) in _SUBTYPES.items() if k != key)
         if key != expected:
             out.append(
                 _issue(
                     pointer, f"sub-type group {key!r} does not match the estate type", 6, listing
                 )
             )
-        elif (complete and value not in known) or (not complete and value not in known and foreign):
+        elif value is not None and not isinstance(value, str):
+            out.append(_type_issue(pointer, "a string", value, 6, listing))
+        elif _wrong_subtype(key, value):
             out.append(
                 _issue(pointer, f"{value!r} is not a sub-type of this estate type", 6, listing)
             )
     return out
+
+
+def _wrong_subtype(key: str, value: str | None) -> bool:
+    """Whether `value` is no sub-type of group `key`: outside a complete list, or (the list
+    being partial) documented for another group."""
+    known, complete = _SUBTYPES.get(key, (frozenset(), False))
+    if value in known:
+        return False
+    return complete or any(value in vals for k, (vals, _) in _SUBTYPES.items() if k != key)
 
 
 def rule_07_distribution_type(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
@@ -236,6 +294,10 @@ def rule_07_distribution_type(payload: Payload, listing: Listing | None) -> list
         value_at(payload, "/data/distributionType"),
         value_at(payload, "/data/distributionSubType"),
     )
+    fields = (("/data/distributionType", kind), ("/data/distributionSubType", sub))
+    wrong = _not_strings(fields, 7, listing)
+    if wrong:
+        return wrong
     allowed = DISTRIBUTION_SUBTYPES.get(str(kind))
     if sub is None or allowed is None or sub in allowed:
         return []
@@ -253,6 +315,9 @@ def _pair(
     kind, sub = value_at(payload, f"/data/{names[0]}"), value_at(payload, f"/data/{names[1]}")
     if kind is None and sub is None:
         return []
+    wrong = _not_strings(((f"/data/{names[0]}", kind), (f"/data/{names[1]}", sub)), rule, listing)
+    if wrong:
+        return wrong
     if kind in table and sub in table[kind]:
         return []
     msg = f"{names[1]} {sub!r} does not match {names[0]} {kind!r}"
@@ -345,7 +410,7 @@ def rule_14_prices(payload: Payload, listing: Listing | None) -> list[FieldIssue
 
 def rule_15_new_build_dates(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """For new builds, availableFrom and buildingStartDate are after 1900-01-01."""
-    if value_at(payload, "/data/distributionSubType") not in NEW_BUILD:
+    if not _is_in(value_at(payload, "/data/distributionSubType"), NEW_BUILD):
         return []
     out = []
     for pointer in ("/data/management/availableFrom", "/data/conditions/buildingStartDate"):
@@ -380,7 +445,7 @@ def _rent_rule(
 ) -> list[FieldIssue]:
     if value_at(payload, "/data/distributionType") != "RENT":
         return []
-    if value_at(payload, "/data/distributionSubType") not in subtypes or _has_rent(payload):
+    if not _is_in(value_at(payload, "/data/distributionSubType"), subtypes) or _has_rent(payload):
         return []
     msg = "a rent needs baseRent, totalRent or lease amount greater than 0"
     return [_issue("/data/prices/baseRent/amount", msg, rule, listing)]
