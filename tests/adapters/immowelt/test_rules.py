@@ -392,6 +392,9 @@ async def test_odd_extension_shapes_block_the_listing_offline_and_on_the_sandbox
         ({"contact": 7}, "/contact"),
         ({"data": {"prices": "450000"}}, "/data/prices"),
         ({"data": {"prices": [450000]}}, "/data/prices"),
+        ({"media": ["x"]}, "/media/0/externalMediaId"),
+        ({"media": "x"}, "/media"),
+        ({"media": {"externalMediaId": "m-1"}}, "/media"),
     ],
 )
 async def test_sandbox_refuses_objects_of_the_wrong_type_with_a_400(

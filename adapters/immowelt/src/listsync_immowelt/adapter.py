@@ -357,13 +357,14 @@ class ImmoweltAdapter:
     @staticmethod
     def _stale_media(exc: PortalValidationError, ctx: OperationContext) -> list[ProjectedItem]:
         """Media items the portal refused as unknown or expired (missed attach window)."""
-        refs = ctx.projection.fields.get("media", [])
+        refs = ctx.projection.fields.get("media")
+        refs = refs if isinstance(refs, list) else []  # an odd extension may replace the list
         stale_ids = set()
         for issue in exc.issues:
             parts = (issue.portal_field or "").split("/")
             if len(parts) >= 3 and parts[1] == "media" and parts[2].isdigit():
                 index = int(parts[2])
-                if index < len(refs):
+                if index < len(refs) and isinstance(refs[index], dict):  # else: not ours
                     stale_ids.add(refs[index].get("externalMediaId"))
         if len(stale_ids) != len(exc.issues):
             return []  # other problems too: report them rather than re-upload

@@ -307,9 +307,11 @@ class ImmoweltSandbox(Sandbox):
         self, client: _Client, body: dict[str, Any], listing_id: str
     ) -> list[dict[str, str]]:
         errors = []
+        if body.get("media") is not None and not isinstance(body["media"], list):
+            errors.append({"name": "/media", "reason": "must be an array"})
         now = self.clock()
-        for i, ref in enumerate(body.get("media") or []):
-            media = client.medias.get(str((ref or {}).get("externalMediaId")))
+        for i, ref in enumerate(_media_refs(body)):
+            media = client.medias.get(str(_obj(ref).get("externalMediaId")))
             fresh = media is not None and (
                 listing_id in media.attached_to or now - media.created_at <= _MEDIA_WINDOW
             )
@@ -326,7 +328,7 @@ class ImmoweltSandbox(Sandbox):
         previous = client.listings.get(listing_id)
         stored = _Stored(body, previous.listing_id if previous else str(uuid.uuid4()), self.clock())
         client.listings[listing_id] = stored
-        for ref in body.get("media") or []:
+        for ref in _media_refs(body):  # checked by `_media_errors` before anything is stored
             client.medias[str(ref["externalMediaId"])].attached_to.add(listing_id)
         return stored
 
@@ -346,9 +348,7 @@ class ImmoweltSandbox(Sandbox):
         body = await self._json(request)
         if isinstance(body, Response):
             return body
-        listing_id = str(
-            ((body.get("metadata") or {}).get("source") or {}).get("offererEstateId") or ""
-        )
+        listing_id = str(_source_id(body) or "")
         errors = validate_listing(body) + self._media_errors(client, body, listing_id)
         if errors:
             return self._refused(errors)
@@ -368,7 +368,7 @@ class ImmoweltSandbox(Sandbox):
         if current is None:
             return _problem(404, "Not Found", f"listing {listing_id} does not exist")
         errors = validate_listing(body) + self._media_errors(client, body, listing_id)
-        source_id = ((body.get("metadata") or {}).get("source") or {}).get("offererEstateId")
+        source_id = _source_id(body)
         if source_id != listing_id:
             errors.append(
                 {
@@ -376,8 +376,8 @@ class ImmoweltSandbox(Sandbox):
                     "reason": "must equal the path externalListingId",
                 }
             )
-        before = (current.payload.get("data") or {}).get("estateType")
-        if (body.get("data") or {}).get("estateType") != before:
+        before = _obj(current.payload.get("data")).get("estateType")
+        if _obj(body.get("data")).get("estateType") != before:
             errors.append(
                 {"name": "/data/estateType", "reason": f"cannot be changed on update (is {before})"}
             )
@@ -491,3 +491,20 @@ def _jpeg(seed: str) -> bytes:
     """A small deterministic byte string framed as JPEG (SOI ... EOI)."""
     body = hashlib.sha256(seed.encode()).digest() * 8
     return b"\xff\xd8\xff\xe0" + body + b"\xff\xd9"
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else {}: a body of the wrong shape gets a 400 from the
+    validation (`validate_listing`, `_media_errors`), never a 500 from reading it."""
+    return value if isinstance(value, dict) else {}
+
+
+def _source_id(body: dict[str, Any]) -> Any:
+    return _obj(_obj(body.get("metadata")).get("source")).get("offererEstateId")
+
+
+def _media_refs(body: dict[str, Any]) -> list[Any]:
+    """The body's media references; anything but a list of them is an empty list here (and a
+    list of non-objects fails `_media_errors`)."""
+    media = body.get("media")
+    return media if isinstance(media, list) else []
