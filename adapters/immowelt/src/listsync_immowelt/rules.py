@@ -15,10 +15,8 @@ below say what is assumed; the sandbox enforces the same documented facts indepe
 from __future__ import annotations
 
 import datetime as dt
-import re
-import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeGuard
+from typing import Any
 
 from listsync.errors import FieldIssue
 from listsync.model import Listing
@@ -32,155 +30,48 @@ from listsync_immowelt._payload import (
     marked_leaves_under,
     value_at,
 )
-from listsync_immowelt.mapping import PORTAL, SUBTYPE_KEY, canonical_path
+from listsync_immowelt._rule_support import (
+    DATE_RE,
+    DISTRIBUTION_SUBTYPES,
+    EARLIEST_NEW_BUILD,
+    EMAIL_RE,
+    HTML_RE,
+    MAX_COUNT,
+    MAX_PRICE,
+    MAX_SPACE,
+    MAX_TEXT,
+    NEW_BUILD,
+    PHONE_RE,
+    PHONE_START_RE,
+    PROJECT_DISTRIBUTION,
+    PROJECT_ESTATE,
+    SUBTYPES,
+    TEXT_EMAIL_RE,
+    TEXT_PHONE_RE,
+    TEXT_URL_RE,
+    URL_RE,
+    is_in,
+    is_number,
+    make_issue,
+    not_strings,
+    texts_of,
+    type_issue,
+)
+from listsync_immowelt.mapping import SUBTYPE_KEY
 
 __all__ = ["RULES", "check_all", "rule_11_estate_type_unchanged"]
 
 Rule = Callable[[Payload, Listing | None], list[FieldIssue]]
 
-MAX_TEXT = 3999
-MAX_SPACE = 99_999_999
-MAX_COUNT = 999_999
-MAX_PRICE = 9_999_999_999_999
-EARLIEST_NEW_BUILD = dt.date(1900, 1, 1)
-
-# Rule 6. Complete lists are enforced; for a partial list (the docs page was truncated) only a
-# value documented for another estate type counts as a mismatch.
-TRADING_SUBTYPES = frozenset({"STORE", "SHOWROOM_SPACE", "SHOPPING_CENTRE", "KIOSK", "SALES_AREA"})
-HOUSE_SUBTYPES = frozenset(
-    {
-        "APARTMENT_HOUSE", "BUNGALOW", "CASTLE", "MANOR_HOUSE", "CHALET", "FARMHOUSE", "FINCA",
-        "GARDEN_HOUSE", "GITE", "LIVING_AND_COMMERCIAL", "MOUNTAIN_HUT", "MULTI_FAMILY_HOUSE",
-        "RESIDENTIAL_COMPLEX", "RUSTICO",
-    }
-)  # fmt: skip
-_SUBTYPES: Mapping[str, tuple[frozenset[str], bool]] = {
-    "house": (HOUSE_SUBTYPES, False),
-    "trading": (TRADING_SUBTYPES, True),
-}
-
-# Rule 7 (AVTS vocabulary plus S004's EMPTY); BUY_AUCTION is a buy.
-_BUY = frozenset(
-    {"RESALE", "NEW_BUILD_UNIT", "NEW_BUILD_PROJECT", "NEW_BUILD_INVESTMENT_PRODUCT",
-     "BUSINESS_SALE_GOODWILL", "LIFE_ANNUITY", "NEW_HOME"}
-)  # fmt: skip
-DISTRIBUTION_SUBTYPES: Mapping[str, frozenset[str]] = {
-    "BUY": _BUY,
-    "BUY_AUCTION": _BUY,
-    "RENT": frozenset(
-        {
-            "CLASSIC",
-            "NEW_BUILD_UNIT",
-            "EMPTY",
-            "NEW_BUILD_PROJECT",
-            "NEW_BUILD_INVESTMENT_PRODUCT",
-            "BUSINESS",
-            "BUSINESS_LEASEBACK",
-            "TEMPORARY",
-            "VACATION",
-        }
-    ),
-    "COMPULSORY_AUCTION": frozenset({"COMPULSORY_AUCTION"}),
-}
-NEW_BUILD = frozenset(
-    {"NEW_BUILD_UNIT", "NEW_BUILD_PROJECT", "NEW_BUILD_INVESTMENT_PRODUCT", "NEW_HOME"}
-)
-
-# Rules 8 and 9: the types are documented (AVD), the sub-type lists were not retrieved (inferred).
-PROJECT_ESTATE: Mapping[str, frozenset[str]] = {
-    "NEW_BUILD_PROJECT": frozenset({"APARTMENT", "HOUSE", "MIXED"}),
-    "NEW_HOME_PROJECT": frozenset({"HOUSE"}),
-}
-PROJECT_DISTRIBUTION: Mapping[str, frozenset[str]] = {
-    "BUY": frozenset({"NEW_BUILD_PROJECT", "NEW_HOME"}),
-    "RENT": frozenset({"NEW_BUILD_PROJECT"}),
-    "BUY_RENT": frozenset({"NEW_BUILD_PROJECT", "NEW_HOME"}),
-}
-
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}$"
-)
-# The document's regex /^+?\d{1,3}[- ]?\d{1,4}[- ]?\d{4,10}$/, with "/" accepted as delimiter.
-_PHONE = re.compile(r"^\+?\d{1,3}[- /]?\d{1,4}[- /]?\d{4,10}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_URL = re.compile(r"^https?://([A-Za-z0-9-]+\.)+[A-Za-z]{2,}(:\d+)?(/\S*)?$")
-_HTML = re.compile(r"<\s*/?\s*[A-Za-z][^>]*>|&[a-z]+;")
-_TEXT_URL = re.compile(r"(?i)\b(https?://|www\.)\S+")
-_TEXT_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)*\.[A-Za-z]{2,}")
-_TEXT_PHONE = re.compile(r"(?<![\w.,])(\+|0)\d(?:[ /-]?\d){6,}")
-_PHONE_START = re.compile(r"[+0]\d")
-
-
-def _issue(pointer: str, message: str, rule: int, listing: Listing | None) -> FieldIssue:
-    return FieldIssue(
-        path=canonical_path(pointer, listing),
-        message=message,
-        portal=PORTAL,
-        portal_field=pointer,
-        rule=f"rule-{rule:02d}",
-    )
-
-
-_JSON_TYPES: tuple[tuple[type | types.UnionType, str], ...] = (
-    (bool, "a boolean"),  # before int: a bool is an int to `isinstance`
-    (int | float, "a number"),
-    (str, "a string"),
-    (Mapping, "an object"),
-    (list, "an array"),
-    (type(None), "null"),
-)
-
-
-def _json_type(value: Any) -> str:
-    return next(
-        (name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__
-    )
-
-
-def _type_issue(
-    pointer: str, expected: str, value: Any, rule: int, listing: Listing | None
-) -> FieldIssue:
-    """A value of the wrong JSON type (from an extension) where a rule reads a field."""
-    name = pointer.rsplit("/", 1)[-1]
-    msg = f"{name} must be {expected}, not {_json_type(value)}"
-    return _issue(pointer, msg, rule, listing)
-
-
-def _not_strings(fields: Iterable[Leaf], rule: int, listing: Listing | None) -> list[FieldIssue]:
-    """Rule `rule`'s issues for vocabulary fields holding anything but a string (or None).
-
-    The rules look such a value up in a table of strings; a list or an object would make the
-    lookup raise, and any other type is no value of the vocabulary either.
-    """
-    return [
-        _type_issue(pointer, "a string", value, rule, listing)
-        for pointer, value in fields
-        if value is not None and not isinstance(value, str)
-    ]
-
-
-def _is_in(value: Any, vocabulary: frozenset[str]) -> bool:
-    """`value in vocabulary`, False (not TypeError) for an unhashable list or object."""
-    return isinstance(value, str) and value in vocabulary
-
-
-def _is_number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _texts(payload: Payload) -> list[Leaf]:
-    return leaves_under(value_at(payload, "/data/texts") or {}, "/data/texts")
-
 
 def rule_01_text_length(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Multilingual texts are at most 3999 characters."""
-    return _text_length(_texts(payload), listing)
+    return _text_length(texts_of(payload), listing)
 
 
 def _text_length(texts: Iterable[Leaf], listing: Listing | None) -> list[FieldIssue]:
     return [
-        _issue(p, f"text longer than {MAX_TEXT} characters ({len(v)})", 1, listing)
+        make_issue(p, f"text longer than {MAX_TEXT} characters ({len(v)})", 1, listing)
         for p, v in texts
         if isinstance(v, str) and len(v) > MAX_TEXT
     ]
@@ -189,9 +80,9 @@ def _text_length(texts: Iterable[Leaf], listing: Listing | None) -> list[FieldIs
 def rule_02_email(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Contact e-mail addresses are well-formed (at most 320 characters)."""
     value = value_at(payload, "/contact/emailAddress")
-    if value is None or (isinstance(value, str) and len(value) <= 320 and _EMAIL.match(value)):
+    if value is None or (isinstance(value, str) and len(value) <= 320 and EMAIL_RE.match(value)):
         return []
-    return [_issue("/contact/emailAddress", "not a valid e-mail address", 2, listing)]
+    return [make_issue("/contact/emailAddress", "not a valid e-mail address", 2, listing)]
 
 
 def rule_03_phone(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
@@ -199,9 +90,9 @@ def rule_03_phone(payload: Payload, listing: Listing | None) -> list[FieldIssue]
     out = []
     for pointer in ("/contact/phoneNumber", "/contact/mobilePhoneNumber"):
         value = value_at(payload, pointer)
-        if value is not None and not (isinstance(value, str) and _PHONE.match(value)):
+        if value is not None and not (isinstance(value, str) and PHONE_RE.match(value)):
             msg = "not a valid phone number (e.g. +49 30 1234567)"
-            out.append(_issue(pointer, msg, 3, listing))
+            out.append(make_issue(pointer, msg, 3, listing))
     return out
 
 
@@ -213,7 +104,7 @@ def _date_fields(leaves: Iterable[Leaf]) -> Iterator[Leaf]:
 
 
 def _parse_date(value: Any) -> dt.date | None:
-    if not isinstance(value, str) or not _DATE.match(value):
+    if not isinstance(value, str) or not DATE_RE.match(value):
         return None
     try:
         return dt.date.fromisoformat(value)
@@ -228,7 +119,7 @@ def rule_04_date_format(payload: Payload, listing: Listing | None) -> list[Field
 
 def _date_format(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldIssue]:
     return [
-        _issue(p, "not a date in the format YYYY-MM-DD", 4, listing)
+        make_issue(p, "not a date in the format YYYY-MM-DD", 4, listing)
         for p, v in _date_fields(leaves)
         if v is not None and _parse_date(v) is None
     ]
@@ -246,9 +137,9 @@ def _url_format(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldIs
         if (
             is_url_field
             and value is not None
-            and not (isinstance(value, str) and _URL.match(value))
+            and not (isinstance(value, str) and URL_RE.match(value))
         ):
-            out.append(_issue(pointer, "not a valid URL", 5, listing))
+            out.append(make_issue(pointer, "not a valid URL", 5, listing))
     return out
 
 
@@ -257,7 +148,7 @@ def rule_06_estate_type(payload: Payload, listing: Listing | None) -> list[Field
     subtypes = value_at(payload, "/data/estateSubTypes")
     if subtypes is not None and not isinstance(subtypes, Mapping):
         shape = 'an object keyed by the estate type (e.g. {"house": "BUNGALOW"})'
-        return [_type_issue("/data/estateSubTypes", shape, subtypes, 6, listing)]
+        return [type_issue("/data/estateSubTypes", shape, subtypes, 6, listing)]
     if not subtypes:
         return []
     expected = SUBTYPE_KEY.get(str(value_at(payload, "/data/estateType")))
@@ -266,15 +157,15 @@ def rule_06_estate_type(payload: Payload, listing: Listing | None) -> list[Field
         pointer = f"/data/estateSubTypes/{key}"
         if key != expected:
             out.append(
-                _issue(
+                make_issue(
                     pointer, f"sub-type group {key!r} does not match the estate type", 6, listing
                 )
             )
         elif value is not None and not isinstance(value, str):
-            out.append(_type_issue(pointer, "a string", value, 6, listing))
+            out.append(type_issue(pointer, "a string", value, 6, listing))
         elif _wrong_subtype(key, value):
             out.append(
-                _issue(pointer, f"{value!r} is not a sub-type of this estate type", 6, listing)
+                make_issue(pointer, f"{value!r} is not a sub-type of this estate type", 6, listing)
             )
     return out
 
@@ -282,10 +173,10 @@ def rule_06_estate_type(payload: Payload, listing: Listing | None) -> list[Field
 def _wrong_subtype(key: str, value: str | None) -> bool:
     """Whether `value` is no sub-type of group `key`: outside a complete list, or (the list
     being partial) documented for another group."""
-    known, complete = _SUBTYPES.get(key, (frozenset(), False))
+    known, complete = SUBTYPES.get(key, (frozenset(), False))
     if value in known:
         return False
-    return complete or any(value in vals for k, (vals, _) in _SUBTYPES.items() if k != key)
+    return complete or any(value in vals for k, (vals, _) in SUBTYPES.items() if k != key)
 
 
 def rule_07_distribution_type(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
@@ -295,14 +186,14 @@ def rule_07_distribution_type(payload: Payload, listing: Listing | None) -> list
         value_at(payload, "/data/distributionSubType"),
     )
     fields = (("/data/distributionType", kind), ("/data/distributionSubType", sub))
-    wrong = _not_strings(fields, 7, listing)
+    wrong = not_strings(fields, 7, listing)
     if wrong:
         return wrong
     allowed = DISTRIBUTION_SUBTYPES.get(str(kind))
     if sub is None or allowed is None or sub in allowed:
         return []
     msg = f"{sub!r} is not a distribution sub-type of {kind!r}"
-    return [_issue("/data/distributionSubType", msg, 7, listing)]
+    return [make_issue("/data/distributionSubType", msg, 7, listing)]
 
 
 def _pair(
@@ -315,13 +206,13 @@ def _pair(
     kind, sub = value_at(payload, f"/data/{names[0]}"), value_at(payload, f"/data/{names[1]}")
     if kind is None and sub is None:
         return []
-    wrong = _not_strings(((f"/data/{names[0]}", kind), (f"/data/{names[1]}", sub)), rule, listing)
+    wrong = not_strings(((f"/data/{names[0]}", kind), (f"/data/{names[1]}", sub)), rule, listing)
     if wrong:
         return wrong
     if kind in table and sub in table[kind]:
         return []
     msg = f"{names[1]} {sub!r} does not match {names[0]} {kind!r}"
-    return [_issue(f"/data/{names[1]}", msg, rule, listing)]
+    return [make_issue(f"/data/{names[1]}", msg, rule, listing)]
 
 
 def rule_08_project_estate_type(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
@@ -353,7 +244,7 @@ def rule_10_customer_fields(payload: Payload, listing: Listing | None) -> list[F
     for name in names:
         value = value_at(payload, f"/metadata/source/{name}")
         if not (isinstance(value, str) and value.strip()):
-            out.append(_issue(f"/metadata/source/{name}", f"{name} is mandatory", 10, listing))
+            out.append(make_issue(f"/metadata/source/{name}", f"{name} is mandatory", 10, listing))
     return out
 
 
@@ -365,7 +256,7 @@ def rule_11_estate_type_unchanged(
     if before is None or before == after:
         return []
     msg = f"estateType cannot change on update ({before} -> {after}); delete and re-create"
-    return [_issue("/data/estateType", msg, 11, listing)]
+    return [make_issue("/data/estateType", msg, 11, listing)]
 
 
 def _ranged(
@@ -377,9 +268,9 @@ def _ranged(
     what: str,
 ) -> list[FieldIssue]:
     return [
-        _issue(p, f"{what} must be a number >= 0 and < {limit}", rule, listing)
+        make_issue(p, f"{what} must be a number >= 0 and < {limit}", rule, listing)
         for p, v in pointers
-        if v is not None and not (_is_number(v) and 0 <= v < limit)
+        if v is not None and not (is_number(v) and 0 <= v < limit)
     ]
 
 
@@ -410,13 +301,13 @@ def rule_14_prices(payload: Payload, listing: Listing | None) -> list[FieldIssue
 
 def rule_15_new_build_dates(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """For new builds, availableFrom and buildingStartDate are after 1900-01-01."""
-    if not _is_in(value_at(payload, "/data/distributionSubType"), NEW_BUILD):
+    if not is_in(value_at(payload, "/data/distributionSubType"), NEW_BUILD):
         return []
     out = []
     for pointer in ("/data/management/availableFrom", "/data/conditions/buildingStartDate"):
         when = _parse_date(value_at(payload, pointer))
         if when is not None and when <= EARLIEST_NEW_BUILD:
-            out.append(_issue(pointer, "must be after 1900-01-01 for a new build", 15, listing))
+            out.append(make_issue(pointer, "must be after 1900-01-01 for a new build", 15, listing))
     return out
 
 
@@ -429,15 +320,15 @@ def _percentages(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldI
     out = []
     for pointer, value in leaves:
         is_percent = pointer.lower().endswith(PERCENT_SUFFIXES)
-        if is_percent and value is not None and not (_is_number(value) and 0 <= value <= 100):
-            out.append(_issue(pointer, "percentage must be between 0 and 100", 16, listing))
+        if is_percent and value is not None and not (is_number(value) and 0 <= value <= 100):
+            out.append(make_issue(pointer, "percentage must be between 0 and 100", 16, listing))
     return out
 
 
 def _has_rent(payload: Payload) -> bool:
     names = ("baseRent", "totalRent", "lease")
     amounts = (value_at(payload, f"/data/prices/{n}/amount") for n in names)
-    return any(_is_number(a) and a > 0 for a in amounts)
+    return any(is_number(a) and a > 0 for a in amounts)
 
 
 def _rent_rule(
@@ -445,10 +336,10 @@ def _rent_rule(
 ) -> list[FieldIssue]:
     if value_at(payload, "/data/distributionType") != "RENT":
         return []
-    if not _is_in(value_at(payload, "/data/distributionSubType"), subtypes) or _has_rent(payload):
+    if not is_in(value_at(payload, "/data/distributionSubType"), subtypes) or _has_rent(payload):
         return []
     msg = "a rent needs baseRent, totalRent or lease amount greater than 0"
-    return [_issue("/data/prices/baseRent/amount", msg, rule, listing)]
+    return [make_issue("/data/prices/baseRent/amount", msg, rule, listing)]
 
 
 def rule_17_classic_rent(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
@@ -468,9 +359,11 @@ def rule_19_compulsory_auction(payload: Payload, listing: Listing | None) -> lis
     out = []
     for name in ("minimumBid", "overbidSessionStartingPrice"):
         value = value_at(payload, f"/data/prices/{name}/amount")
-        if not (_is_number(value) and value > 0):
+        if not (is_number(value) and value > 0):
             out.append(
-                _issue(f"/data/prices/{name}/amount", f"{name} must be greater than 0", 19, listing)
+                make_issue(
+                    f"/data/prices/{name}/amount", f"{name} must be greater than 0", 19, listing
+                )
             )
     return out
 
@@ -483,15 +376,15 @@ def rule_20_brokerage_fee(payload: Payload, listing: Listing | None) -> list[Fie
         return []
     amounts = (fee.get("amount"), fee.get("percentage"))
     note = fee.get("priceNote")
-    if any(_is_number(a) and a > 0 for a in amounts) or (isinstance(note, str) and note.strip()):
+    if any(is_number(a) and a > 0 for a in amounts) or (isinstance(note, str) and note.strip()):
         return []
     msg = "a brokerage fee needs an amount or price note greater than 0 (or hasFee false)"
-    return [_issue("/data/prices/brokerageFee/amount", msg, 20, listing)]
+    return [make_issue("/data/prices/brokerageFee/amount", msg, 20, listing)]
 
 
 def rule_21_text_content(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Texts contain no HTML, URLs, e-mail addresses or phone numbers."""
-    return _text_content(_texts(payload), listing)
+    return _text_content(texts_of(payload), listing)
 
 
 def _text_content(texts: Iterable[Leaf], listing: Listing | None) -> list[FieldIssue]:
@@ -499,7 +392,9 @@ def _text_content(texts: Iterable[Leaf], listing: Listing | None) -> list[FieldI
     for pointer, value in texts:
         found = _text_findings(value) if isinstance(value, str) else []
         if found:
-            out.append(_issue(pointer, f"text must not contain {', '.join(found)}", 21, listing))
+            out.append(
+                make_issue(pointer, f"text must not contain {', '.join(found)}", 21, listing)
+            )
     return out
 
 
@@ -511,13 +406,13 @@ def _text_findings(text: str) -> list[str]:
     need no search.
     """
     found = []
-    if ("<" in text or "&" in text) and _HTML.search(text):
+    if ("<" in text or "&" in text) and HTML_RE.search(text):
         found.append("HTML")
-    if ("://" in text or "w." in text or "W." in text) and _TEXT_URL.search(text):
+    if ("://" in text or "w." in text or "W." in text) and TEXT_URL_RE.search(text):
         found.append("a URL")
-    if "@" in text and _TEXT_EMAIL.search(text):
+    if "@" in text and TEXT_EMAIL_RE.search(text):
         found.append("an e-mail address")
-    if _PHONE_START.search(text) and _TEXT_PHONE.search(text):
+    if PHONE_START_RE.search(text) and TEXT_PHONE_RE.search(text):
         found.append("a phone number")
     return found
 
@@ -548,7 +443,7 @@ def check_all(payload: Payload, listing: Listing | None = None) -> list[FieldIss
     # The marked leaves per top-level member: rule 16 reads those of `data` only.
     tops = {key: marked_leaves_under(value, f"/{key}") for key, value in payload.items()}
     marked = [leaf for leaves in tops.values() for leaf in leaves]
-    texts = _texts(payload)
+    texts = texts_of(payload)
     walked: dict[Rule, list[Leaf]] = {
         rule_01_text_length: texts,
         rule_04_date_format: marked,
