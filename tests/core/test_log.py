@@ -12,7 +12,7 @@ import pytest
 import structlog
 from pydantic import SecretStr
 
-from listsync.log import bind_context, configure_logging
+from listsync.log import bind_context, configure_logging, debug_enabled
 from listsync.redact import MASK
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
@@ -128,3 +128,19 @@ def test_unknown_level_is_refused() -> None:
     """A misspelt level is a ValueError naming it."""
     with pytest.raises(ValueError, match="LOUD"):
         configure_logging(level="LOUD")
+
+
+def test_debug_enabled_follows_the_configuration() -> None:
+    """The hot paths' check (HTTP layer and engine share it): nothing when structlog is not
+    configured, the stdlib level when configured by `configure_logging`, everything while
+    captured."""
+    logger = logging.getLogger("listsync.http")
+    structlog.reset_defaults()
+    assert not debug_enabled(logger)
+    configure_logging(level="INFO", stream=io.StringIO())
+    assert not debug_enabled(logger)
+    configure_logging(level="DEBUG", stream=io.StringIO())
+    assert debug_enabled(logger)
+    configure_logging(level="WARNING", stream=io.StringIO())
+    with structlog.testing.capture_logs():
+        assert debug_enabled(logger)

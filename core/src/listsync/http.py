@@ -57,6 +57,7 @@ from listsync.errors import (
     TransientError,
     UnknownOutcomeError,
 )
+from listsync.log import debug_enabled
 from listsync.redact import redact_text
 
 if TYPE_CHECKING:
@@ -142,20 +143,6 @@ def retry_decision(error: Exception, *, idempotent: bool, max_wait: float) -> bo
     if isinstance(error, TransientError):
         return idempotent or isinstance(error, RequestNotSentError)
     return False
-
-
-def _debug_enabled() -> bool:
-    """Whether a `log.debug` line would be emitted (checked before building one per request).
-
-    Unconfigured structlog would print every request; configured through `listsync.log` the
-    first processor drops lines below the stdlib level, so ask the stdlib logger first.
-    """
-    if not structlog.is_configured():
-        return False
-    processors = structlog.get_config()["processors"]
-    if processors and processors[0] is structlog.stdlib.filter_by_level:
-        return _stdlib_log.isEnabledFor(logging.DEBUG)
-    return True
 
 
 _stdlib_log = logging.getLogger(__name__)
@@ -347,7 +334,7 @@ class PortalHttp:
                 response = await self._send(request)
             except (httpx.TransportError, httpx.StreamError) as exc:
                 raise self._transport_error(exc, method, path, safe=safe) from exc
-        if _debug_enabled():
+        if debug_enabled(_stdlib_log):
             log.debug(
                 "http_request",
                 portal=self.portal,

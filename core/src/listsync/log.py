@@ -23,7 +23,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from listsync.redact import MASK, is_secret_key, redact
 
-__all__ = ["LogFormat", "bind_context", "configure_logging", "redact_processor"]
+__all__ = ["LogFormat", "bind_context", "configure_logging", "debug_enabled", "redact_processor"]
 
 LogFormat = Literal["console", "json"]
 
@@ -143,3 +143,21 @@ def bind_context(
         **{k: v for k, v in values.items() if v is not None}
     ):
         yield
+
+
+def debug_enabled(logger: logging.Logger) -> bool:
+    """Whether a `log.debug` line for `logger` would be emitted: checked on hot paths (per
+    request, per operation) before building one.
+
+    Configured through `configure_logging`, structlog's first processor drops lines below the
+    stdlib level only after binding a logger and copying the context, so the stdlib check is far
+    cheaper. Unconfigured, structlog would print every debug line to standard output: an
+    application that set up no logging gets none from the hot paths. Any other configuration
+    (e.g. `structlog.testing.capture_logs()`) keeps every level.
+    """
+    if not structlog.is_configured():
+        return False
+    processors = structlog.get_config()["processors"]
+    if processors and processors[0] is structlog.stdlib.filter_by_level:
+        return logger.isEnabledFor(logging.DEBUG)
+    return True

@@ -53,6 +53,7 @@ from listsync.errors import (
     RateLimitedError,
     RetryableError,
 )
+from listsync.log import debug_enabled
 from listsync.sync._accounts import AdapterPool
 from listsync.sync._commit import GroupCommit
 from listsync.sync._diff import apply_result_to_sent
@@ -262,7 +263,12 @@ class Engine:
         self, adapter: WriteAdapter, entry: PlanEntry, state: ListingState, desired: Projection
     ) -> EntryResult:
         """Send the operations in order, recording each (and journalling the next) as it lands."""
-        ops, key, caps, debug = entry.operations, state.key, adapter.capabilities, _debug_enabled()
+        ops, key, caps, debug = (
+            entry.operations,
+            state.key,
+            adapter.capabilities,
+            debug_enabled(_stdlib_log),
+        )
         sent = state.sent
         first = None if ops[0].idempotent else self._intent(key, ops[0], desired)
         # on its own, not in a group: no wait before a listing's first request (a refused
@@ -396,18 +402,3 @@ class Engine:
         audit = AuditEntry(state.key, "apply", "failed", self.run_id, message=message)
         self.store.save(state, audit=audit)
         return result(entry, Outcome.FAILED, state, error=(error_class, message), issues=issues)
-
-
-def _debug_enabled() -> bool:
-    """Whether `log.debug` would emit (checked once per entry, before building a line per
-    operation).
-
-    Configured through `listsync.log`, structlog's first processor drops lines below the stdlib
-    level, after binding a logger and copying the context; the stdlib check is far cheaper.
-    """
-    if not structlog.is_configured():
-        return True  # structlog's defaults (and capture_logs()) keep every level
-    processors = structlog.get_config()["processors"]
-    if processors and processors[0] is structlog.stdlib.filter_by_level:
-        return _stdlib_log.isEnabledFor(logging.DEBUG)
-    return True
