@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from listsync.adapter import Operation, OperationContext, OpKind
 from listsync.errors import InvalidListingError, PortalValidationError, Severity
+from listsync.model import Listing
 from listsync.sync import diff_projection
 from listsync_immowelt import ImmoweltAdapter
 from listsync_immowelt.mapping import to_immowelt_payload
@@ -374,14 +375,8 @@ async def test_odd_extension_shapes_block_the_listing_offline_and_on_the_sandbox
     ]
     assert "must be " in offline[0].message
 
-    projection = adapter.project(listing)
-    ctx = OperationContext(
-        external_ref=listing.external_ref, remote_id=None, projection=projection, listing=listing
-    )
-    with pytest.raises(PortalValidationError) as refused:
-        await adapter.apply(Operation(kind=OpKind.CREATE, payload=projection.fields), ctx)
-    assert refused.value.status_code == 400
-    assert {(i.path, i.portal_field) for i in refused.value.issues} == {(path, pointer)}
+    refused = await _refused_create(adapter, listing)
+    assert {(i.path, i.portal_field) for i in refused.issues} == {(path, pointer)}
 
 
 @pytest.mark.parametrize(
@@ -403,6 +398,12 @@ async def test_sandbox_refuses_objects_of_the_wrong_type_with_a_400(
     """Where no offline rule reads inside a member (`contact`, `data.prices`) the payload may
     reach the portal: the sandbox answers a 400 problem naming the member, not a 500."""
     listing = make_listing(extensions={"immowelt": extension})
+    refused = await _refused_create(adapter, listing)
+    assert pointer in {i.portal_field for i in refused.issues}
+
+
+async def _refused_create(adapter: ImmoweltAdapter, listing: Listing) -> PortalValidationError:
+    """Send `listing`'s create without preflight; the sandbox must refuse it with a 400."""
     projection = adapter.project(listing)
     ctx = OperationContext(
         external_ref=listing.external_ref, remote_id=None, projection=projection, listing=listing
@@ -410,4 +411,4 @@ async def test_sandbox_refuses_objects_of_the_wrong_type_with_a_400(
     with pytest.raises(PortalValidationError) as refused:
         await adapter.apply(Operation(kind=OpKind.CREATE, payload=projection.fields), ctx)
     assert refused.value.status_code == 400
-    assert pointer in {i.portal_field for i in refused.value.issues}
+    return refused.value
