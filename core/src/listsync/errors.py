@@ -3,6 +3,8 @@
 ```
 ListsyncError
 ├── ConfigurationError            fix the configuration (CLI exit code 2)
+│   └── StateStoreError           the state store cannot be used (damaged, read-only, full...)
+│       └── StateLockedError      ... another run holds its writer lease (named)
 ├── InvalidListingError           fix the listing data; carries FieldIssues with canonical paths
 │   └── PortalValidationError     ... the portal itself refused it (also a PortalError)
 └── PortalError                   something happened on a portal; names the portal and request id
@@ -47,6 +49,8 @@ __all__ = [
     "RequestNotSentError",
     "RetryableError",
     "Severity",
+    "StateLockedError",
+    "StateStoreError",
     "TransientError",
     "UnknownOutcomeError",
 ]
@@ -105,6 +109,34 @@ class ConfigurationError(ListsyncError):
             # "portals.x.token: missing required setting" from reading as a `token: value` pair.
             self.message = f"{key}: {self.message}"
             self.args = (self.message,)
+
+
+class StateStoreError(ConfigurationError):
+    """The state store cannot be used as it is: damaged, not a listsync store, read-only,
+    full, locked for too long, deleted while in use, or a URL that cannot keep state between
+    runs. The message is one line naming the file and what to do. A run stops cleanly on it
+    (nothing more is sent); it is a `ConfigurationError`, so the CLI exits with 2.
+
+    Attributes:
+        path: the store's file, when there is one.
+        reason: the short cause (SQLite's or the operating system's words).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, reason: str = "") -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(message)
+
+
+class StateLockedError(StateStoreError):
+    """Another run holds the state store's writer lease; `holder` says who, when known
+    (`pid`, `host`, `started`, `run_id`)."""
+
+    def __init__(
+        self, message: str, *, path: str | None = None, holder: dict[str, object] | None = None
+    ) -> None:
+        self.holder = holder
+        super().__init__(message, path=path, reason="locked by another run")
 
 
 class InvalidListingError(ListsyncError):
