@@ -137,7 +137,7 @@ def test_unknown_portal_key_is_named() -> None:
     with pytest.raises(ConfigurationError) as caught:
         parse({"base_url": "https://x", "token": SECRET, "max_atempts": 3})
     assert caught.value.key == "portals.demo.max_atempts"
-    assert "unknown key" in str(caught.value)
+    assert "unknown setting" in str(caught.value)
 
 
 def test_unknown_account_key_is_named() -> None:
@@ -190,3 +190,81 @@ def test_missing_or_broken_file(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml", env={})
     with pytest.raises(ConfigurationError, match="invalid TOML"):
         load_config(write(tmp_path, "[portals\n"), env={})
+
+
+def load_and_parse(path: Path, env: dict[str, str]) -> None:
+    """Load a file and validate its demo portal, as a command does before any listing."""
+    config = load_config(path, env=env)
+    parse(config.portals["demo"])
+
+
+GOOD = '[portals.demo]\nbase_url = "https://demo.test"\ntoken = "s"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("state = 5\n", "state: must be a table"),
+        ('state = "sqlite:///x"\n', "state: must be a table"),
+        ("[state]\nurl = 5\n", "state.url: must be a string"),
+        ('[state]\nurl = "postgres://x"\n', "state.url: must be a state URL"),
+        ("portals = 5\n", "portals: must be a table"),
+        ("[portals]\ndemo = 5\n", "portals.demo: must be a table"),
+        (GOOD + 'accounts = "acme"\n', "portals.demo.accounts: must be a table of account"),
+        (GOOD + "timeout = inf\n", "portals.demo.timeout: must be a finite number"),
+        (GOOD + "requests_per_second = nan\n", "portals.demo.requests_per_second: "),
+        (GOOD.replace("https://demo.test", ""), "portals.demo.base_url: must be an http"),
+        (GOOD.replace("https://", ""), "portals.demo.base_url: must be an http"),
+        (GOOD.replace("https://", "ftp://"), "portals.demo.base_url: must be an http"),
+        (GOOD.replace('"s"', '"s\\r\\nX-Evil: 1"'), "portals.demo.token: must not contain"),
+        (GOOD + 'user_agent = "Mäklare ☃"\n', "portals.demo.user_agent: must be Latin-1"),
+    ],
+)
+def test_hostile_files_are_one_clear_error(tmp_path: Path, text: str, expected: str) -> None:
+    """Every hostile example of issue 17 fails at load time with one line naming the key."""
+    with pytest.raises(ConfigurationError) as caught:
+        load_and_parse(write(tmp_path, text), {})
+    assert str(caught.value).startswith(expected)
+    assert "\n" not in str(caught.value)
+
+
+def test_undecodable_file_and_folder(tmp_path: Path) -> None:
+    """Invalid UTF-8 and a folder given as the config file are errors, not tracebacks."""
+    path = tmp_path / "listsync.toml"
+    path.write_bytes(b'[portals.demo]\nbase_url = "\xff"\n')
+    with pytest.raises(ConfigurationError, match="not UTF-8 text"):
+        load_config(path, env={})
+    with pytest.raises(ConfigurationError, match="is a directory"):
+        load_config(tmp_path, env={})
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"LISTSYNC_DEMO_MAX_ATEMPTS": "3"}, "LISTSYNC_DEMO_MAX_ATEMPTS: unknown setting"),
+        ({"LISTSYNC_DEMO_USER_AGENT": "Mäklare ☃"}, "LISTSYNC_DEMO_USER_AGENT: must be Latin-1"),
+        ({"LISTSYNC_DEMO_TIMEOUT": "inf"}, "LISTSYNC_DEMO_TIMEOUT: must be a finite number"),
+        ({"LISTSYNC_DEMO_MAX_ATTEMPTS": "x"}, "LISTSYNC_DEMO_MAX_ATTEMPTS: Input should be"),
+        ({"LISTSYNC_DEMO__ACME__AGENCIES": "acme"}, "LISTSYNC_DEMO__ACME__AGENCIES: must be a"),
+        ({"LISTSYNC_DEMO__ACME__TOKN": "x"}, "LISTSYNC_DEMO__ACME__TOKN: unknown setting"),
+        ({"LISTSYNC_STATE_URL": "nope"}, "LISTSYNC_STATE_URL: must be a state URL"),
+    ],
+)
+def test_errors_name_the_environment_variable(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    """A bad value from the environment is reported under its variable, not a TOML key."""
+    with pytest.raises(ConfigurationError) as caught:
+        load_and_parse(write(tmp_path, GOOD), env)
+    assert str(caught.value).startswith(expected)
+
+
+def test_origins_say_where_each_value_came_from(tmp_path: Path) -> None:
+    """The file's values and the environment's are told apart (for `config show`)."""
+    path = write(tmp_path, GOOD)
+    config = load_config(
+        path, env={"LISTSYNC_DEMO_TOKEN": SECRET, "LISTSYNC_STATE_URL": "sqlite:///s"}
+    )
+    assert config.origin("portals.demo.token") == "env LISTSYNC_DEMO_TOKEN"
+    assert config.origin("state.url") == "env LISTSYNC_STATE_URL"
+    assert config.origin("portals.demo.base_url") == f"file {path}"

@@ -21,30 +21,72 @@ with `[` or `{` is read as JSON (`LISTSYNC_HEMNET__ACME__AGENCIES='["acme"]'`).
 the file names, that `known_portals` lists (the CLI passes the installed adapters), or that has
 `LISTSYNC_<PORTAL>_BASE_URL` set.
 
-An unknown key or a missing credential is a `ConfigurationError` naming the key; secret values
-are never echoed.
+The file and the environment are two pydantic-settings sources (`TomlConfigSettingsSource` and
+`EnvironmentSource` here, which keeps listsync's variable names), merged by
+`ListsyncSettings` (the environment wins). Each source records where every value came from, so
+an error names the TOML key or the environment variable that holds the bad value
+(`LISTSYNC_HEMNET_MAX_ATEMPTS: unknown setting`), and `listsync config show` can say where each
+effective value came from. Messages never quote a value: it may be a secret.
+
+Validation is complete at load time: types, finite numbers, `*_url` settings as http(s) URLs
+with a host, and strings that go into HTTP headers free of control characters (`user_agent` and
+credentials also encodable as Latin-1, what a header can carry).
 """
 
 from __future__ import annotations
 
-import copy
 import json
+import math
 import os
-import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from listsync.adapter import AccountSettings, AdapterSettings
 from listsync.errors import ConfigurationError
 
-__all__ = ["DEFAULT_ACCOUNT", "Config", "PortalConfig", "load_config", "parse_portal_config"]
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "DEFAULT_STATE_URL",
+    "Config",
+    "EnvironmentSource",
+    "ListsyncSettings",
+    "PortalConfig",
+    "PortalTable",
+    "load_config",
+    "parse_portal_config",
+]
 
 DEFAULT_ACCOUNT = "default"
 DEFAULT_STATE_URL = "sqlite:///listsync-state.sqlite"
+ENV_PREFIX = "LISTSYNC_"
+STATE_URL_VAR = "LISTSYNC_STATE_URL"
+
+
+class PortalTable(dict[str, Any]):
+    """A `[portals.<name>]` table that also knows where each value came from.
+
+    `origins` maps a dotted key below the table (`token`, `accounts.acme.token`) to the
+    environment variable that set it; keys absent from it come from the file.
+    """
+
+    origins: dict[str, str]
+
+    def __init__(self, *args: Any, origins: Mapping[str, str] | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.origins = dict(origins or {})
 
 
 @dataclass(frozen=True)
@@ -58,11 +100,143 @@ class PortalConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """The whole file after environment overrides; portal tables are still raw mappings."""
+    """The whole file after environment overrides; portal tables are still raw mappings.
+
+    `origins` maps a dotted key (`state.url`, `portals.hemnet.token`) to the environment
+    variable that set it; other keys come from `source` (the file) or are defaults.
+    """
 
     state_url: str = DEFAULT_STATE_URL
     portals: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: Path | None = None
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def origin(self, key: str) -> str:
+        """Where a dotted key's value came from: an environment variable, the file or default."""
+        if key in self.origins:
+            return f"env {self.origins[key]}"
+        return f"file {self.source}" if self.source is not None else "default"
+
+
+# -- the sources ------------------------------------------------------------------------------
+
+
+class _StateTable(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    url: str = DEFAULT_STATE_URL
+
+    @field_validator("url")
+    @classmethod
+    def _sqlite_url(cls, value: str) -> str:
+        if not value.startswith("sqlite:///") or value == "sqlite:///":
+            raise ValueError("must be a state URL such as sqlite:///listsync-state.sqlite")
+        return value
+
+
+class ListsyncSettings(BaseSettings):
+    """The file's and environment's top level: `[state]` and the raw `[portals.*]` tables."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    state: _StateTable = Field(default_factory=_StateTable)
+    portals: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class EnvironmentSource(PydanticBaseSettingsSource):
+    """listsync's `LISTSYNC_*` variables as a pydantic-settings source.
+
+    pydantic-settings' own `EnvSettingsSource` splits nested names on one delimiter
+    (`LISTSYNC_PORTALS__HEMNET__TOKEN`); listsync's documented names put the portal after the
+    prefix with one underscore (`LISTSYNC_HEMNET_TOKEN`) and accounts between double underscores,
+    so this source maps them itself. `origins` records which variable set which dotted key.
+    """
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        env: Mapping[str, str],
+        *,
+        file_portals: Iterable[str] = (),
+        known_portals: Iterable[str] = (),
+    ) -> None:
+        super().__init__(settings_cls)
+        self.env = {k: v for k, v in env.items() if k.upper().startswith(ENV_PREFIX)}
+        self.applicable = {p.lower() for p in (*file_portals, *known_portals)}
+        self.applicable |= _base_url_portals(self.env)
+        self.origins: dict[str, str] = {}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        # Required by the base class; `__call__` builds the whole mapping at once instead.
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for var in sorted(self.env):  # sorted: the outcome must not depend on the env's order
+            path = self._path(var)
+            if path is None:
+                continue
+            node = data
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node[path[-1]] = _env_value(var, self.env[var])
+            self.origins[".".join(path)] = var
+        return data
+
+    def _path(self, var: str) -> tuple[str, ...] | None:
+        """The dotted key a variable sets, or None when it is not one of listsync's."""
+        if var.upper() == STATE_URL_VAR:
+            return ("state", "url")
+        rest = var[len(ENV_PREFIX) :].lower()
+        if "__" in rest:
+            portal, account, key = [*rest.split("__", 2), "", ""][:3]
+            if not portal or not account or not key:
+                return None
+            if account == DEFAULT_ACCOUNT:
+                return ("portals", portal, key)
+            return ("portals", portal, "accounts", account, key)
+        portal, _, key = rest.partition("_")
+        if not key or portal not in self.applicable:
+            return None
+        return ("portals", portal, key)
+
+
+def _env_value(var: str, value: str) -> Any:
+    """The value as given, or parsed as JSON when it looks like a list or an object."""
+    if not value.lstrip().startswith(("[", "{")):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        # Never quote the value: it may be a secret.
+        raise ConfigurationError("is not valid JSON", key=var) from None
+
+
+def _base_url_portals(env: Mapping[str, str]) -> set[str]:
+    """Portals named by `LISTSYNC_<PORTAL>_BASE_URL`, so env-only configuration works."""
+    return {
+        var[len(ENV_PREFIX) :].lower().removesuffix("_base_url")
+        for var in env
+        if var.upper().endswith("_BASE_URL") and "__" not in var
+    }
+
+
+def _read_toml(path: Path) -> TomlConfigSettingsSource:
+    if path.is_dir():
+        raise ConfigurationError(f"config file {path} is a directory")
+    if not path.exists():
+        raise ConfigurationError(f"config file {path} does not exist")
+    try:
+        return TomlConfigSettingsSource(ListsyncSettings, toml_file=path)
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{path}: not UTF-8 text") from None
+    except ValueError as exc:  # tomllib.TOMLDecodeError
+        raise ConfigurationError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+# -- load_config ------------------------------------------------------------------------------
 
 
 def load_config(
@@ -82,97 +256,97 @@ def load_config(
             file has no table for them (the installed adapters).
 
     Raises:
-        ConfigurationError: a missing or malformed file, or an unknown table or key.
+        ConfigurationError: a missing or malformed file, or an unknown or ill-typed key, naming
+            the key or the environment variable.
     """
     env = os.environ if env is None else env
-    if path is None and Path("listsync.toml").exists():
+    if path is None and Path("listsync.toml").is_file():
         path = Path("listsync.toml")
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigurationError(f"config file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigurationError(f"{path}: invalid TOML: {exc}") from None
-    unknown = set(data) - {"state", "portals"}
-    if unknown:
-        raise ConfigurationError("unknown top-level table", key=sorted(unknown)[0])
-    state = data.get("state", {})
-    extra_state = set(state) - {"url"}
-    if extra_state:
-        raise ConfigurationError("unknown key", key=f"state.{sorted(extra_state)[0]}")
-    raw_portals = data.get("portals", {})
-    if not isinstance(raw_portals, dict):
-        raise ConfigurationError("must be a table of portal tables", key="portals")
-    for name, table in raw_portals.items():
-        if not isinstance(table, dict):
-            raise ConfigurationError("must be a table", key=f"portals.{name}")
-    portals: dict[str, dict[str, Any]] = copy.deepcopy(raw_portals)
-    _apply_env(portals, env, {p.lower() for p in known_portals})
-    state_url = env.get("LISTSYNC_STATE_URL", state.get("url", DEFAULT_STATE_URL))
-    return Config(state_url=state_url, portals=portals, source=path)
-
-
-def _apply_env(portals: dict[str, dict[str, Any]], env: Mapping[str, str], known: set[str]) -> None:
-    applicable = set(portals) | known | _known_env_portals(env)
-    for var in sorted(env):  # sorted: the outcome must not depend on the environment's order
-        if not var.startswith("LISTSYNC_") or var == "LISTSYNC_STATE_URL":
-            continue
-        rest = var.removeprefix("LISTSYNC_")
-        if "__" in rest:
-            portal, account, key = [*rest.split("__", 2), "", ""][:3]
-            if not account or not key:
-                continue
-            table = portals.setdefault(portal.lower(), {})
-            value = _env_value(var, env[var])
-            if account.lower() == DEFAULT_ACCOUNT:
-                table[key.lower()] = value
-            else:
-                accounts = table.setdefault("accounts", {})
-                accounts.setdefault(account.lower(), {})[key.lower()] = value
-            continue
-        portal, _, key = rest.partition("_")
-        if key and portal.lower() in applicable:
-            portals.setdefault(portal.lower(), {})[key.lower()] = _env_value(var, env[var])
-
-
-def _env_value(var: str, value: str) -> Any:
-    """The value as given, or parsed as JSON when it looks like a list or an object."""
-    if not value.lstrip().startswith(("[", "{")):
-        return value
+    toml = _read_toml(path) if path is not None else None
+    file_data = toml.toml_data if toml is not None else {}
+    file_portals = file_data.get("portals", {})
+    environment = EnvironmentSource(
+        ListsyncSettings,
+        env,
+        file_portals=file_portals if isinstance(file_portals, dict) else (),
+        known_portals=known_portals,
+    )
+    sources: tuple[PydanticBaseSettingsSource, ...] = (
+        (environment, toml) if toml is not None else (environment,)
+    )
     try:
-        return json.loads(value)
-    except ValueError:
-        # Never quote the value: it may be a secret.
-        raise ConfigurationError("is not valid JSON", key=var) from None
-
-
-def _known_env_portals(env: Mapping[str, str]) -> set[str]:
-    """Portals named by `LISTSYNC_<PORTAL>_BASE_URL`, so env-only configuration works."""
-    return {
-        var.removeprefix("LISTSYNC_").removesuffix("_BASE_URL").lower()
-        for var in env
-        if var.startswith("LISTSYNC_") and var.endswith("_BASE_URL") and "__" not in var
-    }
-
-
-def _validate(model: type[BaseModel], data: Mapping[str, Any], where: str) -> Any:
-    """Validate one table; errors name every bad key and never include the input values."""
-    try:
-        return model.model_validate(dict(data))
+        settings = ListsyncSettings(_build_sources=(sources, {}))
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False, include_input=False, include_context=False):
-            key = ".".join(str(p) for p in error["loc"])
-            message = _MESSAGES.get(error["type"], error["msg"])
-            problems.append((f"{where}.{key}" if key else where, message))
-        first_key, first_message = problems[0]
-        more = "".join(f"; {key}: {message}" for key, message in problems[1:])
-        raise ConfigurationError(f"{first_message}{more}", key=first_key) from None
+        raise _error(exc, "", environment.origins, _TOP_MESSAGES) from None
+    origins = environment.origins
+    portals: dict[str, dict[str, Any]] = {}
+    for name, table in settings.portals.items():
+        own = {k.removeprefix(f"portals.{name}."): v for k, v in origins.items()
+               if k.startswith(f"portals.{name}.")}  # fmt: skip
+        _check_accounts(name, table, own)
+        portals[name] = PortalTable(table, origins=own)
+    return Config(state_url=settings.state.url, portals=portals, source=path, origins=origins)
 
 
-_MESSAGES = {"missing": "missing required setting", "extra_forbidden": "unknown key"}
+def _check_accounts(name: str, table: Mapping[str, Any], origins: Mapping[str, str]) -> None:
+    accounts = table.get("accounts", {})
+    where = f"portals.{name}.accounts"
+    if not isinstance(accounts, dict):
+        raise ConfigurationError(
+            "must be a table of account tables", key=origins.get("accounts", where)
+        )
+    for account, values in accounts.items():
+        if not isinstance(values, dict):
+            key = origins.get(f"accounts.{account}", f"{where}.{account}")
+            raise ConfigurationError("must be a table", key=key)
+
+
+_TOP_MESSAGES = {
+    "extra_forbidden": "unknown setting",
+    "model_type": "must be a table",
+    "dict_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "string_type": "must be a string",
+}
+
+
+def _error(
+    exc: ValidationError, where: str, origins: Mapping[str, str], messages: Mapping[str, str]
+) -> ConfigurationError:
+    """One ConfigurationError for every problem; keys named by source, values never quoted.
+
+    `origins` maps keys relative to `where` to the environment variables that set them.
+    """
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        loc = ".".join(str(p) for p in error["loc"])
+        text = messages.get(error["type"], error["msg"])
+        if error["type"] == "value_error":
+            text = error["msg"].removeprefix("Value error, ")
+        problems.append((_origin_of(loc, origins) or _key(where, loc), text))
+    problems.sort(key=lambda p: p[1] != "unknown setting")  # a typo usually explains the rest
+    first_key, first_message = problems[0]
+    more = "".join(f"; {key}: {message}" for key, message in problems[1:])
+    return ConfigurationError(f"{first_message}{more}", key=first_key)
+
+
+def _origin_of(key: str, origins: Mapping[str, str]) -> str | None:
+    """The environment variable that set `key` (or a parent of it), if any."""
+    parts = key.split(".")
+    for end in range(len(parts), 0, -1):
+        var = origins.get(".".join(parts[:end]))
+        if var is not None:
+            return var
+    return None
+
+
+def _key(where: str, key: str) -> str:
+    if not where:
+        return key
+    return f"{where}.{key}" if key else where
+
+
+# -- parse_portal_config ----------------------------------------------------------------------
 
 
 def parse_portal_config(
@@ -185,25 +359,104 @@ def parse_portal_config(
 
     Keys of `settings_model` are portal settings; keys of `account_model` at the top level make
     up the `default` account; `[portals.<name>.accounts.<account>]` tables are further accounts.
+    Beyond the models' own validation, every float must be finite, every `*_url` setting an
+    http(s) URL with a host, and every string free of control characters (`user_agent` and
+    credentials also Latin-1, so they fit in an HTTP header).
 
     Raises:
         ConfigurationError: an unknown key, a missing credential or an invalid value, naming
-            the key (`portals.hemnet.accounts.acme.token`) but never its value.
+            the key (`portals.hemnet.accounts.acme.token`) or the environment variable that set
+            it (`LISTSYNC_HEMNET__ACME__TOKEN`), but never its value.
     """
+    origins: Mapping[str, str] = getattr(table, "origins", {})
+    where = f"portals.{name}"
     table = dict(table)
     named = table.pop("accounts", {}) or {}
+    if not isinstance(named, Mapping):
+        raise ConfigurationError(
+            "must be a table of account tables", key=origins.get("accounts", f"{where}.accounts")
+        )
     portal_keys = set(settings_model.model_fields)
     account_keys = set(account_model.model_fields)
     portal_part = {k: v for k, v in table.items() if k in portal_keys}
     default_part = {k: v for k, v in table.items() if k in account_keys and k not in portal_keys}
-    unknown = set(table) - portal_keys - account_keys
+    unknown = sorted(set(table) - portal_keys - account_keys)
     if unknown:
-        raise ConfigurationError("unknown key", key=f"portals.{name}.{sorted(unknown)[0]}")
-    settings = _validate(settings_model, portal_part, f"portals.{name}")
+        raise ConfigurationError(
+            "unknown setting", key=origins.get(unknown[0], _key(where, unknown[0]))
+        )
+    settings = _validate(settings_model, portal_part, where, origins, "")
     accounts: dict[str, AccountSettings] = {}
     credentials_given = any(k != "agencies" for k in default_part)
     if credentials_given or not named:
-        accounts[DEFAULT_ACCOUNT] = _validate(account_model, default_part, f"portals.{name}")
+        accounts[DEFAULT_ACCOUNT] = _validate(account_model, default_part, where, origins, "")
     for account, values in named.items():
-        accounts[account] = _validate(account_model, values, f"portals.{name}.accounts.{account}")
+        if not isinstance(values, Mapping):
+            raise ConfigurationError("must be a table", key=f"{where}.accounts.{account}")
+        accounts[account] = _validate(
+            account_model, values, f"{where}.accounts.{account}", origins, f"accounts.{account}"
+        )
     return PortalConfig(name=name, settings=settings, accounts=accounts)
+
+
+def _validate(
+    model: type[BaseModel],
+    data: Mapping[str, Any],
+    where: str,
+    origins: Mapping[str, str],
+    prefix: str,
+) -> Any:
+    """Validate one table; errors name every bad key and never include the input values."""
+    local = (
+        {k.removeprefix(f"{prefix}."): v for k, v in origins.items() if k.startswith(f"{prefix}.")}
+        if prefix
+        else origins
+    )
+    try:
+        instance = model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise _error(exc, where, local, _MESSAGES) from None
+    for key, problem in _problems(instance):
+        raise ConfigurationError(problem, key=local.get(key, _key(where, key)))
+    return instance
+
+
+_MESSAGES = {
+    "missing": "missing required setting",
+    "extra_forbidden": "unknown setting",
+    "tuple_type": 'must be a list (in the environment, JSON such as ["a", "b"])',
+    "list_type": 'must be a list (in the environment, JSON such as ["a", "b"])',
+}
+
+
+def _problems(instance: BaseModel) -> Iterator[tuple[str, str]]:
+    """What the adapters' models let through but no request could use."""
+    for key in type(instance).model_fields:
+        value = getattr(instance, key)
+        if isinstance(value, float | Decimal) and not math.isfinite(value):
+            yield key, "must be a finite number"
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(text, str):
+            continue
+        if key.endswith("url") and not _http_url(text):
+            yield key, "must be an http:// or https:// URL with a host"
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+            yield key, "must not contain control characters (such as a line break)"
+        if (key == "user_agent" or isinstance(value, SecretStr)) and not _latin1(text):
+            yield key, "must be Latin-1 text (HTTP headers cannot carry other characters)"
+
+
+def _http_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
