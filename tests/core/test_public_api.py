@@ -15,6 +15,7 @@ PUBLIC_API = frozenset(
         "Listing",
         "ListsyncError",
         "PortalError",
+        "SyncSyndicator",
         "Syndicator",
         "parse_listing",
     }
@@ -31,3 +32,17 @@ def test_every_public_name_is_importable() -> None:
     """Each name in `__all__` is an attribute of the package."""
     missing = [name for name in listsync.__all__ if not hasattr(listsync, name)]
     assert missing == []
+
+
+def test_importing_errors_or_the_model_loads_no_engine() -> None:
+    """`listsync.errors` and `listsync.model` load neither the engine nor sqlite3, rich or
+    stevedore (a fresh interpreter, since this one has loaded them already)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, listsync.errors, listsync.model, listsync.adapter\n"
+        "heavy = {'sqlite3', 'rich', 'stevedore', 'listsync.sync', 'listsync.syndicator'}\n"
+        "assert not heavy & set(sys.modules), sorted(heavy & set(sys.modules))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -10,8 +10,12 @@
   machinery cost more CPU per request than the transport (benchmarks/README.md);
 - explicit timeouts; a concurrency limit (`max_concurrency`) and a requests-per-second limit
   (aiolimiter) per instance, hence per account;
-- retries with exponential backoff and jitter (stamina) for connect errors, timeouts, 429 and
-  5xx, honouring `Retry-After` up to `max_retry_wait`; the decision is `retry_decision()`;
+- retries as the one retry policy decides (`listsync.retry.RetryPolicy`): connect errors,
+  timeouts, 429 and 5xx, honouring `Retry-After` up to `max_retry_wait`; a request sent with
+  `retry=False` (a credential check inside another request's auth flow) is tried once, so its
+  failure counts as an attempt of the request it guards instead of nesting a second loop;
+- answers handed back as the contract's `Response` (status, headers, body, request id), never
+  the HTTP library's objects;
 - `User-Agent: listsync/<version>`;
 - transport errors mapped to the error tree in `_transport_error`, portal error bodies by the
   adapter's `error_mapper`;
@@ -37,11 +41,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import httpx
-import stamina
 import structlog
 from aiolimiter import AsyncLimiter
 
 from listsync._requests import DEFAULT_HEADERS, RequestBuilder
+from listsync.adapter._response import Response
 from listsync.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -59,6 +63,7 @@ from listsync.errors import (
 )
 from listsync.log import debug_enabled
 from listsync.redact import redact_text
+from listsync.retry import RetryEvent, RetryPolicy, report
 
 if TYPE_CHECKING:
     from listsync.adapter import AdapterSettings
@@ -67,17 +72,18 @@ __all__ = [
     "IDEMPOTENT_METHODS",
     "ErrorMapper",
     "PortalHttp",
+    "Response",
+    "RetryPolicy",
     "RetryableError",
     "default_transport",
     "error_from_status",
     "parse_retry_after",
-    "retry_decision",
     "user_agent",
 ]
 
 log = structlog.stdlib.get_logger(__name__)
 
-ErrorMapper = Callable[[httpx.Response], PortalError]
+ErrorMapper = Callable[[Response], PortalError]
 """Turns a portal's non-success response into a listsync error (one function per adapter)."""
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
@@ -126,25 +132,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - now)
 
 
-def retry_decision(error: Exception, *, idempotent: bool, max_wait: float) -> bool | float:
-    """Whether to retry after `error`: False, True (exponential backoff) or seconds to wait.
-
-    This is the only function that decides. A 429 is always retryable (the portal refused before
-    doing anything), but only when its `Retry-After` fits within `max_wait`; beyond it the
-    `RateLimitedError` goes to the caller at once, with its `retry_after`. Transient failures
-    are retried for idempotent requests, and for any request that provably was not sent.
-    """
-    if isinstance(error, RateLimitedError):
-        if error.retry_after is None:
-            return True
-        return error.retry_after if error.retry_after <= max_wait else False
-    if isinstance(error, UnknownOutcomeError):
-        return False  # the engine decides, after looking the record up
-    if isinstance(error, TransientError):
-        return idempotent or isinstance(error, RequestNotSentError)
-    return False
-
-
 _stdlib_log = logging.getLogger(__name__)
 
 
@@ -177,11 +164,16 @@ class PortalHttp:
         max_retry_wait: float = 60.0,
         headers: Mapping[str, str] | None = None,
         user_agent_extra: str | None = None,
+        request_id_header: str | None = None,
     ) -> None:
         self.portal = portal
         self.account = account
-        self.max_attempts = max_attempts
-        self.max_retry_wait = max_retry_wait
+        self.policy = RetryPolicy(
+            max_attempts=max_attempts,
+            max_wait=max_retry_wait,
+            backoff_max=min(30.0, max(max_retry_wait, 0.1)),
+        )
+        self._request_id_header = request_id_header
         self._map_error = error_mapper
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._limiter = (
@@ -208,8 +200,13 @@ class PortalHttp:
         auth: httpx.Auth | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
+        request_id_header: str | None = None,
     ) -> Self:
-        """Build the client from an adapter's settings (base URL, timeout, limits, retries)."""
+        """Build the client from an adapter's settings (base URL, timeout, limits, retries).
+
+        Args:
+            request_id_header: the answer header that carries the portal's request id.
+        """
         return cls(
             portal=portal,
             account=account,
@@ -224,6 +221,7 @@ class PortalHttp:
             max_retry_wait=settings.max_retry_wait,
             headers=headers,
             user_agent_extra=settings.user_agent,
+            request_id_header=request_id_header,
         )
 
     async def aclose(self) -> None:
@@ -251,9 +249,10 @@ class PortalHttp:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
-        ok: Callable[[httpx.Response], bool] | None = None,
-    ) -> httpx.Response:
-        """Send one request with the retry policy; return the successful response.
+        ok: Callable[[Response], bool] | None = None,
+        retry: bool = True,
+    ) -> Response:
+        """Send one request with the retry policy; return the successful answer.
 
         Args:
             method: the HTTP method.
@@ -263,53 +262,47 @@ class PortalHttp:
             content: a raw body.
             headers: extra headers for this request.
             idempotent: overrides the method's default (e.g. a publish POST is idempotent).
-            ok: which responses count as success (default: 2xx).
+            ok: which answers count as success (default: 2xx).
+            retry: False sends once (for a check made inside another request's auth flow,
+                whose own retries then cover it).
 
         Raises:
             PortalError: the mapped error when the portal refused, or retries ran out;
                 `UnknownOutcomeError` when a non-idempotent request may have landed.
         """
         safe = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
-
-        def decide(exc: Exception) -> bool | float:
-            return retry_decision(exc, idempotent=safe, max_wait=self.max_retry_wait)
-
-        async def send() -> httpx.Response:
-            return await self._send_once(
-                method,
-                path,
-                json=json,
-                params=params,
-                content=content,
-                headers=headers,
-                safe=safe,
-                ok=ok,
-            )
-
-        # Fast path: most requests succeed first time, and building stamina's retry machinery
-        # for each of them cost ~4% of a batch run's CPU (benchmarks/profile_apply.py).
-        try:
-            return await send()
-        except Exception as exc:  # re-raised below unless the policy retries it
-            if decide(exc) is False:  # a float (even 0.0) is a wait: retry
-                raise
-            first_failure: Exception | None = exc
-        async for attempt in stamina.retry_context(
-            on=decide,
-            attempts=self.max_attempts,
-            timeout=None,
-            wait_initial=0.1,
-            wait_max=min(30.0, max(self.max_retry_wait, 0.1)),
-            wait_jitter=0.5,
-        ):
-            with attempt:
-                if first_failure is not None:
-                    # Replay the first failure inside the loop, so the wait before the second
-                    # attempt and the attempt count come from the one retry policy.
-                    failure, first_failure = first_failure, None
-                    raise failure
-                return await send()
-        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return await self._send_once(
+                    method,
+                    path,
+                    json=json,
+                    params=params,
+                    content=content,
+                    headers=headers,
+                    safe=safe,
+                    ok=ok,
+                )
+            except RetryableError as exc:
+                wait = self.policy.wait(exc, attempts, safe_to_resend=safe) if retry else None
+                if wait is None:
+                    raise
+                event = RetryEvent(
+                    self.portal, self.account, f"{method} {path}", attempts, wait, type(exc).__name__
+                )
+                report(event)
+                log.info(
+                    "http_retry",
+                    portal=self.portal,
+                    account=self.account,
+                    request=event.what,
+                    attempt=attempts,
+                    wait=round(wait, 3),
+                    error=event.error,
+                )
+                await asyncio.sleep(wait)
 
     async def _send_once(
         self,
@@ -321,8 +314,8 @@ class PortalHttp:
         content: bytes | None,
         headers: Mapping[str, str] | None,
         safe: bool,
-        ok: Callable[[httpx.Response], bool] | None,
-    ) -> httpx.Response:
+        ok: Callable[[Response], bool] | None,
+    ) -> Response:
         async with self._semaphore:
             if self._limiter is not None:
                 await self._limiter.acquire()
@@ -344,19 +337,33 @@ class PortalHttp:
                 status=response.status_code,
                 elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
             )
-        if ok(response) if ok is not None else response.is_success:
-            return response
-        error = self._mapped_error(response)
-        if not safe and response.status_code in _MAYBE_APPLIED_STATUSES:
+        answer = self._answer(response, method, path)
+        if ok(answer) if ok is not None else answer.is_success:
+            return answer
+        error = self._mapped_error(answer)
+        if not safe and answer.status in _MAYBE_APPLIED_STATUSES:
             # A server error after a create: the write may have happened (commit-then-drop).
             raise UnknownOutcomeError(
-                f"{method} {path} failed with {response.status_code}; it may have been applied",
+                f"{method} {path} failed with {answer.status}; it may have been applied",
                 portal=self.portal,
                 account=self.account,
                 request_id=error.request_id,
-                status_code=response.status_code,
+                status_code=answer.status,
             ) from error
         raise error
+
+    def _answer(self, response: httpx.Response, method: str, path: str) -> Response:
+        """The contract's `Response` for an answer the transport read whole."""
+        header = self._request_id_header
+        return Response(
+            response.status_code,
+            response.headers,
+            response.content,
+            portal=self.portal,
+            request_id=response.headers.get(header) if header else None,
+            method=method,
+            path=path.split("?", 1)[0],
+        )
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         """Send `request` through the auth flow and the transport; the response is read.
@@ -384,7 +391,7 @@ class PortalHttp:
         await response.aread()  # streamed by in-process transports; a no-op for ours
         return response
 
-    def _mapped_error(self, response: httpx.Response) -> PortalError:
+    def _mapped_error(self, response: Response) -> PortalError:
         """The adapter's error for `response`; a status-code fallback if its mapper fails."""
         try:
             error = self._map_error(response)
@@ -392,11 +399,14 @@ class PortalHttp:
             log.warning(
                 "error_mapper_failed",
                 portal=self.portal,
-                status=response.status_code,
+                status=response.status,
                 error=redact_text(f"{type(exc).__name__}: {exc}"),
             )
             error = error_from_status(
-                response, portal=self.portal, message=f"HTTP {response.status_code}"
+                response,
+                portal=self.portal,
+                message=f"HTTP {response.status}: {response.excerpt()!r}",
+                request_id=response.request_id,
             )
         if error.account is None:
             error.account = self.account
@@ -444,7 +454,7 @@ _STATUS_ERRORS: dict[int, type[PortalError]] = {
 
 
 def error_from_status(
-    response: httpx.Response,
+    response: Response,
     *,
     portal: str,
     message: str,
@@ -456,16 +466,18 @@ def error_from_status(
     404/410 `NotFoundError`; 409 `ConflictError`; 5xx `TransientError`; anything else is a
     `PortalBugError` (the adapter's mapper should have recognised it).
     """
-    status = response.status_code
+    status = response.status
     if status == 429:
         return RateLimitedError(
             message,
             portal=portal,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            request_id=request_id,
+            request_id=request_id or response.request_id,
             status_code=status,
         )
     kind = _STATUS_ERRORS.get(status)
     if kind is None:
         kind = TransientError if status >= 500 else PortalBugError
-    return kind(message, portal=portal, request_id=request_id, status_code=status)
+    return kind(
+        message, portal=portal, request_id=request_id or response.request_id, status_code=status
+    )

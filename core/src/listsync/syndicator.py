@@ -38,6 +38,7 @@ from listsync.sync import (
     AuditEntry,
     Engine,
     EntryResult,
+    FailedEntry,
     ListingState,
     Plan,
     PlanEntry,
@@ -52,6 +53,9 @@ from listsync.sync import (
 __all__ = ["SyncSyndicator", "Syndicator", "new_run_id"]
 
 T = TypeVar("T")
+
+ListingInput = Listing | Mapping[str, Any]
+"""A listing, or its canonical dict (validated on the way in)."""
 
 
 def new_run_id() -> str:
@@ -153,20 +157,23 @@ class Syndicator:
         for index, portal in enumerate(wanted):
             entry = planner.plan_portal(probe, portal, index, {})
             issues += entry.issues
+            if isinstance(entry, FailedEntry):
+                message = f"the {portal} adapter failed: {entry.describe()}"
+                issues.append(FieldIssue(path="", message=message, portal=portal))
         return issues
 
     async def plan(
-        self, listings: Iterable[Listing | SourceItem], *, portals: Iterable[str] | None = None
+        self, listings: Iterable[ListingInput | SourceItem], *, portals: Iterable[str] | None = None
     ) -> Plan:
         """What `apply` would do for these listings (nothing is sent)."""
         planner = Planner(self.pool, self.store, portals=portals)
-        return Plan(list(planner.stream(listings)))
+        return Plan(list(planner.stream(_sources(listings))))
 
     def plan_stream(
-        self, items: Iterable[Listing | SourceItem], *, portals: Iterable[str] | None = None
+        self, items: Iterable[ListingInput | SourceItem], *, portals: Iterable[str] | None = None
     ) -> Iterator[PlanEntry]:
         """Plan entries one by one as `items` are read (for large inputs)."""
-        return Planner(self.pool, self.store, portals=portals).stream(items)
+        return Planner(self.pool, self.store, portals=portals).stream(_sources(items))
 
     async def apply(
         self,
@@ -180,7 +187,7 @@ class Syndicator:
 
     async def run(
         self,
-        items: Iterable[SourceItem],
+        items: Iterable[ListingInput | SourceItem],
         *,
         portals: Iterable[str] | None = None,
         on_result: Callable[[EntryResult], None] | None = None,
@@ -190,11 +197,11 @@ class Syndicator:
         """Plan and apply in one streaming pipeline (what `listsync apply` does)."""
         planner = Planner(self.pool, self.store, portals=portals)
         return await self._run(
-            planner.stream(items), planner, on_result, keep_results, dry_run=dry_run
+            planner.stream(_sources(items)), planner, on_result, keep_results, dry_run=dry_run
         )
 
-    async def sync(self, listing: Listing) -> list[EntryResult]:
-        """Push this one listing now; returns its result on each portal."""
+    async def sync(self, listing: ListingInput) -> list[EntryResult]:
+        """Push this one listing (a `Listing` or its dict) now; its result on each portal."""
         report = await self.run([listing])
         return report.results
 
@@ -245,6 +252,19 @@ class Syndicator:
         return report
 
 
+def _sources(items: Iterable[ListingInput | SourceItem]) -> Iterator[SourceItem]:
+    """What the planner reads: a listing's dict is validated first (the n-th item counts as
+    line n when the listing is invalid); listings and `(line, ...)` pairs pass unchanged."""
+    for number, item in enumerate(items, start=1):
+        if isinstance(item, Listing | tuple):
+            yield item
+            continue
+        try:
+            yield parse_listing(dict(item))
+        except InvalidListingError as exc:
+            yield number, exc
+
+
 class SyncSyndicator:
     """A blocking facade over `Syndicator` for synchronous applications (Django and friends).
 
@@ -276,14 +296,14 @@ class SyncSyndicator:
         return self.syndicator.validate(listing, portals)
 
     def plan(
-        self, listings: Iterable[Listing | SourceItem], *, portals: Iterable[str] | None = None
+        self, listings: Iterable[ListingInput | SourceItem], *, portals: Iterable[str] | None = None
     ) -> Plan:
         return self._call(self.syndicator.plan(listings, portals=portals))
 
     def apply(self, plan: Plan | Iterable[PlanEntry]) -> RunReport:
         return self._call(self.syndicator.apply(plan))
 
-    def sync(self, listing: Listing) -> list[EntryResult]:
+    def sync(self, listing: ListingInput) -> list[EntryResult]:
         return self._call(self.syndicator.sync(listing))
 
     def status(self, external_ref: str) -> list[ListingState]:

@@ -8,8 +8,17 @@ from listsync.sync._accounts import (
     load_portal_setups,
 )
 from listsync.sync._apply import Engine, EntryResult
-from listsync.sync._diff import ProjectionDiff, apply_result_to_sent, default_plan, diff_projection
-from listsync.sync._plan import Action, Plan, PlanEntry, Planner, SourceItem
+from listsync.sync._plan import (
+    Action,
+    BlockedEntry,
+    FailedEntry,
+    InvalidEntry,
+    Plan,
+    PlanEntry,
+    PlannedEntry,
+    Planner,
+    SourceItem,
+)
 from listsync.sync._report import FAILING_OUTCOMES, ReportWriter, RunReport
 from listsync.sync._sqlite import SCHEMA_VERSION, SQLiteStateStore, open_state_store
 from listsync.sync._store import (
@@ -28,26 +37,26 @@ __all__ = [
     "Action",
     "AdapterPool",
     "AuditEntry",
+    "BlockedEntry",
     "ConfigAccounts",
     "Engine",
     "EntryResult",
+    "FailedEntry",
     "Intent",
+    "InvalidEntry",
     "ListingState",
     "Outcome",
     "Plan",
     "PlanEntry",
+    "PlannedEntry",
     "Planner",
     "PortalSetup",
-    "ProjectionDiff",
     "ReportWriter",
     "RunReport",
     "SQLiteStateStore",
     "SourceItem",
     "StateKey",
     "StateStore",
-    "apply_result_to_sent",
-    "default_plan",
-    "diff_projection",
     "load_portal_setups",
     "open_state_store",
 ]

@@ -12,9 +12,10 @@ Per entry (one listing on one portal account) the operations run in order:
    record is adopted (remote id, item id, sent projection), otherwise the intent is dropped;
    the entry is then planned again from the recovered state.
 2. A non-idempotent operation (create, media add, showing create) is journalled before it is
-   sent. A `RetryableError` is retried a few times with backoff; before re-sending a
-   non-idempotent operation the adapter's `recover` looks it up (after an `UnknownOutcomeError`
-   the request may have landed).
+   sent. Requests are retried by the HTTP layer under the one retry policy
+   (`listsync.retry.RetryPolicy`); the engine itself resends only a non-idempotent operation
+   whose outcome is unknown (`UnknownOutcomeError`), after the adapter's `recover` found that
+   it did not land, with the waits and the attempt limit of the same policy.
 3. After each operation the new sent projection (as a step, see `_sent.py`), item ids and
    remote id are saved together with an audit entry, the intent's removal and the next
    operation's intent, atomically; a run killed at any moment re-plans only what is left. The
@@ -22,8 +23,10 @@ Per entry (one listing on one portal account) the operations run in order:
    stopping). These records wait for the end of the event loop's turn and are committed with
    the other listings' (`_commit.py`); a listing goes on once its own is committed.
 
-An `AuthenticationError` fails the rest of that account's entries in this run (the message
-names the account) and leaves other accounts untouched.
+What an adapter raises for one listing stays with that listing (`listsync.adapter` has the
+table): `InvalidListingError` blocks it, any other exception fails it with its class and
+message. An `AuthenticationError` also fails the rest of that account's entries in this run
+(the message names the account) and leaves other accounts untouched.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import random
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,19 +46,21 @@ from listsync.adapter import (
     OperationResult,
     Projection,
     WriteAdapter,
+    apply_result_to_sent,
 )
 from listsync.errors import (
     AuthenticationError,
     FieldIssue,
     InvalidListingError,
     ListsyncError,
-    RateLimitedError,
     RetryableError,
+    UnknownOutcomeError,
 )
 from listsync.log import debug_enabled
+from listsync.redact import redact_text
+from listsync.retry import RetryEvent, RetryPolicy, report
 from listsync.sync._accounts import AdapterPool
 from listsync.sync._commit import GroupCommit
-from listsync.sync._diff import apply_result_to_sent
 from listsync.sync._entry import (
     EntryResult,
     absorbed,
@@ -67,7 +71,14 @@ from listsync.sync._entry import (
     item_for,
     result,
 )
-from listsync.sync._plan import Action, PlanEntry, Planner
+from listsync.sync._plan import (
+    BlockedEntry,
+    FailedEntry,
+    InvalidEntry,
+    PlanEntry,
+    PlannedEntry,
+    Planner,
+)
 from listsync.sync._store import (
     AuditEntry,
     Intent,
@@ -87,7 +98,7 @@ _stdlib_log = logging.getLogger(__name__)
 @dataclass
 class _Lane:
     limit: int
-    queue: deque[PlanEntry] = field(default_factory=deque)
+    queue: deque[PlannedEntry] = field(default_factory=deque)
     runners: int = 0
 
 
@@ -100,9 +111,6 @@ class Engine:
 
     Args:
         concurrency: listings in flight across all portals and accounts.
-        max_attempts: attempts per operation for retryable errors (on top of the HTTP layer's
-            own retries of idempotent requests).
-        backoff: the first backoff in seconds (doubled per attempt, with jitter).
         dry_run: report what would be done; send and record nothing.
     """
 
@@ -114,8 +122,6 @@ class Engine:
         *,
         run_id: str,
         concurrency: int = 32,
-        max_attempts: int = 4,
-        backoff: float = 0.2,
         dry_run: bool = False,
     ) -> None:
         self.pool = pool
@@ -123,8 +129,6 @@ class Engine:
         self.planner = planner
         self.run_id = run_id
         self.concurrency = max(1, concurrency)
-        self.max_attempts = max(1, max_attempts)
-        self.backoff = backoff
         self.dry_run = dry_run
         self.stopping = False
         self._commits = GroupCommit(store)
@@ -150,11 +154,9 @@ class Engine:
                     break
                 if count % 64 == 63:
                     await asyncio.sleep(0)  # let in-flight work progress while planning
-                if not entry.needs_apply or self.dry_run:
+                if not isinstance(entry, PlannedEntry) or not entry.needs_apply or self.dry_run:
                     emit(self._settle(entry))
                     continue
-                assert entry.portal is not None  # noqa: S101  (needs_apply implies a portal)
-                assert entry.account is not None  # noqa: S101  (and an account)
                 key = (entry.portal, entry.account)
                 lane = self._lanes.get(key)
                 if lane is None:
@@ -186,37 +188,46 @@ class Engine:
 
     def _settle(self, entry: PlanEntry) -> EntryResult:
         """The result of an entry that needs no portal request (and its record)."""
-        if entry.action is Action.INVALID:
+        if isinstance(entry, InvalidEntry):
             return EntryResult(entry, Outcome.INVALID, issues=entry.issues)
-        if entry.action is Action.BLOCKED:
+        if isinstance(entry, BlockedEntry):
             if not self.dry_run:
-                self._record_blocked(entry)
+                self._record_unsent(entry, Outcome.BLOCKED, "PreflightError", entry.describe())
             return EntryResult(entry, Outcome.BLOCKED, issues=entry.issues)
+        if isinstance(entry, FailedEntry):
+            if not self.dry_run:
+                self._record_unsent(entry, Outcome.FAILED, entry.error_class, entry.message)
+            error = (entry.error_class, entry.message)
+            return EntryResult(
+                entry, Outcome.FAILED, error_class=error[0], error_message=error[1]
+            )
         if self.dry_run and entry.needs_apply:
             return EntryResult(entry, Outcome.PLANNED, issues=entry.issues)
         return EntryResult(entry, Outcome.UNCHANGED, issues=entry.issues)
 
-    def _record_blocked(self, entry: PlanEntry) -> None:
-        assert entry.portal is not None  # noqa: S101  (blocked entries name their portal)
+    def _record_unsent(
+        self, entry: BlockedEntry | FailedEntry, outcome: Outcome, error_class: str, message: str
+    ) -> None:
+        """Record a listing that was not sent: blocked by the portal's rules, or failed while
+        it was planned."""
         key = StateKey(entry.portal, entry.account or "", entry.external_ref)
         state = self.store.get(key) or ListingState(*key)
+        if outcome is Outcome.BLOCKED:
+            message = "blocked by preflight: " + message
         state = dataclasses.replace(
             state,
-            outcome=Outcome.BLOCKED,
-            error_class="PreflightError",
-            error_message="blocked by preflight: " + entry.describe(),
+            outcome=outcome,
+            error_class=error_class,
+            error_message=message,
             issues=entry.issues,
             updated_at=utcnow(),
         )
-        audit = AuditEntry(
-            key, "preflight", "blocked", run_id=self.run_id, message=entry.describe()
-        )
+        step = "preflight" if outcome is Outcome.BLOCKED else "plan"
+        audit = AuditEntry(key, step, outcome.value, run_id=self.run_id, message=message)
         self.store.save(state, audit=audit)
 
-    async def apply_entry(self, entry: PlanEntry) -> EntryResult:
-        """Converge one listing on one portal account; never raises for portal errors."""
-        assert entry.portal is not None  # noqa: S101  (only planned entries are applied)
-        assert entry.account is not None  # noqa: S101  (planned entries are routed)
+    async def apply_entry(self, entry: PlannedEntry) -> EntryResult:
+        """Converge one listing on one portal account; never raises for what an adapter raises."""
         key = StateKey(entry.portal, entry.account, entry.external_ref)
         state = self.store.get(key) or ListingState(*key)
         failed = self._auth_failed.get((entry.portal, entry.account))
@@ -235,23 +246,25 @@ class Engine:
             return EntryResult(entry, Outcome.INTERRUPTED, remote_id=latest.remote_id)
         except ListsyncError as exc:
             return self._failure(entry, key, state, exc)
-        except Exception as exc:  # an adapter bug must not stop the other listings
-            log.exception("adapter_failed")
+        except Exception as exc:  # an adapter bug fails this listing, never the run
+            log.error("adapter_failed", exc_info=exc)
             latest = self.store.get(key) or state
-            return self._fail(entry, latest, type(exc).__name__, str(exc), ())
+            return self._fail(entry, latest, type(exc).__name__, redact_text(str(exc)), ())
         finally:
             structlog.contextvars.reset_contextvars(**bound)
 
     async def _converge(
-        self, adapter: WriteAdapter, entry: PlanEntry, state: ListingState
+        self, adapter: WriteAdapter, entry: PlannedEntry, state: ListingState
     ) -> EntryResult:
         intents = self.store.intents(state.key)
         if intents:
             state = await self._recover_intents(adapter, entry, state, intents)
         if intents or state.sent_hash != entry.base_hash:
-            entry = self.planner.replan(entry, state)
+            replanned = self.planner.replan(entry, state)
+            if not isinstance(replanned, PlannedEntry):
+                return self._settle(replanned)
+            entry = replanned
         desired = entry.desired
-        assert desired is not None  # noqa: S101  (needs_apply guarantees it)
         if not entry.operations:
             # nothing left to send: a re-plan after a killed run found it all done
             state = converged(state, entry, desired, updated_at=utcnow())
@@ -260,7 +273,7 @@ class Engine:
         return await self._send_all(adapter, entry, state, desired)
 
     async def _send_all(
-        self, adapter: WriteAdapter, entry: PlanEntry, state: ListingState, desired: Projection
+        self, adapter: WriteAdapter, entry: PlannedEntry, state: ListingState, desired: Projection
     ) -> EntryResult:
         """Send the operations in order, recording each (and journalling the next) as it lands."""
         ops, key, caps, debug = (
@@ -321,12 +334,16 @@ class Engine:
         return self._intent(key, op, desired)
 
     async def _recover_intents(
-        self, adapter: WriteAdapter, entry: PlanEntry, state: ListingState, intents: list[Intent]
+        self,
+        adapter: WriteAdapter,
+        entry: PlannedEntry,
+        state: ListingState,
+        intents: list[Intent],
     ) -> ListingState:
         """Resolve a killed run's journal: adopt what landed, forget what did not."""
-        assert entry.desired is not None  # noqa: S101
         for intent in intents:
-            assert intent.id is not None  # noqa: S101  (stored intents have ids)
+            if intent.id is None:  # pragma: no cover - stored intents always have ids
+                continue
             ctx = context(entry, state, entry.desired)
             found = await adapter.recover(intent.op, ctx)
             operation = f"recover {intent.op.describe()}"
@@ -346,45 +363,78 @@ class Engine:
     async def _run_op(
         self, adapter: WriteAdapter, op: Operation, ctx: OperationContext
     ) -> OperationResult:
-        """One operation with the engine's retry policy (the HTTP layer retried already)."""
-        attempt = 0
+        """One operation. The HTTP layer retried its requests already; here only a
+        non-idempotent operation whose outcome is unknown is looked up (`recover`) and, when it
+        did not land, sent again, as the account's retry policy allows."""
+        policy: RetryPolicy | None = None
+        attempts = 0
         while True:
-            attempt += 1
+            attempts += 1
             try:
-                if attempt > 1 and not op.idempotent:
+                if attempts > 1:
                     found = await adapter.recover(op, ctx)
                     if found is not None:
                         log.info("operation_recovered", operation=op.describe())
                         return found
                 return await adapter.apply(op, ctx)
-            except RetryableError as exc:
-                if attempt >= self.max_attempts:
+            except UnknownOutcomeError as exc:
+                if op.idempotent:
                     raise
-                wait = self._backoff_for(attempt, exc)
-                log.warning("operation_retry", operation=op.describe(), error=str(exc), wait=wait)
+                if policy is None:
+                    policy = RetryPolicy.from_settings(self.pool.settings(exc.portal))
+                wait = policy.wait(exc, attempts, safe_to_resend=True)
+                if wait is None:
+                    raise
+                report(
+                    RetryEvent(
+                        exc.portal, exc.account or "", op.describe(), attempts, wait, "unknown"
+                    )
+                )
+                log.info("operation_retry", operation=op.describe(), attempt=attempts, wait=wait)
                 await asyncio.sleep(wait)
 
-    def _backoff_for(self, attempt: int, exc: RetryableError) -> float:
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            return min(exc.retry_after, 60.0)
-        return float(self.backoff * 2 ** (attempt - 1) * (0.5 + random.random()))
-
     def _failure(
-        self, entry: PlanEntry, key: StateKey, state: ListingState, exc: ListsyncError
+        self, entry: PlannedEntry, key: StateKey, state: ListingState, exc: ListsyncError
     ) -> EntryResult:
         latest = self.store.get(key) or state
+        if isinstance(exc, InvalidListingError):
+            return self._block(entry, latest, exc)
         message = str(exc)
         if isinstance(exc, AuthenticationError):
             if f"account {key.account!r}" not in message:
                 message = f"{key.portal} account {key.account!r}: {message}"
             self._auth_failed[(key.portal, key.account)] = message
-        issues = exc.issues if isinstance(exc, InvalidListingError) else ()
         log.warning("listing_failed", error_class=type(exc).__name__, error=message)
-        return self._fail(entry, latest, type(exc).__name__, message, issues)
+        return self._fail(entry, latest, type(exc).__name__, message, ())
+
+    def _block(
+        self, entry: PlannedEntry, state: ListingState, exc: InvalidListingError
+    ) -> EntryResult:
+        """The listing's content was refused (by the adapter or the portal): it is blocked
+        until it changes; what was sent before stays recorded."""
+        message = str(exc)
+        state = dataclasses.replace(
+            state,
+            outcome=Outcome.BLOCKED,
+            error_class=type(exc).__name__,
+            error_message=message,
+            issues=exc.issues,
+            updated_at=utcnow(),
+        )
+        audit = AuditEntry(state.key, "apply", "blocked", self.run_id, message=message)
+        self.store.save(state, audit=audit)
+        log.warning("listing_blocked", error_class=type(exc).__name__, problems=len(exc.issues))
+        return result(
+            entry,
+            Outcome.BLOCKED,
+            state,
+            error=(type(exc).__name__, message),
+            issues=exc.issues,
+        )
 
     def _fail(
         self,
-        entry: PlanEntry,
+        entry: PlannedEntry,
         state: ListingState,
         error_class: str,
         message: str,

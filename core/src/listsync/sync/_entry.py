@@ -19,10 +19,10 @@ from listsync.adapter import (
     PortalStatus,
     ProjectedItem,
     Projection,
+    apply_result_to_sent,
 )
 from listsync.errors import FieldIssue
-from listsync.sync._diff import apply_result_to_sent
-from listsync.sync._plan import PlanEntry
+from listsync.sync._plan import PlanEntry, PlannedEntry
 from listsync.sync._store import Intent, ListingState, Outcome
 
 __all__ = [
@@ -72,7 +72,7 @@ class EntryResult:
             "account": e.account,
             "action": e.action.value,
             "outcome": self.outcome.value,
-            "operations": list(self.done) if self.done else [op.describe() for op in e.operations],
+            "operations": list(self.done) if self.done else _described(e),
         }
         optional = {
             "line": e.line,
@@ -90,8 +90,14 @@ class EntryResult:
         return out
 
 
+def _described(entry: PlanEntry) -> list[str]:
+    if isinstance(entry, PlannedEntry):
+        return [op.describe() for op in entry.operations]
+    return []
+
+
 def result(
-    entry: PlanEntry,
+    entry: PlannedEntry,
     outcome: Outcome,
     state: ListingState,
     *,
@@ -149,7 +155,7 @@ def absorbed(
 def advanced(
     state: ListingState,
     sent: Projection | None,
-    entry: PlanEntry,
+    entry: PlannedEntry,
     op: Operation,
     answer: OperationResult,
     *,
@@ -160,7 +166,6 @@ def advanced(
     """The state and sent projection once `op` succeeded with `answer`: after the `last`
     operation the converged state, else a part-way one (recorded as a step)."""
     changes = absorbed(state, op, answer, caps, now)
-    assert entry.desired is not None  # noqa: S101  (applied entries have one)
     if last:
         return converged(state, entry, entry.desired, **changes), entry.desired
     sent = apply_result_to_sent(sent, entry.desired, op, caps)
@@ -168,7 +173,7 @@ def advanced(
 
 
 def converged(
-    state: ListingState, entry: PlanEntry, desired: Projection, **changes: Any
+    state: ListingState, entry: PlannedEntry, desired: Projection, **changes: Any
 ) -> ListingState:
     """`state` once every operation of `entry` succeeded: `desired` is what the portal has.
 
@@ -184,7 +189,7 @@ def converged(
     return state.with_sent(desired, **{**changes, **final})
 
 
-def context(entry: PlanEntry, state: ListingState, desired: Projection) -> OperationContext:
+def context(entry: PlannedEntry, state: ListingState, desired: Projection) -> OperationContext:
     return OperationContext(
         external_ref=entry.external_ref,
         remote_id=state.remote_id,

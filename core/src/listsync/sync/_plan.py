@@ -1,14 +1,18 @@
 """Plan: compare desired listings with the state store and list the operations per portal.
 
-For each listing and each portal it names: route to the portal account of its agency, run the
-adapter's offline `preflight` (errors block the listing), `project` it, and compare the
-projection's digest with the one last sent: equal means nothing to do, otherwise the adapter
-plans the operations from the diff. A portal the store says the listing was on, but which the
-listing no longer names, gets a removal (a projection whose target is ABSENT).
+For each listing and each portal it names: route to the portal account of its agency, let the
+adapter `prepare` it (the portal's offline rules and the projection, in one pass; errors block
+the listing), and compare the projection's digest with the one last sent: equal means nothing to
+do, otherwise the operations come from the diff (`default_plan`, or the adapter's own `plan`). A
+portal the store says the listing was on, but which the listing no longer names, gets a removal
+(a projection whose target is ABSENT).
+
+An entry is one of four kinds (`PlanEntry`): an invalid input line, a blocked listing, a listing
+whose adapter failed while planning it, or a planned one. Only planned entries are applied.
 
 Planning streams: `Planner.stream()` yields entries as it reads listings, so a plan of a
 100,000-line file never holds the listings in memory. `Plan` is the in-memory form the
-embedding API returns.
+embedding API returns. Rendering a plan is the CLI's business.
 """
 
 from __future__ import annotations
@@ -17,19 +21,40 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar, cast
 
-from rich.console import Console
-from rich.table import Table
+import structlog
 
-from listsync.adapter import Operation, OpKind, Projection, TargetState, WriteAdapter
+from listsync.adapter import (
+    CustomPlan,
+    Operation,
+    OpKind,
+    Projection,
+    ProjectionDiff,
+    TargetState,
+    WriteAdapter,
+    default_plan,
+    diff_projection,
+)
 from listsync.errors import ConfigurationError, FieldIssue, InvalidListingError, Severity
 from listsync.model import Listing
+from listsync.redact import redact_text
 from listsync.sync._accounts import AdapterPool
-from listsync.sync._diff import diff_projection
 from listsync.sync._store import ListingState, StateStore
 
-__all__ = ["Action", "Plan", "PlanEntry", "Planner", "SourceItem"]
+__all__ = [
+    "Action",
+    "BlockedEntry",
+    "FailedEntry",
+    "InvalidEntry",
+    "Plan",
+    "PlanEntry",
+    "PlannedEntry",
+    "Planner",
+    "SourceItem",
+]
+
+log = structlog.stdlib.get_logger(__name__)
 
 SourceItem = Listing | tuple[int, Listing | InvalidListingError]
 """What the planner reads: listings, or `(line number, listing or error)` from a JSONL file."""
@@ -42,77 +67,157 @@ class Action(StrEnum):
     NOTHING = "nothing"
     BLOCKED = "blocked"
     INVALID = "invalid"
+    FAILED = "failed"
 
 
-SYMBOLS = {
-    Action.CREATE: ("+", "green"),
-    Action.UPDATE: ("~", "yellow"),
-    Action.DELETE: ("-", "red"),
-    Action.NOTHING: ("=", "dim"),
-    Action.BLOCKED: ("!", "magenta"),
-    Action.INVALID: ("x", "red"),
-}
+def _issues_json(issues: tuple[FieldIssue, ...]) -> list[dict[str, Any]]:
+    return [i.model_dump(mode="json", exclude_none=True) for i in issues]
 
 
-@dataclass(frozen=True)
-class PlanEntry:
+def _errors_text(issues: tuple[FieldIssue, ...]) -> str:
+    return "; ".join(str(i) for i in issues if i.severity is Severity.ERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidEntry:
+    """An input line that is not a valid listing: it never reached a portal.
+
+    Attributes:
+        issues: the validation issues, with canonical paths.
+        message: the whole validation message.
+    """
+
+    external_ref: str
+    issues: tuple[FieldIssue, ...]
+    message: str
+    line: int | None = None
+    portal: None = None
+    account: None = None
+    action: ClassVar[Action] = Action.INVALID
+    needs_apply: ClassVar[bool] = False
+
+    def describe(self) -> str:
+        return _errors_text(self.issues) or self.message
+
+    def to_json(self) -> dict[str, Any]:
+        return _entry_json(self, operations=[], message=self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedEntry:
+    """A listing the portal's rules refuse (or that cannot be routed): nothing is sent.
+
+    Attributes:
+        account: None when no account serves the listing's agency.
+        issues: why, with canonical paths and rule ids (errors), and any warnings.
+    """
+
+    external_ref: str
+    portal: str
+    account: str | None
+    issues: tuple[FieldIssue, ...]
+    line: int | None = None
+    action: ClassVar[Action] = Action.BLOCKED
+    needs_apply: ClassVar[bool] = False
+
+    def describe(self) -> str:
+        return _errors_text(self.issues)
+
+    def to_json(self) -> dict[str, Any]:
+        return _entry_json(self, operations=[])
+
+
+@dataclass(frozen=True, slots=True)
+class FailedEntry:
+    """A listing whose adapter raised while planning it: that listing fails, nothing is sent.
+
+    Attributes:
+        error_class / message: what was raised.
+    """
+
+    external_ref: str
+    portal: str
+    account: str | None
+    error_class: str
+    message: str
+    line: int | None = None
+    issues: tuple[FieldIssue, ...] = ()
+    action: ClassVar[Action] = Action.FAILED
+    needs_apply: ClassVar[bool] = False
+
+    def describe(self) -> str:
+        return f"{self.error_class}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return _entry_json(self, operations=[], message=self.describe())
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedEntry:
     """What to do for one listing on one portal account.
 
     Attributes:
-        portal / account: None for an invalid input line (it never reached a portal).
+        action: create / update / delete / nothing, from the operations.
         operations: in the order they must run.
-        issues: preflight issues (blocking errors for BLOCKED, warnings otherwise), or the
-            validation issues of an invalid line, with canonical paths.
-        desired: the projection to converge to; `base_hash` the sent digest it was planned from.
+        issues: warnings of the portal's rules, with canonical paths.
+        desired: the projection to converge to.
+        sent: the projection the state store says the portal holds (None: none yet).
+        base_hash: the digest of `sent` as recorded when planning.
         listing: the canonical listing (not serialised).
         line: the input line, when read from a file.
     """
 
     external_ref: str
-    portal: str | None
-    account: str | None
+    portal: str
+    account: str
     action: Action
-    operations: tuple[Operation, ...] = ()
+    operations: tuple[Operation, ...]
+    desired: Projection = field(repr=False)
+    sent: Projection | None = field(repr=False)
+    base_hash: str | None
+    listing: Listing = field(repr=False)
     issues: tuple[FieldIssue, ...] = ()
-    desired: Projection | None = field(default=None, repr=False)
-    base_hash: str | None = None
-    listing: Listing | None = field(default=None, repr=False)
     line: int | None = None
-    message: str | None = None
 
     @property
     def needs_apply(self) -> bool:
         """True when apply has something to send or to record."""
-        if self.action in (Action.BLOCKED, Action.INVALID) or self.desired is None:
-            return False
         return bool(self.operations) or self.base_hash != self.desired.digest()
 
     def describe(self) -> str:
-        if self.action in (Action.BLOCKED, Action.INVALID):
-            text = "; ".join(str(i) for i in self.issues if i.severity is Severity.ERROR)
-            return text or (self.message or "")
         counts = Counter(
             op.describe() if op.kind is OpKind.UPDATE else op.kind.value for op in self.operations
         )
         return ", ".join(f"{k} x{n}" if n > 1 else k for k, n in counts.items())
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "external_ref": self.external_ref,
-            "portal": self.portal,
-            "account": self.account,
-            "action": self.action.value,
-            "operations": [
-                {"kind": op.kind.value, "key": op.key, "fields": sorted(op.changes) or None}
-                for op in self.operations
-            ],
-            "issues": [i.model_dump(mode="json", exclude_none=True) for i in self.issues],
-        }
-        if self.line is not None:
-            out["line"] = self.line
-        if self.message:
-            out["message"] = self.message
-        return out
+        operations = [
+            {"kind": op.kind.value, "key": op.key, "fields": sorted([*op.changes, *op.refs]) or None}
+            for op in self.operations
+        ]
+        return _entry_json(self, operations=operations)
+
+
+PlanEntry = InvalidEntry | BlockedEntry | FailedEntry | PlannedEntry
+"""One listing on one portal account, as planned (or why it was not)."""
+
+
+def _entry_json(
+    entry: PlanEntry, *, operations: list[dict[str, Any]], message: str | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "external_ref": entry.external_ref,
+        "portal": entry.portal,
+        "account": entry.account,
+        "action": entry.action.value,
+        "operations": operations,
+        "issues": _issues_json(entry.issues),
+    }
+    if entry.line is not None:
+        out["line"] = entry.line
+    if message:
+        out["message"] = message
+    return out
 
 
 def _classify(ops: Iterable[Operation]) -> Action:
@@ -127,6 +232,9 @@ def _classify(ops: Iterable[Operation]) -> Action:
 class Planner:
     """Plans listings against the state store through the adapters of an `AdapterPool`.
 
+    What an adapter raises for one listing stays with that listing: `InvalidListingError` makes
+    a `BlockedEntry`, anything else a `FailedEntry` (see `listsync.adapter`).
+
     Args:
         portals: restrict planning to these portals (None: every portal a listing names).
     """
@@ -137,6 +245,7 @@ class Planner:
         self.pool = pool
         self.store = store
         self.portals = frozenset(portals) if portals is not None else None
+        self._custom: dict[type[Any], bool] = {}
 
     def _selected(self, portal: str) -> bool:
         return self.portals is None or portal in self.portals
@@ -149,14 +258,11 @@ class Planner:
                 continue
             line, parsed = item
             if isinstance(parsed, InvalidListingError):
-                yield PlanEntry(
+                yield InvalidEntry(
                     external_ref=parsed.external_ref or f"line {line}",
-                    portal=None,
-                    account=None,
-                    action=Action.INVALID,
                     issues=parsed.issues,
-                    line=line,
                     message=str(parsed),
+                    line=line,
                 )
             else:
                 yield from self.plan_listing(parsed, line=line)
@@ -180,24 +286,6 @@ class Planner:
                 entries.append(self._plan_removal(listing, state, line))
         return entries
 
-    def _blocked(
-        self,
-        listing: Listing,
-        portal: str,
-        account: str | None,
-        issues: Iterable[FieldIssue],
-        line: int | None,
-    ) -> PlanEntry:
-        return PlanEntry(
-            external_ref=listing.external_ref,
-            portal=portal,
-            account=account,
-            action=Action.BLOCKED,
-            issues=tuple(issues),
-            listing=listing,
-            line=line,
-        )
-
     def plan_portal(
         self,
         listing: Listing,
@@ -207,13 +295,15 @@ class Planner:
         *,
         line: int | None = None,
     ) -> PlanEntry:
+        """The entry of `listing` on `portal` (`index`: its place in `listing.portals`)."""
+        ref = listing.external_ref
         if portal not in self.pool:
             issue = FieldIssue(
                 path=f"portals[{index}]",
                 message=f"portal {portal!r} is not configured",
                 portal=portal,
             )
-            return self._blocked(listing, portal, None, [issue], line)
+            return BlockedEntry(ref, portal, None, (issue,), line)
         agency = listing.agency.external_ref
         account = self.pool.route(portal, agency)
         if account is None:
@@ -222,27 +312,27 @@ class Planner:
                 message=f"agency {agency!r} has no account on {portal}",
                 portal=portal,
             )
-            return self._blocked(listing, portal, None, [issue], line)
+            return BlockedEntry(ref, portal, None, (issue,), line)
         try:
             adapter = self.pool.adapter(portal, account)
         except ConfigurationError as exc:
             issue = FieldIssue(path="agency.external_ref", message=str(exc), portal=portal)
-            return self._blocked(listing, portal, account, [issue], line)
-        issues = tuple(adapter.preflight(listing))
-        if any(i.severity is Severity.ERROR for i in issues):
-            return self._blocked(listing, portal, account, issues, line)
+            return BlockedEntry(ref, portal, account, (issue,), line)
         try:
-            desired = adapter.project(listing)
+            prepared = adapter.prepare(listing)
         except InvalidListingError as exc:
-            return self._blocked(listing, portal, account, exc.issues, line)
-        state = states.get((portal, account))
+            return BlockedEntry(ref, portal, account, exc.issues, line)
+        except Exception as exc:  # an adapter bug fails this listing, never the run
+            return _failed(ref, portal, account, exc, line, "prepare")
+        if prepared.projection is None:
+            return BlockedEntry(ref, portal, account, prepared.issues, line)
         return self._entry(
             listing,
             portal=portal,
             account=account,
-            desired=desired,
-            state=state,
-            issues=issues,
+            desired=prepared.projection,
+            state=states.get((portal, account)),
+            issues=prepared.issues,
             adapter=adapter,
             line=line,
         )
@@ -261,24 +351,41 @@ class Planner:
     ) -> PlanEntry:
         """The entry of one portal account; `adapter` is its adapter if the caller has it."""
         base_hash = state.sent_hash if state is not None else None
-        if base_hash is not None and base_hash == desired.digest():
-            ops: list[Operation] = []
-        else:
-            if adapter is None:
-                adapter = self.pool.adapter(portal, account)
-            ops = adapter.plan(diff_projection(state.sent if state else None, desired))
-        return PlanEntry(
+        sent = state.sent if state is not None else None
+        ops: list[Operation] = []
+        if base_hash is None or base_hash != desired.digest():
+            try:
+                if adapter is None:
+                    adapter = self.pool.adapter(portal, account)
+                ops = self._operations(adapter, diff_projection(sent, desired))
+            except InvalidListingError as exc:
+                blocking = tuple(issues) + exc.issues
+                return BlockedEntry(listing.external_ref, portal, account, blocking, line)
+            except Exception as exc:  # an adapter bug fails this listing, never the run
+                return _failed(listing.external_ref, portal, account, exc, line, "plan")
+        return PlannedEntry(
             external_ref=listing.external_ref,
             portal=portal,
             account=account,
             action=_classify(ops),
             operations=tuple(ops),
-            issues=issues,
             desired=desired,
+            sent=sent,
             base_hash=base_hash,
             listing=listing,
+            issues=issues,
             line=line,
         )
+
+    def _operations(self, adapter: WriteAdapter, diff: ProjectionDiff) -> list[Operation]:
+        """The adapter's own plan when it has one, else the default plan."""
+        cls = type(adapter)
+        custom = self._custom.get(cls)
+        if custom is None:
+            custom = self._custom[cls] = isinstance(adapter, CustomPlan)
+        if custom:
+            return list(cast("CustomPlan", adapter).plan(diff))
+        return default_plan(diff, adapter.capabilities)
 
     def _plan_removal(self, listing: Listing, state: ListingState, line: int | None) -> PlanEntry:
         desired = Projection(
@@ -293,11 +400,8 @@ class Planner:
             line=line,
         )
 
-    def replan(self, entry: PlanEntry, state: ListingState | None) -> PlanEntry:
+    def replan(self, entry: PlannedEntry, state: ListingState | None) -> PlanEntry:
         """The same entry planned again from `state` (after recovery, or a stale plan)."""
-        if entry.desired is None or entry.listing is None or entry.portal is None:
-            return entry
-        assert entry.account is not None  # noqa: S101  (planned entries always have one)
         return self._entry(
             entry.listing,
             portal=entry.portal,
@@ -305,7 +409,15 @@ class Planner:
             desired=entry.desired,
             state=state,
             issues=entry.issues,
+            line=entry.line,
         )
+
+
+def _failed(
+    ref: str, portal: str, account: str | None, exc: Exception, line: int | None, call: str
+) -> FailedEntry:
+    log.error("adapter_failed", call=call, portal=portal, listing=ref, exc_info=exc)
+    return FailedEntry(ref, portal, account, type(exc).__name__, redact_text(str(exc)), line)
 
 
 def _present(state: ListingState) -> bool:
@@ -334,26 +446,3 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         return {"entries": [e.to_json() for e in self.entries], "summary": self.counts()}
-
-    def table(self) -> Table:
-        """A Terraform-like table of the plan."""
-        table = Table(title="listsync plan", show_lines=False)
-        for column in ("", "listing", "portal", "account", "action", "operations / issues"):
-            table.add_column(column)
-        for e in self.entries:
-            symbol, style = SYMBOLS[e.action]
-            table.add_row(
-                f"[{style}]{symbol}[/]",
-                e.external_ref,
-                e.portal or "",
-                e.account or "",
-                f"[{style}]{e.action.value}[/]",
-                e.describe(),
-            )
-        return table
-
-    def print(self, console: Console | None = None) -> None:
-        console = console or Console()
-        console.print(self.table())
-        counts = self.counts()
-        console.print(", ".join(f"{n} {action}" for action, n in sorted(counts.items())))

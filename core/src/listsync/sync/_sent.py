@@ -30,7 +30,7 @@ __all__ = ["STEPPED", "SentRecord", "fold_steps", "new_base"]
 
 _ABSENT = object()
 _ITEMS = ("media", "showings")
-STEPPED = frozenset({"external_ref", "fields", *_ITEMS, "target", "sale"})
+STEPPED = frozenset({"external_ref", "fields", "refs", *_ITEMS, "target", "sale"})
 """The `Projection` fields a step carries (a test checks this is all of them)."""
 
 
@@ -104,8 +104,9 @@ def _step(
     equal but not identical is simply dropped and appended again (still exact).
     """
     step: dict[str, Any] = {}
-    if after.fields is not before.fields:
-        _dict_step(step, "fields", before.fields, after.fields)
+    for part in ("fields", "refs"):
+        if getattr(after, part) is not getattr(before, part):
+            _dict_step(step, part, getattr(before, part), getattr(after, part))
     for name in _ITEMS:
         old, new = getattr(before, name), getattr(after, name)
         if new is not old:
@@ -158,6 +159,7 @@ def fold_steps(
     for raw in steps:
         step = json.loads(raw)
         data["fields"] = _apply_dict(data["fields"], step, "fields")
+        data["refs"] = _apply_dict(data.get("refs", {}), step, "refs")
         ids = _apply_dict(ids, step, "ids")
         for name in _ITEMS:
             dropped = set(step.get(f"{name}_drop", ()))

@@ -1,7 +1,9 @@
 """Compare what was last sent to a portal with what should be there, and plan the steps.
 
-Pure functions: no I/O, no portal names. Adapters call `default_plan` from their `plan` method
-and may reorder or fold operations when their portal works differently.
+Pure functions: no I/O, no portal names. The engine plans with `default_plan` unless the adapter
+has a `plan` method of its own (which may call `default_plan` and reorder, fold or refuse
+operations when its portal works differently); `apply_result_to_sent` is what the engine
+records after each operation that succeeded.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from listsync.adapter import (
+from listsync.adapter._types import (
     OP_CAPABILITY,
     Capability,
     Operation,
@@ -18,10 +20,16 @@ from listsync.adapter import (
     ProjectedItem,
     Projection,
     TargetState,
-    _operation,
 )
+from listsync.adapter._types import new_operation as _operation
 
-__all__ = ["ProjectionDiff", "apply_result_to_sent", "default_plan", "diff_projection"]
+__all__ = [
+    "ProjectionDiff",
+    "apply_result_to_sent",
+    "changed_fields",
+    "default_plan",
+    "diff_projection",
+]
 
 _ABSENT = object()
 
@@ -34,6 +42,7 @@ class ProjectionDiff:
         sent: what the portal holds according to the state store (None: nothing yet).
         desired: what it should hold.
         field_changes: changed top-level fields; `None` means "unset this field".
+        ref_changes: changed refs (`Projection.refs`); `None` means "no longer referenced".
         media_added / media_removed: items by key.
         showings_added / showings_changed / showings_removed: items by key; a changed showing
             carries only its changed payload fields.
@@ -42,6 +51,7 @@ class ProjectionDiff:
     sent: Projection | None
     desired: Projection
     field_changes: dict[str, Any] = field(default_factory=dict)
+    ref_changes: dict[str, Any] = field(default_factory=dict)
     media_added: tuple[ProjectedItem, ...] = ()
     media_removed: tuple[ProjectedItem, ...] = ()
     showings_added: tuple[ProjectedItem, ...] = ()
@@ -82,6 +92,7 @@ def diff_projection(sent: Projection | None, desired: Projection) -> ProjectionD
             sent=sent,
             desired=desired,
             field_changes=dict(desired.fields),
+            ref_changes=dict(desired.refs),
             media_added=desired.media,
             showings_added=desired.showings,
         )
@@ -93,6 +104,7 @@ def diff_projection(sent: Projection | None, desired: Projection) -> ProjectionD
         sent=sent,
         desired=desired,
         field_changes=changed_fields(sent.fields, desired.fields),
+        ref_changes=changed_fields(sent.refs, desired.refs),
         media_added=tuple(
             i for k, i in new_media.items() if k not in old_media or k in media_changed
         ),
@@ -143,11 +155,16 @@ def default_plan(diff: ProjectionDiff, capabilities: frozenset[Capability]) -> l
                 ops.append(_operation(OpKind.UNPUBLISH))
         return _supported(ops, capabilities)
     if not diff.exists:
-        ops.append(_operation(OpKind.CREATE, payload=dict(desired.fields)))
+        ops.append(
+            _operation(OpKind.CREATE, payload=dict(desired.fields), refs=dict(desired.refs) or None)
+        )
         current = TargetState.DRAFT if Capability.PUBLISH in capabilities else TargetState.PUBLISHED
     else:
-        if diff.field_changes:
-            ops.append(_operation(OpKind.UPDATE, changes=dict(diff.field_changes)))
+        if diff.field_changes or diff.ref_changes:
+            update = _operation(
+                OpKind.UPDATE, changes=dict(diff.field_changes), refs=dict(diff.ref_changes) or None
+            )
+            ops.append(update)
         current = diff.current_target
     ops += [_operation(OpKind.MEDIA_REMOVE, i.key) for i in diff.media_removed]
     ops += [_operation(OpKind.MEDIA_ADD, i.key, payload=dict(i.payload)) for i in diff.media_added]
@@ -188,16 +205,25 @@ def apply_result_to_sent(
         return Projection(
             external_ref=desired.external_ref,
             fields=dict(desired.fields),
+            refs=dict(desired.refs),
             target=target,
             media=base.media,
         )
     if kind is OpKind.UPDATE:
         fields = {**base.fields, **op.changes}
         fields = {k: v for k, v in fields.items() if not (v is None and k not in desired.fields)}
-        return base.model_copy(update={"fields": fields})
+        refs = {**base.refs, **op.refs}
+        refs = {k: v for k, v in refs.items() if not (v is None and k not in desired.refs)}
+        return base.model_copy(update={"fields": fields, "refs": refs})
     if kind is OpKind.DELETE:
         return base.model_copy(
-            update={"target": TargetState.ABSENT, "media": (), "showings": (), "fields": {}}
+            update={
+                "target": TargetState.ABSENT,
+                "media": (),
+                "showings": (),
+                "fields": {},
+                "refs": {},
+            }
         )
     if kind in (OpKind.MEDIA_ADD, OpKind.MEDIA_REMOVE):
         return base.model_copy(update={"media": _items_after(base.media, desired.media, op)})

@@ -1,49 +1,29 @@
-"""The adapter contract: what a portal adapter declares and implements.
+"""The contract's value types: capabilities, settings, projections, operations, results.
 
-An adapter is a class registered in the entry-point group `listsync.adapters` under the same name
-as its `name` attribute. One instance serves one (portal, account) pair, so rate limits, token
-caches and key rotation are per account. The engine never branches on a portal's name: it calls
-`preflight`, `project`, `plan`, `apply` and `recover` and reads `capabilities`.
-
-Write flow, per listing and portal:
-
-1. `preflight(listing)`: offline rules (no I/O); errors block the listing.
-2. `project(listing)`: the portal payload as a `Projection` (fields, media, showings, target
-   lifecycle state). Its hash decides whether anything is sent at all.
-3. `plan(diff)`: the operations to move the portal from what was last sent to the projection
-   (most adapters return `default_plan(diff, self.capabilities)`).
-4. `apply(op, ctx)` for each operation, in order. Non-idempotent operations (`CREATE`,
-   `MEDIA_ADD`, `SHOWING_CREATE`) are journalled first; after a crash or an unknown outcome the
-   engine calls `recover(op, ctx)`, which looks the record up on the portal, before sending again.
-
-See docs/adapters.md for the author's guide.
+Everything here is plain data that the engine and adapters exchange; see the package docstring
+(`listsync.adapter`) for the flow and the error semantics.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
-from listsync.errors import FieldIssue, Severity
+from listsync.errors import FieldIssue
 from listsync.model import Listing
-
-if TYPE_CHECKING:
-    from listsync.sync._diff import ProjectionDiff
 
 __all__ = [
     "NON_IDEMPOTENT",
     "OP_CAPABILITY",
     "AccountSettings",
-    "Adapter",
     "AdapterSettings",
     "Capability",
     "CredentialStore",
-    "FieldIssue",
     "OpKind",
     "Operation",
     "OperationContext",
@@ -51,12 +31,10 @@ __all__ = [
     "PortalStatus",
     "ProjectedItem",
     "Projection",
-    "ReadAdapter",
     "RemoteRecord",
-    "SecretStr",
-    "Severity",
     "TargetState",
-    "WriteAdapter",
+    "new_item",
+    "new_operation",
 ]
 
 
@@ -146,19 +124,37 @@ class ProjectedItem(BaseModel):
 
 
 class Projection(BaseModel):
-    """Everything a portal should hold for one listing, in the portal's own terms."""
+    """Everything a portal should hold for one listing, in the portal's own terms.
+
+    Attributes:
+        fields: the portal's listing fields, exactly as sent (the wire body).
+        refs: other records this listing points at, by a name of the adapter's choosing, in
+            canonical terms (e.g. `{"agency": {...}}`): the adapter resolves them to the
+            portal's ids when it sends (creating them when missing), so they are never part of
+            `fields`. They are compared like fields: a changed ref is an `UPDATE` whose
+            `Operation.refs` names it.
+        media / showings: the items, in order.
+        target: the lifecycle state the portal should reach.
+        sale: the sale as the portal records it, when `target` is SOLD.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     external_ref: str
     fields: dict[str, Any]
+    refs: dict[str, Any] = Field(default_factory=dict)
     media: tuple[ProjectedItem, ...] = ()
     showings: tuple[ProjectedItem, ...] = ()
     target: TargetState = TargetState.PUBLISHED
     sale: dict[str, Any] | None = None
 
     def digest(self) -> str:
-        """A stable hash of the whole projection: equal hashes mean nothing to send."""
+        """A stable hash of the whole projection: equal hashes mean nothing to send.
+
+        SHA-256 of the projection as compact JSON with sorted keys; `refs` is left out while it
+        is empty, so projections without refs keep the digests of stores written before refs
+        existed.
+        """
         try:
             # The same text as below without copying the projection first; anything that
             # `json` cannot write as-is (Decimal, dates, NaN, ...) takes the pydantic route.
@@ -170,7 +166,8 @@ class Projection(BaseModel):
                 default=_as_tree,
             )
         except (TypeError, ValueError):
-            raw = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+            tree = self.model_dump(mode="json", exclude={"refs"} if not self.refs else None)
+            raw = json.dumps(tree, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -182,7 +179,10 @@ def _as_tree(value: Any) -> dict[str, Any]:
     """
     if type(value) not in (Projection, ProjectedItem):
         raise TypeError(f"{type(value).__name__} is not plain JSON")
-    return {name: getattr(value, name) for name in type(value).model_fields}
+    tree = {name: getattr(value, name) for name in type(value).model_fields}
+    if type(value) is Projection and not tree["refs"]:
+        del tree["refs"]
+    return tree
 
 
 class OpKind(StrEnum):
@@ -227,6 +227,8 @@ class Operation(BaseModel):
             `None` for a field to unset (absent = unchanged).
         payload: for `CREATE` the full fields, for item creations the item payload, for
             `MARK_SOLD` the sale.
+        refs: for `CREATE` every ref of the projection, for `UPDATE` the refs that changed
+            (`None`: no longer referenced); see `Projection.refs`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -235,14 +237,16 @@ class Operation(BaseModel):
     key: str | None = None
     changes: dict[str, Any] = Field(default_factory=dict)
     payload: dict[str, Any] = Field(default_factory=dict)
+    refs: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def idempotent(self) -> bool:
+        """False for operations that create a record (see `NON_IDEMPOTENT`)."""
         return self.kind not in NON_IDEMPOTENT
 
     def describe(self) -> str:
         if self.kind is OpKind.UPDATE:
-            return f"update {', '.join(sorted(self.changes))}"
+            return f"update {', '.join(sorted([*self.changes, *self.refs]))}"
         return f"{self.kind.value} {self.key}" if self.key else self.kind.value
 
 
@@ -293,30 +297,27 @@ class RemoteRecord(BaseModel):
     listing: Listing | None = None
 
 
-def _item(key: str, canonical_index: int, payload: dict[str, Any]) -> ProjectedItem:
-    """`ProjectedItem(key=..., canonical_index=..., payload=...)` for values that are valid as
-    they are (`payload` a fresh dict with `str` keys), without validating them again.
+def new_item(key: str, canonical_index: int, payload: dict[str, Any]) -> ProjectedItem:
+    """`ProjectedItem(key=..., canonical_index=..., payload=...)` without validating again.
 
-    Validation would make the same instance (it only copies `payload`) at twice the cost, and
-    adapters build an item for every media item and showing of every listing they project.
+    For values that are valid as they are: `key` a `str`, `payload` a fresh dict with `str` keys
+    that the caller does not change afterwards. Validation would make the same instance at twice
+    the cost, and an adapter builds an item for every media item and showing it projects.
     """
     fields = {"key": key, "canonical_index": canonical_index, "payload": payload}
     return _construct(ProjectedItem, fields, {"key", "canonical_index", "payload"})
 
 
-def _operation(
+def new_operation(
     kind: OpKind,
     key: str | None = None,
     *,
     changes: dict[str, Any] | None = None,
     payload: dict[str, Any] | None = None,
+    refs: dict[str, Any] | None = None,
 ) -> Operation:
-    """`Operation(kind=kind, ...)` given the arguments that are not None, for values that are
-    valid as they are (a `str` key, fresh dicts with `str` keys), without validating them again.
-
-    Validation would make the same instance (it only copies the dicts) at twice the cost, and
-    the planner builds an operation for every media item of every listing it plans.
-    """
+    """`Operation(kind=kind, ...)` given the arguments that are not None, without validating
+    again: for a `str` key and fresh dicts with `str` keys (see `new_item`)."""
     given = {"kind"}
     if key is not None:
         given.add("key")
@@ -328,7 +329,11 @@ def _operation(
         payload = {}
     else:
         given.add("payload")
-    fields = {"kind": kind, "key": key, "changes": changes, "payload": payload}
+    if refs is None:
+        refs = {}
+    else:
+        given.add("refs")
+    fields = {"kind": kind, "key": key, "changes": changes, "payload": payload, "refs": refs}
     return _construct(Operation, fields, given)
 
 
@@ -354,46 +359,3 @@ def _construct(model: type[_Model], fields: dict[str, Any], given: set[str]) -> 
     return instance
 
 
-@runtime_checkable
-class Adapter(Protocol):
-    """What every adapter declares. Constructed as
-    `Adapter(settings, account, account_name=..., transport=..., credential_store=...)`."""
-
-    name: ClassVar[str]
-    capabilities: ClassVar[frozenset[Capability]]
-    settings_model: ClassVar[type[AdapterSettings]]
-    account_model: ClassVar[type[AccountSettings]]
-
-    def preflight(self, listing: Listing) -> list[FieldIssue]:
-        """Offline checks (no I/O): issues with canonical paths; errors block sending."""
-        ...
-
-    async def check(self) -> None:
-        """Test the credentials; raise `AuthenticationError` when they are refused."""
-        ...
-
-    async def aclose(self) -> None: ...
-
-
-@runtime_checkable
-class WriteAdapter(Adapter, Protocol):
-    def project(self, listing: Listing) -> Projection: ...
-
-    def plan(self, diff: ProjectionDiff) -> list[Operation]: ...
-
-    async def apply(self, op: Operation, ctx: OperationContext) -> OperationResult: ...
-
-    async def recover(self, op: Operation, ctx: OperationContext) -> OperationResult | None:
-        """Did this non-idempotent operation land already? Its result if so, else None."""
-        ...
-
-    async def fetch(self, external_ref: str, remote_id: str | None) -> RemoteRecord | None: ...
-
-
-@runtime_checkable
-class ReadAdapter(Adapter, Protocol):
-    def search(self, query: Mapping[str, str], *, sold: bool = False) -> AsyncIterator[Listing]:
-        """Every matching listing exactly once, paging to the end."""
-        ...
-
-    async def get(self, remote_id: str, *, sold: bool = False) -> Listing | None: ...
