@@ -1,4 +1,5 @@
-"""The adapter contract's models built without validation are the instances validation builds."""
+"""The adapter contract's models built without validation (`new_item`, `new_operation`) are the
+instances validation builds."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from listsync.adapter import (
     ProjectedItem,
     Projection,
     TargetState,
-    _item,
-    _operation,
+    default_plan,
+    diff_projection,
+    new_item,
+    new_operation,
 )
-from listsync.sync import default_plan, diff_projection
 
 EVERYTHING = frozenset(Capability)
 
@@ -39,8 +41,8 @@ def assert_as_validated(built: BaseModel) -> None:
 
 
 def test_item_is_the_validated_item() -> None:
-    """`_item` builds the `ProjectedItem` validation builds, frozen like it."""
-    built = _item("k-1", 3, {"url": "https://img.example.com/1.jpg", "index": 0})
+    """`new_item` builds the `ProjectedItem` validation builds, frozen like it."""
+    built = new_item("k-1", 3, {"url": "https://img.example.com/1.jpg", "index": 0})
     assert_as_validated(built)
     with pytest.raises(ValueError, match="frozen"):
         built.key = "other"  # type: ignore[misc]
@@ -54,22 +56,29 @@ def test_item_is_the_validated_item() -> None:
         {"kind": OpKind.UPDATE, "changes": {"price": 1, "gone": None}},
         {"kind": OpKind.MEDIA_ADD, "key": "k-1", "payload": {"url": "u"}},
         {"kind": OpKind.SHOWING_UPDATE, "key": "s-1", "changes": {"note": "x"}, "payload": {}},
+        {"kind": OpKind.UPDATE, "changes": {}, "refs": {"agency": None}},
+        {"kind": OpKind.CREATE, "payload": {"price": 1}, "refs": {"agency": {"ref": "a-1"}}},
     ],
 )
 def test_operation_is_the_validated_operation(arguments: dict[str, Any]) -> None:
-    """`_operation` builds the `Operation` validation builds from the same arguments, with
+    """`new_operation` builds the `Operation` validation builds from the same arguments, with
     the same fields marked as set."""
     kind = arguments.pop("kind")
-    built = _operation(kind, **arguments)
+    built = new_operation(kind, **arguments)
     assert_as_validated(built)
     assert built == Operation(kind=kind, **arguments)
     assert built.model_fields_set == {"kind", *arguments}
 
 
 def _projection(
-    target: TargetState, *, media: int, price: int, sale: int | None = None
+    target: TargetState,
+    *,
+    media: int,
+    price: int,
+    sale: int | None = None,
+    agency: str | None = None,
 ) -> Projection:
-    items = tuple(_item(f"m-{i}", i, {"url": f"u{i}", "index": i}) for i in range(media))
+    items = tuple(new_item(f"m-{i}", i, {"url": f"u{i}", "index": i}) for i in range(media))
     shows = (
         ProjectedItem(key="s-a", canonical_index=0, payload={"note": f"n{price}"}),
         ProjectedItem(key=f"s-{price}", canonical_index=1, payload={"note": None}),
@@ -77,6 +86,7 @@ def _projection(
     return Projection(
         external_ref="ref-1",
         fields={"price": price, "city": "Solna"} if price else {"city": "Solna"},
+        refs={"agency": {"ref": agency}} if agency else {},
         media=items,
         showings=shows,
         target=target,
@@ -87,6 +97,17 @@ def _projection(
 _ABSENT = Projection(external_ref="ref-1", fields={}, target=TargetState.ABSENT)
 PLANS = [
     (None, _projection(TargetState.PUBLISHED, media=2, price=1), EVERYTHING),
+    (None, _projection(TargetState.PUBLISHED, media=0, price=1, agency="a-1"), EVERYTHING),
+    (
+        _projection(TargetState.PUBLISHED, media=0, price=1, agency="a-1"),
+        _projection(TargetState.PUBLISHED, media=0, price=1, agency="a-2"),
+        EVERYTHING,
+    ),
+    (
+        _projection(TargetState.PUBLISHED, media=0, price=1, agency="a-1"),
+        _projection(TargetState.PUBLISHED, media=0, price=1),
+        EVERYTHING,
+    ),
     (
         _projection(TargetState.PUBLISHED, media=3, price=1),
         _projection(TargetState.SOLD, media=2, price=0, sale=5),
@@ -126,3 +147,23 @@ def test_planned_operations_are_validated_ones(
     assert ops
     for op in ops:
         assert_as_validated(op)
+
+
+def test_refs_travel_in_operations_not_fields() -> None:
+    """A create carries every ref, a changed ref is an update naming it, a dropped ref is an
+    update setting it to None; none of them is among the portal fields."""
+    first = _projection(TargetState.PUBLISHED, media=0, price=1, agency="a-1")
+    moved = _projection(TargetState.PUBLISHED, media=0, price=1, agency="a-2")
+    dropped = _projection(TargetState.PUBLISHED, media=0, price=1)
+    create = default_plan(diff_projection(None, first), EVERYTHING)[0]
+    assert (create.kind, create.refs) == (OpKind.CREATE, {"agency": {"ref": "a-1"}})
+    assert "agency" not in create.payload
+    [update] = default_plan(diff_projection(first, moved), EVERYTHING)
+    assert (update.kind, update.changes, update.refs) == (
+        OpKind.UPDATE,
+        {},
+        {"agency": {"ref": "a-2"}},
+    )
+    [unset] = default_plan(diff_projection(first, dropped), EVERYTHING)
+    assert unset.refs == {"agency": None}
+    assert default_plan(diff_projection(first, first), EVERYTHING) == []

@@ -11,8 +11,7 @@ from .conftest import run_pytest
 
 BROKEN = """
 from listsync.errors import RateLimitedError
-from listsync.adapter import Capability, OpKind
-from listsync.sync import default_plan
+from listsync.adapter import Capability, OpKind, default_plan
 from listsync.testing import WriteAdapterConformance
 from listsync_acme import AcmeAdapter
 from listsync_acme.errors import map_error

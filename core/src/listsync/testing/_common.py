@@ -1,26 +1,21 @@
-"""Checks every adapter must pass, read or write: identity, capabilities, pure preflight,
-credentials, rate limits, server errors and secrets in logs."""
+"""Checks every adapter must pass, read or write: identity, capabilities, credentials, rate
+limits, server errors and secrets in logs."""
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-from collections.abc import Awaitable
 from typing import Any
 
 from listsync.adapter import AccountSettings, AdapterSettings, Capability
-from listsync.errors import FieldIssue
 from listsync.testing._base import run
 from listsync.testing._checks import capture_all_logs, find_secrets
 from listsync.testing._credentials import CredentialChecks
 from listsync.testing._driver import ConformanceError
-from listsync.testing._faults import RefusingTransport, block_network
 from listsync.testing._retries import RetryChecks
 
 __all__ = ["CommonConformance", "run"]
 
 WRITE_CAPABILITIES = frozenset(Capability) - {Capability.READ, Capability.SEARCH}
-_WRITE_METHODS = ("project", "plan", "apply", "recover", "fetch")
+_WRITE_METHODS = ("prepare", "apply", "recover", "fetch")
 
 
 class CommonConformance(CredentialChecks, RetryChecks):
@@ -67,35 +62,6 @@ class CommonConformance(CredentialChecks, RetryChecks):
         if problems:
             raise ConformanceError(f"{cls.__qualname__}: " + "; ".join(problems))
 
-    # -- preflight ---------------------------------------------------------------------------
-    def test_preflight_is_pure(self) -> None:
-        """preflight() is synchronous, returns FieldIssues and does no I/O at all."""
-        samples = self._sample_listings()
-        if not samples:
-            raise ConformanceError(f"{type(self).__name__} provides no sample listings")
-        transport = RefusingTransport()
-        adapter = self.make_adapter(self.make_sandbox(), transport=transport)
-        try:
-            with block_network() as sockets:
-                results = [adapter.preflight(listing) for listing in samples]
-        finally:
-            run(adapter.aclose())
-        for index, result in enumerate(results):
-            if inspect.isawaitable(result):
-                with contextlib.suppress(Exception):
-                    run(_consume(result))
-                raise ConformanceError("preflight() must be synchronous; it returned an awaitable")
-            if not isinstance(result, list) or not all(isinstance(i, FieldIssue) for i in result):
-                raise ConformanceError(
-                    f"preflight() must return a list of FieldIssue, got {result!r} for sample "
-                    f"#{index}"
-                )
-        if transport.attempts or sockets:
-            raise ConformanceError(
-                "preflight() must not do I/O, but it tried: "
-                + "; ".join([*transport.attempts, *sockets])
-            )
-
     # -- secrets -------------------------------------------------------------------------------
     def test_no_secret_in_logs(self) -> None:
         """Nothing logged while working (structlog or stdlib, any level) holds a credential,
@@ -114,10 +80,6 @@ class CommonConformance(CredentialChecks, RetryChecks):
         leaks += find_secrets(logs.transport_records, secrets, patterns=False)
         if leaks:
             raise ConformanceError("secrets in log output: " + "; ".join(sorted(set(leaks))))
-
-
-async def _consume(awaitable: Awaitable[Any]) -> None:
-    await awaitable
 
 
 def _write_problems(cls: type[Any], caps: frozenset[Capability]) -> list[str]:

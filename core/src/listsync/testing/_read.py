@@ -3,7 +3,6 @@ survives a total that changes while paging."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from listsync.adapter import Capability
@@ -39,10 +38,6 @@ class ReadAdapterConformance(CommonConformance):
 
     async def _idempotent_call(self, adapter: Any, state: Any) -> Any:
         return await self._collect(adapter, limit=1000)
-
-    def valid_listings(self) -> Sequence[Listing]:
-        """Read adapters' preflight is checked on one generic listing unless overridden."""
-        return [_generic_listing()]
 
     # -- helpers -----------------------------------------------------------------------------
     async def _collect(self, adapter: Any, *, limit: int, on_first: Any = None) -> list[str]:
@@ -151,22 +146,3 @@ class ReadAdapterConformance(CommonConformance):
             import pytest  # noqa: PLC0415  (the kit imports pytest only inside checks)
 
             pytest.skip(f"{self.portal} does not declare search")
-
-
-def _generic_listing() -> Listing:
-    return Listing.model_validate(
-        {
-            "external_ref": "conformance-1",
-            "agency": {"external_ref": "agency-1", "name": "Conformance Agency"},
-            "category": "apartment",
-            "address": {
-                "country": "SE",
-                "street": "Testgatan 1",
-                "postal_code": "114 55",
-                "city": "Stockholm",
-            },
-            "asking_price": {"amount": "3500000", "currency": "SEK"},
-            "living_area": "61.5",
-            "rooms": "2.5",
-        }
-    )

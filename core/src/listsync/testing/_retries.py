@@ -1,16 +1,15 @@
 """Retry checks: Retry-After honoured or reported, 5xx retried within limits.
 
-Attempts are counted in the sandbox's request log, never with a clock; the waits stamina
-scheduled come from its retry hooks.
+Attempts are counted in the sandbox's request log, never with a clock; the waits the HTTP
+layer's retry policy scheduled come from `listsync.retry.observe()`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import stamina.instrumentation
-
 from listsync.errors import RateLimitedError, TransientError
+from listsync.retry import observe
 from listsync.sandbox import FaultConfig, Sandbox
 from listsync.testing._base import ConformanceBase, run
 from listsync.testing._driver import ConformanceError
@@ -26,12 +25,8 @@ class RetryChecks(ConformanceBase):
         self, faults: FaultConfig, count: int
     ) -> tuple[Sandbox, list[Any], BaseException | None, list[float]]:
         """Prepare, arm `count` faults for the idempotent call, run it; return the sandbox,
-        the faulted log entries, the error (if any) and the waits stamina scheduled."""
+        the faulted log entries, the error (if any) and the waits the retry policy scheduled."""
         sandbox = self.make_sandbox()
-        waits: list[float] = []
-
-        def hook(details: stamina.instrumentation.RetryDetails) -> None:
-            waits.append(details.wait_for)
 
         async def scenario() -> BaseException | None:
             transport = ScriptedFaults(sandbox, sandbox.transport())
@@ -44,12 +39,9 @@ class RetryChecks(ConformanceBase):
                     return exc
             return None
 
-        saved = stamina.instrumentation.get_on_retry_hooks()
-        stamina.instrumentation.set_on_retry_hooks([hook])
-        try:
+        with observe() as retries:
             error = run(scenario())
-        finally:
-            stamina.instrumentation.set_on_retry_hooks(saved)
+        waits = [event.wait for event in retries]
         faulted = [r for r in sandbox.requests if r.fault is not None]
         return sandbox, faulted, error, waits
 

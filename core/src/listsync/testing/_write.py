@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from listsync.adapter import Capability, OpKind, PortalStatus, TargetState
-from listsync.errors import PortalError, Severity, UnknownOutcomeError
+from listsync.errors import PortalError, UnknownOutcomeError
 from listsync.model import Listing
 from listsync.sandbox import FaultConfig, RecordedRequest, Sandbox
 from listsync.testing._common import CommonConformance, run
 from listsync.testing._driver import ConformanceError, Driver
 from listsync.testing._faults import ScriptedFaults
-from listsync.testing._preflight import PreflightAgreementChecks
+from listsync.testing._prepare import PrepareChecks
 
 __all__ = ["WriteAdapterConformance"]
 
@@ -21,11 +21,7 @@ def _kinds(ops: Sequence[Any]) -> list[str]:
     return [op.kind.value for op in ops]
 
 
-def _errors(issues: Sequence[Any]) -> list[Any]:
-    return [i for i in issues if i.severity is Severity.ERROR]
-
-
-class WriteAdapterConformance(CommonConformance, PreflightAgreementChecks):
+class WriteAdapterConformance(CommonConformance, PrepareChecks):
     """The conformance suite for write adapters; join it with one line:
 
     `class TestAcmeConformance(WriteAdapterConformance, AcmeFixtures): pass`
@@ -142,10 +138,10 @@ class WriteAdapterConformance(CommonConformance, PreflightAgreementChecks):
                 driver = Driver(adapter)
                 await driver.sync(listing)
                 writes = len(sandbox.write_requests())
-                first, again = adapter.project(listing), other.project(listing)
+                first, again = driver.desired(listing), Driver(other).desired(listing)
                 if first.digest() != again.digest():
                     raise ConformanceError(
-                        "project() is not deterministic: two projections of the same listing "
+                        "prepare() is not deterministic: two projections of the same listing "
                         "differ, so every run would send it again"
                     )
                 ops = await driver.sync(listing)
@@ -289,7 +285,7 @@ class WriteAdapterConformance(CommonConformance, PreflightAgreementChecks):
                 desired = driver.desired(sold)
                 if desired.target is not TargetState.SOLD:
                     raise ConformanceError(
-                        f"project() of a sold listing must target SOLD, got {desired.target}"
+                        f"prepare() of a sold listing must target SOLD, got {desired.target}"
                     )
                 ops = await driver.sync(sold)
                 if OpKind.MARK_SOLD not in [op.kind for op in ops]:
