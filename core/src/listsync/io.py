@@ -4,6 +4,15 @@ A file of thousands of listings is never loaded whole: `read_listings` reads a l
 it with `Listing.model_validate_json` on the raw bytes (the fast path, no `json.loads` first) and
 yields it before reading the next. A bad line does not stop the reader; it is yielded as an
 `InvalidListingError` so the caller can report it as `line N: path: message` and carry on.
+
+Repeated refs: each `external_ref` may appear on one line only. The first line with a given
+ref goes ahead (when it is valid); every later line with the same ref is yielded as an
+`InvalidListingError` with the issue `external_ref: repeated (first at line M)`, so validate,
+plan and apply all refuse it and never send a listing twice (two lines for one listing would
+create two records on a portal, or move the listing back and forth between portals on every
+run). A line that is invalid for other reasons is reported with those reasons only, and
+still claims its ref when the ref can be read (a valid line after it with that ref is refused).
+Only the refs seen so far are kept (a set of strings, a few MB for 100,000 lines).
 """
 
 from __future__ import annotations
@@ -42,12 +51,14 @@ def read_listings(source: ListingSource) -> Iterator[tuple[int, Listing | Invali
 
     Line numbers start at 1 and count blank lines too, so they match an editor's. A line that is
     not JSON, not an object, or not a valid listing gives an `InvalidListingError` whose issues
-    carry canonical paths (`<listing>` when the whole line is at fault).
+    carry canonical paths (`<listing>` when the whole line is at fault); so does a line whose
+    `external_ref` an earlier line already had (`external_ref: repeated (first at line M)`).
 
     Args:
         source: a path, `"-"` for standard input, or an open stream (binary or text). A stream
             is not closed; a file opened here is closed when the iterator finishes or is closed.
     """
+    first_lines: dict[str, int] = {}  # external_ref -> the line that had it first
     with ExitStack() as stack:
         lines = _open(source, stack)
         for number, raw in enumerate(lines, start=1):
@@ -57,7 +68,7 @@ def read_listings(source: ListingSource) -> Iterator[tuple[int, Listing | Invali
             line = line.rstrip(b"\r\n")
             if not line or line.isspace():  # blank (`strip` would copy the line to tell)
                 continue
-            yield number, _parse_line(line, number)
+            yield number, _unique(_parse_line(line, number), number, first_lines)
 
 
 def _open(source: ListingSource, stack: ExitStack) -> Iterable[bytes | str]:
@@ -77,6 +88,22 @@ def _parse_line(line: bytes, number: int) -> Listing | InvalidListingError:
             external_ref=external_ref_of(line),
             message=f"line {number} is not a valid listing",
         )
+
+
+def _unique(
+    parsed: Listing | InvalidListingError, number: int, first_lines: dict[str, int]
+) -> Listing | InvalidListingError:
+    """`parsed`, or an error when an earlier line had its `external_ref`."""
+    ref = parsed.external_ref
+    if ref is None:
+        return parsed
+    first = first_lines.setdefault(ref, number)
+    if first == number or isinstance(parsed, InvalidListingError):
+        return parsed
+    issue = FieldIssue(path="external_ref", message=f"repeated (first at line {first})")
+    return InvalidListingError(
+        (issue,), external_ref=ref, message=f"line {number} repeats line {first}'s external_ref"
+    )
 
 
 def describe_issues(

@@ -33,8 +33,9 @@ def test_reads_listings_with_line_numbers(listing_data: dict[str, Any], tmp_path
 
 def test_bad_lines_are_reported_and_reading_goes_on(listing_data: dict[str, Any]) -> None:
     """Non-JSON and invalid lines become errors; the valid lines around them still come."""
-    bad = dict(listing_data, rooms=1.2)
-    stream = io.BytesIO(jsonl(listing_data, b"{not json", bad, listing_data))
+    bad = dict(listing_data, external_ref="NOR-1003", rooms=1.2)
+    last = dict(listing_data, external_ref="NOR-1004")  # each ref on one line only
+    stream = io.BytesIO(jsonl(listing_data, b"{not json", bad, last))
     got = list(read_listings(stream))
     assert [type(item).__name__ for _, item in got] == [
         "Listing",
@@ -49,7 +50,7 @@ def test_bad_lines_are_reported_and_reading_goes_on(listing_data: dict[str, Any]
     assert "line 1" not in not_json.issues[0].message  # no confusing in-line line numbers
     invalid = got[2][1]
     assert isinstance(invalid, InvalidListingError)
-    assert invalid.external_ref == "NOR-1001"
+    assert invalid.external_ref == "NOR-1003"
     assert [i.path for i in invalid.issues] == ["rooms"]
 
 

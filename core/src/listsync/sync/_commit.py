@@ -11,7 +11,9 @@ only once its own record is committed: what crash safety needs is unchanged.
 
 A listing that is the only one sending has no one to wait for: its writes are committed at
 once. When a group's transaction fails, each write is tried again on its own, so one bad
-record fails its own listing only.
+record fails its own listing only; when the store itself failed (`StateStoreError`: full,
+locked, damaged), every write of the group gets that error at once, without a retry that
+would only wait for the same lock again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from listsync.errors import StateStoreError
 from listsync.sync._store import AuditEntry, Intent, ListingState, StateStore
 
 __all__ = ["GroupCommit"]
@@ -77,6 +80,11 @@ class GroupCommit:
         try:
             with self._store.transaction():
                 results = [write() for write, _ in group]
+        except StateStoreError as exc:  # the store failed, not one record: every write fails
+            for _, future in group:
+                if not future.done():
+                    future.set_exception(exc)
+            return
         except Exception:  # each write on its own says whose it was
             for write, future in group:
                 _settle(future, write)

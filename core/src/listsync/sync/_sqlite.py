@@ -1,6 +1,8 @@
 """The default state store: one SQLite file (stdlib sqlite3), WAL, created on first use.
 
-The schema is versioned (`_sqlschema.py`): an old file is upgraded in place when opened.
+The schema is versioned (`_sqlschema.py`): an old file is upgraded in place when opened, in
+one `BEGIN IMMEDIATE` transaction that reads the version again once it holds the write lock,
+so two processes opening an old or new file at once never both migrate it.
 
 Durability: WAL with `synchronous=NORMAL` makes every commit survive a killed process (SIGKILL)
 without an fsync per commit; only a power loss can lose the last commits. Each `save` is one
@@ -15,95 +17,238 @@ row's `sent_base` / `sent_steps` name that position. A save whose `ListingState.
 is one step past the stored position writes that step and updates the small state row, with
 the stored position as the UPDATE's condition; any other save (a converged listing, a
 position the database has moved away from) writes the projection whole and drops the steps.
+
+Failures: every error of the file escapes as one `StateStoreError` naming the file and what
+to do (`_sqlfile.py`), never as a `sqlite3` exception. After a write failed, every later
+write fails at once with the same error (a run stops instead of waiting for a locked or full
+file again per listing); open the store again once the cause is fixed. Each commit checks
+that the file is still the one opened: a store deleted while a run used it is written back
+to its path (or beside it when another file took its place) before the run is stopped.
+
+One writer: `writer()` is the run's lease on the store (`_lease.py`), a lock file next to
+the database that the operating system releases when the process dies.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from functools import update_wrapper
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from listsync.adapter import Operation, PortalStatus, ProjectedItem
-from listsync.errors import ConfigurationError, FieldIssue
+from listsync.adapter import Operation, ProjectedItem
+from listsync.errors import StateStoreError
+from listsync.sync import _sqlrows as rows
 from listsync.sync import _sqlschema as sql
+from listsync.sync._lease import FileLease
 from listsync.sync._sent import SentRecord, fold_steps, new_base
+from listsync.sync._sqlfile import (
+    MEMORY,
+    connect,
+    create_file,
+    file_identity,
+    path_of_url,
+    rescue,
+    store_error,
+)
 from listsync.sync._sqlschema import SCHEMA_VERSION
-from listsync.sync._store import AuditEntry, Intent, ListingState, Outcome, StateKey
+from listsync.sync._store import AuditEntry, Intent, ListingState, StateKey
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStateStore", "open_state_store"]
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds one per call
+P = ParamSpec("P")
+R = TypeVar("R")
+_READ_ERRORS = (sqlite3.Error, OSError, ValueError, KeyError, TypeError)
+"""What reading a record can raise: the file's errors, and a record that does not parse."""
 
 
-def open_state_store(url: str) -> SQLiteStateStore:
-    """Open the store named by a URL: `sqlite:///relative/path`, `sqlite:////abs/path` or
-    `sqlite:///:memory:`.
+def open_state_store(url: str, *, create: bool = True) -> SQLiteStateStore:
+    """Open the store named by a URL: `sqlite:///relative/path` or `sqlite:////abs/path`.
+
+    Args:
+        url: the state URL.
+        create: create the file (and its folders) when missing, for commands that write;
+            `sqlite:///:memory:` is refused then, since it would forget every listing sent.
+            With False (`status`, `plan`, `validate`) nothing is ever created: a missing file
+            opens as an empty store (`exists` is False) that refuses writes, and
+            `sqlite:///:memory:` is an empty store too.
 
     Raises:
         ConfigurationError: an unsupported URL.
+        StateStoreError: no path, `:memory:` with `create`, or a file that cannot be used.
     """
-    prefix = "sqlite:///"
-    if not url.startswith(prefix):
-        raise ConfigurationError(
-            f"unsupported state URL {url!r} (expected sqlite:///path)", key="state.url"
-        )
-    return SQLiteStateStore(url.removeprefix(prefix))
+    return SQLiteStateStore(path_of_url(url, create=create), create=create)
 
 
-def _opt_bool(value: Any) -> bool | None:
-    return None if value is None else bool(value)
+def _guarded(
+    method: Callable[Concatenate[SQLiteStateStore, P], R],
+) -> Callable[Concatenate[SQLiteStateStore, P], R]:
+    """Reads: a failure of the file, or a record that does not parse, is a `StateStoreError`."""
+
+    def guarded(self: SQLiteStateStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except _READ_ERRORS as exc:
+            raise self._error(exc) from exc
+
+    update_wrapper(guarded, method)
+    return guarded
+
+
+def _writing(
+    method: Callable[Concatenate[SQLiteStateStore, P], R],
+) -> Callable[Concatenate[SQLiteStateStore, P], R]:
+    """Writes: refused on a store that cannot take them; a failure breaks the store."""
+
+    def writing(self: SQLiteStateStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if self._refusal is not None:
+            raise self._refusal
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, OSError, StateStoreError) as exc:
+            raise self._broke(exc) from exc
+
+    update_wrapper(writing, method)
+    return writing
 
 
 class SQLiteStateStore:
-    """`StateStore` over one SQLite file. Safe to share between threads (one lock)."""
+    """`StateStore` over one SQLite file. Safe to share between threads (one lock).
 
-    def __init__(self, path: str | Path) -> None:
+    Args:
+        path: the database file, or `":memory:"` (tests and embedding; state is lost on close).
+        create: create the file and its folders (0700 folders, 0600 file) when missing; with
+            False nothing is created, and a missing file is an empty store refusing writes.
+        busy_timeout: seconds a write waits for another process's write lock before the
+            store gives up (`StateStoreError`).
+    """
+
+    busy_timeout: float = 10.0
+
+    def __init__(
+        self, path: str | Path, *, create: bool = True, busy_timeout: float | None = None
+    ) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if busy_timeout is not None:
+            self.busy_timeout = busy_timeout
+        if not self.path.strip():
+            raise StateStoreError("the state store needs a file name", reason="no path")
         self._lock = threading.RLock()  # a save takes it again inside `transaction()`
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._migrate()
+        self._refusal: StateStoreError | None = None
+        memory = self.path == MEMORY
+        self.exists = memory or os.path.exists(self.path)
+        if not self.exists:
+            if create:
+                create_file(self.path, self._initialise)
+                self.exists = True
+            else:
+                self._refusal = StateStoreError(
+                    f"state store {self.path} does not exist (opened to read only): run "
+                    "`listsync apply` to create it",
+                    path=self.path,
+                    reason="missing",
+                )
+        where = self.path if self.exists else MEMORY  # a missing store answers from an empty one
+        self._db = connect(where, busy_timeout=self.busy_timeout)
+        self._identity = None if memory or not self.exists else file_identity(self.path)
+        self._lease = (
+            None if memory or not self.exists else FileLease(f"{self.path}.lock", self.path)
+        )
+        try:
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _initialise(self, db: sqlite3.Connection) -> None:
+        """Build the current schema in a new database (`create_file`)."""
+        sql.upgrade(db, 0, self.path)
 
     def _migrate(self) -> None:
         with self._lock:
-            current = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if current > SCHEMA_VERSION:
-                raise ConfigurationError(
-                    f"state database {self.path} has schema version {current}, newer than this "
-                    f"listsync ({SCHEMA_VERSION}); upgrade listsync",
-                    key="state.url",
-                )
-            for version in range(current, SCHEMA_VERSION):
+            try:
+                if sql.version(self._db) == SCHEMA_VERSION:
+                    sql.check_tables(self._db, self.path)
+                    return
                 self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in sql.MIGRATIONS[version].split(";"):
-                        if statement.strip():
-                            self._db.execute(statement)
-                    self._db.execute(f"PRAGMA user_version = {version + 1}")
+                try:  # read again under the write lock: another process may have migrated it
+                    sql.upgrade(self._db, sql.version(self._db), self.path)
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
+            except (sqlite3.Error, OSError, ValueError, KeyError) as exc:
+                raise self._error(exc) from exc
+
+    def _error(self, exc: BaseException) -> StateStoreError:
+        return store_error(self.path, exc, busy_timeout=self.busy_timeout)
+
+    def _broke(self, exc: BaseException) -> StateStoreError:
+        """A write failed: this error now answers every later write at once."""
+        error = self._error(exc)
+        self._refusal = error
+        return error
 
     @property
+    @_guarded
     def schema_version(self) -> int:
         with self._lock:
-            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            return sql.version(self._db)
+
+    # -- the run's lease -----------------------------------------------------------------------
+    @contextmanager
+    def writer(self, run_id: str | None = None, *, wait: float = 0.0) -> Iterator[None]:
+        """Hold the store's writer lease for a run that applies (`StateStore.writer`).
+
+        Raises:
+            StateLockedError: another run holds it after `wait` seconds (it is named).
+            StateStoreError: the store cannot be written.
+        """
+        if self._refusal is not None:
+            raise self._refusal
+        if self._lease is None:  # in memory: no other process can see this store
+            yield
+            return
+        self._lease.acquire(run_id, wait=wait)
+        try:
+            self._check_identity()
+            yield
+        finally:
+            self._lease.release()
+
+    def _check_identity(self) -> None:
+        """The file at the store's path is still the one this store writes to.
+
+        Raises:
+            StateStoreError: it was deleted or replaced; what this store holds is written
+                back first (to the path when it is free, else beside it).
+        """
+        if self._identity is None or file_identity(self.path) == self._identity:
+            return
+        where = rescue(self._db, self.path)
+        self._refusal = StateStoreError(
+            f"state store {self.path} was deleted or replaced while this run used it; "
+            f"listsync wrote what it held to {where} and stopped: "
+            + ("run again" if where == self.path else f"put {where} back at {self.path}"),
+            path=self.path,
+            reason="deleted while in use",
+        )
+        raise self._refusal
 
     # -- listing state -----------------------------------------------------------------------
+    @_guarded
     def get(self, key: StateKey) -> ListingState | None:
         with self._lock:
             row = self._db.execute(sql.GET_STATE, key).fetchone()
             return None if row is None else self._read(row)
 
+    @_guarded
     def records(
         self, external_ref: str | None = None, *, portal: str | None = None
     ) -> Iterator[ListingState]:
@@ -117,10 +262,11 @@ class SQLiteStateStore:
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         query = f"{sql.SELECT_STATE}{clause} ORDER BY s.portal, s.account, s.external_ref"
         with self._lock:
-            rows = self._db.execute(query, args).fetchall()
-            states = [self._read(row) for row in rows]
-        yield from states
+            found = self._db.execute(query, args).fetchall()
+            states = [self._read(row) for row in found]
+        return iter(states)
 
+    @_writing
     def save(
         self,
         state: ListingState,
@@ -132,7 +278,7 @@ class SQLiteStateStore:
         with self.transaction():
             self._write_state(state)
             if audit is not None:
-                self._db.execute(sql.INSERT_AUDIT, _audit_to_row(audit))
+                self._db.execute(sql.INSERT_AUDIT, rows.audit_to_row(audit))
             return self._journal(clear_intent, intent)
 
     def _write_state(self, state: ListingState) -> None:
@@ -149,7 +295,7 @@ class SQLiteStateStore:
         if not record.new:
             stepped = record.step is not None
             position = (record.base, record.depth - 1 if stepped else record.depth)
-            cursor = self._db.execute(sql.UPDATE_STATE, (*_small_row(state, record), *position))
+            cursor = self._db.execute(sql.UPDATE_STATE, (*rows.small_row(state, record), *position))
             if cursor.rowcount == 1:
                 if stepped:
                     self._db.execute(sql.INSERT_SENT, (*state.key, record.depth, record.step))
@@ -160,7 +306,7 @@ class SQLiteStateStore:
         self._write_whole(state, record.base if record.depth == 0 else new_base())
 
     def _write_whole(self, state: ListingState, base: int | None) -> None:
-        self._db.execute(sql.UPSERT_STATE, _state_to_row(state, base))
+        self._db.execute(sql.UPSERT_STATE, rows.state_to_row(state, base))
         self._db.execute(sql.DELETE_SENT, state.key)
         if state.sent_json is not None:
             self._db.execute(sql.INSERT_SENT, (*state.key, 0, state.sent_json))
@@ -170,38 +316,43 @@ class SQLiteStateStore:
         base, depth, whole = row[17:]
         item_ids: dict[str, str] = json.loads(row[5])
         if whole is None:
-            return _state_from_row(row, None, item_ids, None)
+            return rows.state_from_row(row, None, item_ids, None)
         if depth == 0:
-            return _state_from_row(row, whole, item_ids, SentRecord(base, 0, whole, item_ids))
+            return rows.state_from_row(row, whole, item_ids, SentRecord(base, 0, whole, item_ids))
         steps = [data for (data,) in self._db.execute(sql.SELECT_STEPS, row[:3])]
         sent, item_ids = fold_steps(whole, steps, item_ids)
         text = sent.model_dump_json()
         record = SentRecord(base, depth, text, item_ids, projection=sent)
-        return _state_from_row(row, text, item_ids, record)
+        return rows.state_from_row(row, text, item_ids, record)
 
     # -- journal -------------------------------------------------------------------------------
+    @_writing
     def add_intent(self, intent: Intent) -> int:
         with self._lock:  # one INSERT: durable when execute returns, unless in `transaction()`
-            cursor = self._db.execute(sql.INSERT_INTENT, (*intent.key, *_intent_values(intent)))
+            if not self._db.in_transaction:
+                self._check_identity()
+            values = (*intent.key, *rows.intent_values(intent))
+            cursor = self._db.execute(sql.INSERT_INTENT, values)
         assert cursor.lastrowid is not None  # noqa: S101  (sqlite always sets it after INSERT)
         return cursor.lastrowid
 
     def _journal(self, clear_intent: int | None, intent: Intent | None) -> int | None:
         """Clear one intent and journal another (in place: one row written, not two)."""
         if intent is not None and clear_intent is not None:
-            values = (*_intent_values(intent), clear_intent, *intent.key)
+            values = (*rows.intent_values(intent), clear_intent, *intent.key)
             if self._db.execute(sql.REUSE_INTENT, values).rowcount == 1:
                 return clear_intent
         if clear_intent is not None:
             self._db.execute(sql.DELETE_INTENT, (clear_intent,))
         if intent is None:
             return None
-        cursor = self._db.execute(sql.INSERT_INTENT, (*intent.key, *_intent_values(intent)))
+        cursor = self._db.execute(sql.INSERT_INTENT, (*intent.key, *rows.intent_values(intent)))
         return cursor.lastrowid
 
+    @_guarded
     def intents(self, key: StateKey) -> list[Intent]:
         with self._lock:
-            rows = self._db.execute(
+            found = self._db.execute(
                 "SELECT id, op_json, item_json, run_id, created_at FROM journal "
                 "WHERE portal = ? AND account = ? AND external_ref = ? ORDER BY id",
                 tuple(key),
@@ -215,14 +366,18 @@ class SQLiteStateStore:
                 created_at=dt.datetime.fromisoformat(created_at),
                 id=intent_id,
             )
-            for intent_id, op_json, item_json, run_id, created_at in rows
+            for intent_id, op_json, item_json, run_id, created_at in found
         ]
 
+    @_writing
     def clear_intent(self, intent_id: int) -> None:
         with self._lock:
+            if not self._db.in_transaction:
+                self._check_identity()
             self._db.execute(sql.DELETE_INTENT, (intent_id,))
 
     # -- audit -----------------------------------------------------------------------------------
+    @_guarded
     def audit(
         self, external_ref: str, *, portal: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:
@@ -237,7 +392,7 @@ class SQLiteStateStore:
         query += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
         with self._lock:
-            rows = self._db.execute(query, args).fetchall()
+            found = self._db.execute(query, args).fetchall()
         return [
             AuditEntry(
                 key=StateKey(p, a, r),
@@ -248,145 +403,64 @@ class SQLiteStateStore:
                 message=message,
                 at=dt.datetime.fromisoformat(at),
             )
-            for at, run_id, p, a, r, op, outcome, request_id, message in reversed(rows)
+            for at, run_id, p, a, r, op, outcome, request_id, message in reversed(found)
         ]
 
     def close(self) -> None:
-        with self._lock:
+        """Close the connection (a failure to close is not worth stopping for: the WAL keeps
+        every commit)."""
+        with self._lock, suppress(sqlite3.Error):
             self._db.close()
 
     def transaction(self) -> _Transaction:
         """BEGIN ... COMMIT (ROLLBACK when the block raises), holding the store's lock; the
         writes inside join it rather than commit on their own."""
-        return _Transaction(self._db, self._lock)
+        return _Transaction(self)
 
 
 class _Transaction:
     """BEGIN ... COMMIT, or ROLLBACK when the block raises; inside another one, nothing (the
     outer one commits). A class rather than `contextlib.contextmanager`: one per save."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self._db = db
-        self._lock = lock
+    def __init__(self, store: SQLiteStateStore) -> None:
+        self._store = store
         self._outer = False
 
     def __enter__(self) -> None:
-        self._lock.acquire()
-        if not self._db.in_transaction:
+        store = self._store
+        if store._refusal is not None:
+            raise store._refusal
+        store._lock.acquire()
+        if not store._db.in_transaction:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except BaseException:
-                self._lock.release()
+                store._db.execute("BEGIN IMMEDIATE")
+            except BaseException as exc:
+                store._lock.release()
+                if isinstance(exc, sqlite3.Error):
+                    raise store._broke(exc) from exc
                 raise
             self._outer = True
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        store = self._store
         try:
-            if self._outer:
-                self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+            if not self._outer:
+                return
+            if exc_type is not None:
+                _rollback(store._db)
+                return
+            try:
+                store._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                _rollback(store._db)
+                raise store._broke(error) from error
+            store._check_identity()  # committed to the file opened: rescued if it is gone
         finally:
-            self._lock.release()
+            store._lock.release()
 
 
-def _intent_values(intent: Intent) -> tuple[Any, ...]:
-    return (
-        intent.op.kind.value,
-        intent.op.key,
-        intent.op.model_dump_json(),
-        intent.item.model_dump_json() if intent.item is not None else None,
-        intent.run_id,
-        intent.created_at.isoformat(),
-    )
-
-
-def _audit_to_row(entry: AuditEntry) -> tuple[Any, ...]:
-    return (
-        entry.at.isoformat(),
-        entry.run_id,
-        *entry.key,
-        entry.operation,
-        entry.outcome,
-        entry.request_id,
-        entry.message,
-    )
-
-
-def _small_row(s: ListingState, record: SentRecord) -> tuple[Any, ...]:
-    """`sql.UPDATE_STATE`'s values (without the stored position it is conditional on)."""
-    return (
-        s.remote_id,
-        s.sent_hash,
-        *_portal_columns(s),
-        s.updated_at.isoformat(),
-        record.depth,
-        *s.key,
-    )
-
-
-def _portal_columns(s: ListingState) -> tuple[Any, ...]:
-    """status .. attempts: the columns both row forms write in the same order."""
-    return (
-        s.status.value if s.status is not None else None,
-        s.is_visible,
-        s.is_approved,
-        s.approval_url,
-        s.outcome.value if s.outcome is not None else None,
-        s.error_class,
-        s.error_message,
-        _issues_json(s.issues),
-        s.attempts,
-    )
-
-
-def _state_to_row(s: ListingState, base: int | None) -> tuple[Any, ...]:
-    return (
-        s.portal,
-        s.account,
-        s.external_ref,
-        s.remote_id,
-        s.sent_hash,
-        _COMPACT.encode(s.item_ids) if s.item_ids else "{}",
-        *_portal_columns(s),
-        s.created_at.isoformat(),
-        s.updated_at.isoformat(),
-        base,
-        0,
-    )
-
-
-def _issues_json(issues: tuple[FieldIssue, ...]) -> str:
-    if not issues:
-        return "[]"
-    return json.dumps([i.model_dump(mode="json", exclude_defaults=True) for i in issues])
-
-
-def _state_from_row(
-    row: tuple[Any, ...],
-    sent_json: str | None,
-    item_ids: dict[str, str],
-    record: SentRecord | None,
-) -> ListingState:
-    (portal, account, ref, remote_id, sent_hash, _, status, visible, approved) = row[:9]
-    (approval_url, outcome, error_class, error_message, issues, attempts) = row[9:15]
-    (created, updated) = row[15:17]
-    return ListingState(
-        portal=portal,
-        account=account,
-        external_ref=ref,
-        remote_id=remote_id,
-        sent_json=sent_json,
-        sent_hash=sent_hash,
-        item_ids=item_ids,
-        status=PortalStatus(status) if status else None,
-        is_visible=_opt_bool(visible),
-        is_approved=_opt_bool(approved),
-        approval_url=approval_url,
-        outcome=Outcome(outcome) if outcome else None,
-        error_class=error_class,
-        error_message=error_message,
-        issues=tuple(FieldIssue.model_validate(i) for i in json.loads(issues)),
-        attempts=attempts,
-        created_at=dt.datetime.fromisoformat(created),
-        updated_at=dt.datetime.fromisoformat(updated),
-        sent_record=record,
-    )
+def _rollback(db: sqlite3.Connection) -> None:
+    """ROLLBACK when a transaction is still open (SQLite ends some failed ones itself)."""
+    if db.in_transaction:
+        with suppress(sqlite3.Error):  # the connection's own error is the one reported
+            db.execute("ROLLBACK")

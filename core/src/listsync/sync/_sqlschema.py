@@ -1,11 +1,20 @@
 """The SQLite state store's schema and statements (`_sqlite.py` runs them).
 
 The schema is versioned with `PRAGMA user_version`: `MIGRATIONS[i]` moves a database from
-version i to i + 1. The statements are module constants, so sqlite3's statement cache reuses
-the prepared statements.
+version i to i + 1, as SQL statements or, where rows must be rewritten, a function of the
+connection. The statements are module constants, so sqlite3's statement cache reuses the
+prepared statements.
 """
 
 from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+
+from listsync.adapter import Projection
+from listsync.errors import StateStoreError
+from listsync.sync._sent import fold_steps
 
 __all__ = [
     "DELETE_INTENT",
@@ -14,6 +23,7 @@ __all__ = [
     "INSERT_AUDIT",
     "INSERT_INTENT",
     "INSERT_SENT",
+    "LISTSYNC_TABLES",
     "MIGRATIONS",
     "REUSE_INTENT",
     "SCHEMA_VERSION",
@@ -21,9 +31,52 @@ __all__ = [
     "SELECT_STEPS",
     "UPDATE_STATE",
     "UPSERT_STATE",
+    "check_tables",
+    "upgrade",
+    "version",
 ]
 
-MIGRATIONS: tuple[str, ...] = (
+
+def _refs_out_of_fields(db: sqlite3.Connection) -> None:
+    """3 -> 4: references to other records move from a projection's `fields` to its `refs`.
+
+    Adapters used to carry them in `fields` under a key starting with `_` (Hemnet's agency as
+    `fields._agency`); `Projection.refs` now holds them by name (`refs.agency`). Each stored
+    projection is rewritten whole with the keys moved; a record left part-way (steps after the
+    whole projection, by a killed run) is folded into a whole one first. A digest recorded for
+    a converged listing is recomputed, so an unchanged listing still has nothing to send.
+    """
+    rows = db.execute(
+        "SELECT s.portal, s.account, s.external_ref, s.item_ids, s.sent_hash, s.sent_steps, "
+        "p.data FROM listing_state AS s JOIN sent_projection AS p ON p.portal = s.portal "
+        "AND p.account = s.account AND p.external_ref = s.external_ref AND p.seq = 0"
+    ).fetchall()
+    for portal, account, ref, item_ids, sent_hash, steps, whole in rows:
+        key = (portal, account, ref)
+        ids = json.loads(item_ids)
+        if steps:
+            steps_json = [data for (data,) in db.execute(SELECT_STEPS, key)]
+            folded, ids = fold_steps(whole, steps_json, ids)
+            data = folded.model_dump(mode="json")
+        else:
+            data = json.loads(whole)
+        fields = data.get("fields", {})
+        moved = {k[1:]: v for k, v in fields.items() if k.startswith("_")}
+        if not moved and not steps:
+            continue
+        data["fields"] = {k: v for k, v in fields.items() if not k.startswith("_")}
+        data["refs"] = {**data.get("refs", {}), **moved}
+        projection = Projection.model_validate(data)
+        db.execute(DELETE_SENT, key)
+        db.execute(INSERT_SENT, (*key, 0, projection.model_dump_json()))
+        digest = projection.digest() if sent_hash is not None else None
+        db.execute(
+            f"UPDATE listing_state SET sent_steps = 0, item_ids = ?, sent_hash = ? WHERE {_KEY}",  # noqa: S608  (constant)
+            (json.dumps(ids, separators=(",", ":")), digest, *key),
+        )
+
+
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     # 0 -> 1: listing state, journal, audit trail
     """
     CREATE TABLE listing_state (
@@ -96,6 +149,8 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE listing_state SET sent_base = random() WHERE sent_json IS NOT NULL;
     ALTER TABLE listing_state DROP COLUMN sent_json;
     """,
+    # 3 -> 4: `fields._name` references move to `refs.name` (Projection.refs)
+    _refs_out_of_fields,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -105,6 +160,8 @@ _STATE_COLUMNS = (
     "created_at, updated_at, sent_base, sent_steps"
 )
 _KEY = "portal = ? AND account = ? AND external_ref = ?"
+LISTSYNC_TABLES = frozenset({"listing_state", "journal", "audit", "sent_projection"})
+"""The tables of a current store: a file missing one is not a listsync state store."""
 
 SELECT_STATE = (
     "SELECT s.portal, s.account, s.external_ref, s.remote_id, s.sent_hash, s.item_ids, "
@@ -141,3 +198,59 @@ INSERT_INTENT = (
 )
 REUSE_INTENT = f"UPDATE journal SET {_INTENT_VALUES} WHERE id = ? AND {_KEY}"  # noqa: S608
 DELETE_INTENT = "DELETE FROM journal WHERE id = ?"
+
+
+def version(db: sqlite3.Connection) -> int:
+    """The schema version of the database (`PRAGMA user_version`, 0 for a new file)."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def upgrade(db: sqlite3.Connection, current: int, path: str) -> None:
+    """Migrate the database at `path` from version `current` to `SCHEMA_VERSION`, inside the
+    caller's transaction.
+
+    Raises:
+        StateStoreError: a version newer than this listsync's, or a database (version 0) that
+            already holds tables of something else.
+    """
+    if current > SCHEMA_VERSION:
+        raise StateStoreError(
+            f"state store {path} has schema version {current}, newer than this listsync "
+            f"({SCHEMA_VERSION}): upgrade listsync",
+            path=path,
+            reason="newer schema",
+        )
+    if current == 0:
+        tables = _tables(db)
+        if tables:
+            raise _not_ours(path, f"it holds other tables: {', '.join(sorted(tables)[:5])}")
+    for number in range(current, SCHEMA_VERSION):
+        migration = MIGRATIONS[number]
+        if isinstance(migration, str):
+            for statement in migration.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+        else:
+            migration(db)
+        db.execute(f"PRAGMA user_version = {number + 1}")
+
+
+def check_tables(db: sqlite3.Connection, path: str) -> None:
+    """Raises `StateStoreError` when a database at the current version lacks a table."""
+    missing = LISTSYNC_TABLES - _tables(db)
+    if missing:
+        raise _not_ours(path, f"tables missing: {', '.join(sorted(missing))}")
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    return {name for (name,) in db.execute(query)}
+
+
+def _not_ours(path: str, detail: str) -> StateStoreError:
+    return StateStoreError(
+        f"state store {path} is not a listsync state store ({detail}): point the state URL "
+        "at the right file, or restore the store from a backup",
+        path=path,
+        reason="not a listsync store",
+    )

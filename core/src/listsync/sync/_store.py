@@ -8,6 +8,11 @@ another's. `listsync.sync.SQLiteStateStore` is the default implementation; a CRM
 The methods are synchronous on purpose: they are short local writes, called from the engine
 between portal requests, and a synchronous protocol is the easiest one to implement over a
 CRM's ORM.
+
+Failures: a store raises `listsync.errors.StateStoreError` (a `ConfigurationError`) for any
+failure of its own storage, whatever the storage's own exception was; the engine stops the run
+on it and does not try to record anything more in that store. Only one run may apply from a
+store at a time: `StateStore.writer` is that run's lease.
 """
 
 from __future__ import annotations
@@ -236,6 +241,25 @@ class StateStore(Protocol):
         self, external_ref: str, *, portal: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:
         """The audit trail of one listing, newest last."""
+        ...
+
+    def writer(
+        self, run_id: str | None = None, *, wait: float = 0.0
+    ) -> AbstractContextManager[object]:
+        """The writer lease, held by a run that applies for as long as it runs.
+
+        Two runs applying from one store at once would both create a listing neither has a
+        remote id for (a duplicate on the portal, orphaned since the store keeps one id). A
+        second run waits up to `wait` seconds for the holder to finish, then gets
+        `listsync.errors.StateLockedError` naming the holder (pid, host, start time, run id).
+        The lease must be released when its holder dies, however it dies (the SQLite store
+        uses a lock the operating system releases). A store that only one process can ever
+        use may return `contextlib.nullcontext()`.
+
+        Raises:
+            StateLockedError: another run holds the lease after `wait` seconds.
+            StateStoreError: the store cannot be written at all.
+        """
         ...
 
     def close(self) -> None: ...
