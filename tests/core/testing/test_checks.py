@@ -1,14 +1,24 @@
-"""Unit tests of the kit's helpers: canonical paths, secret detection, scripted faults."""
+"""Unit tests of the kit's helpers: canonical paths, secret detection, scripted faults, the
+shape of `prepare()` answers."""
 
 from __future__ import annotations
 
+import re
 import socket
 
 import httpx
 import pytest
 
+from listsync.adapter import FieldIssue, Prepared, Projection, Severity
 from listsync.sandbox import FaultConfig
-from listsync.testing import NetworkBlockedError, block_network, find_secrets, is_canonical_path
+from listsync.testing import (
+    ConformanceError,
+    NetworkBlockedError,
+    block_network,
+    check_prepared,
+    find_secrets,
+    is_canonical_path,
+)
 
 
 @pytest.mark.parametrize(
@@ -76,3 +86,34 @@ async def test_scripted_faults_hit_only_the_armed_requests() -> None:
     assert first.status_code == 429
     assert first.headers["Retry-After"] == "7"
     assert second.status_code != 429
+
+
+def _projection() -> Projection:
+    return Projection(external_ref="r-1", fields={"price": 1})
+
+
+def _issue(severity: Severity) -> FieldIssue:
+    return FieldIssue(path="asking_price", message="too low", rule="R1", severity=severity)
+
+
+def test_check_prepared_accepts_what_prepared_of_builds() -> None:
+    """`Prepared.of` answers pass: a projection with warnings, none with an error."""
+    warned = Prepared.of([_issue(Severity.WARNING)], _projection())
+    blocked = Prepared.of([_issue(Severity.ERROR)], _projection())
+    assert check_prepared(warned, "s") is warned
+    assert check_prepared(blocked, "s").projection is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "complaint"),
+    [
+        ([], "must return listsync.adapter.Prepared, got list"),
+        (Prepared((_issue(Severity.ERROR),), _projection()), "still returned a projection"),
+        (Prepared((), None), "returned no Projection"),
+        (Prepared([_issue(Severity.ERROR)], None), "must be a tuple of FieldIssue"),  # type: ignore[arg-type]
+    ],
+)
+def test_check_prepared_names_what_is_wrong(answer: object, complaint: str) -> None:
+    """A prepare() answer that breaks the contract is reported with what is wrong."""
+    with pytest.raises(ConformanceError, match=re.escape(complaint)):
+        check_prepared(answer, "sample #0")

@@ -1,6 +1,12 @@
 """`prepare()` checks (write adapters): one pure pass that returns the contract's `Prepared`;
 what it passes the sandbox accepts; what the sandbox refuses it flags, on canonical paths; and
-the sandbox's own refusals come back as `PortalValidationError` issues on canonical paths."""
+the sandbox's own refusals come back as `PortalValidationError` issues on canonical paths.
+
+These are the adapter's half of the contract's error semantics (the `listsync.adapter`
+docstring): the engine blocks a listing for an `InvalidListingError` (error issues from
+`prepare`, a `PortalValidationError` from `apply`) and fails it for any other exception, so an
+adapter must raise the first for "the listing must be fixed" and never for anything else.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from listsync.testing._driver import ConformanceError, Driver
 from listsync.testing._faults import RefusingTransport, block_network
 from listsync.testing._fixtures import RefusedSample
 
-__all__ = ["PrepareChecks"]
+__all__ = ["PrepareChecks", "check_prepared"]
 
 
 def _errors(issues: Sequence[FieldIssue]) -> list[FieldIssue]:
@@ -183,11 +189,14 @@ class PrepareChecks(ConformanceBase):
                         await driver.apply(op, projection, sample.listing)
                 except InvalidListingError as exc:
                     return exc
-                except PortalError as exc:
+                except Exception as exc:
+                    # The engine would FAIL the listing (a PortalError) or record a bug (any
+                    # other class) instead of blocking it with the fields to fix.
                     raise ConformanceError(
                         f"the sandbox's refusal of {sample.reason or sample.listing.external_ref} "
                         f"must raise PortalValidationError (an InvalidListingError: the engine "
-                        f"blocks the listing), got {type(exc).__name__}: {exc}"
+                        f"blocks the listing and reports its paths), got "
+                        f"{type(exc).__name__}: {exc}"
                     ) from exc
                 return None
 
