@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import importlib.metadata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from stevedore import ExtensionManager
 from stevedore.extension import Extension
 
-from listsync.adapter import Capability
+from listsync.adapter import Adapter, Capability
 from listsync.errors import ConfigurationError
 
 __all__ = [
@@ -52,7 +52,7 @@ class AdapterInfo:
     """One installed adapter: its class, declared capabilities and distribution."""
 
     name: str
-    cls: type[Any]
+    cls: type[Adapter]
     capabilities: frozenset[Capability]
     distribution: str | None
     version: str | None
@@ -101,6 +101,16 @@ class Registry:
         cls: type[Any] = ext.plugin
         return cls
 
+    def adapter(self, name: str) -> type[Adapter]:
+        """The adapter class registered under `name`, checked against the contract.
+
+        Raises:
+            ConfigurationError: unknown name, a plugin that failed to import, or a class that
+                lacks what every adapter declares (`name`, `capabilities`, `settings_model`,
+                `account_model`, `check`, `aclose`).
+        """
+        return _checked(name, self.get(name))
+
     def adapters(self) -> list[AdapterInfo]:
         """Every plugin that loaded, with its capabilities and distribution, sorted by name."""
         out = []
@@ -111,7 +121,7 @@ class Registry:
             out.append(
                 AdapterInfo(
                     name=name,
-                    cls=cls,
+                    cls=cast("type[Adapter]", cls),
                     capabilities=frozenset(getattr(cls, "capabilities", frozenset())),
                     distribution=dist.name if dist is not None else None,
                     version=dist.version if dist is not None else None,
@@ -128,3 +138,17 @@ class Registry:
                 f"{getattr(cls, 'name', None)!r}",
                 key=f"portals.{name}",
             )
+
+
+_DECLARED = ("name", "capabilities", "settings_model", "account_model", "check", "aclose")
+
+
+def _checked(name: str, cls: type[Any]) -> type[Adapter]:
+    missing = [attribute for attribute in _DECLARED if not hasattr(cls, attribute)]
+    if missing:
+        raise ConfigurationError(
+            f"plugin {name!r} ({cls.__module__}.{cls.__qualname__}) is not an adapter: it lacks "
+            + ", ".join(missing),
+            key=f"portals.{name}",
+        )
+    return cast("type[Adapter]", cls)

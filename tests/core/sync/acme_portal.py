@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from listsync.adapter import (
     AccountSettings,
+    Prepared,
     AdapterSettings,
     Capability,
     CredentialStore,
@@ -37,6 +38,7 @@ from listsync.adapter import (
     RemoteRecord,
     TargetState,
 )
+from listsync.adapter import Response as HttpAnswer
 from listsync.errors import (
     AuthenticationError,
     FieldIssue,
@@ -47,7 +49,6 @@ from listsync.errors import (
 from listsync.http import PortalHttp, error_from_status
 from listsync.model import Listing, ListingStatus
 from listsync.sandbox import FaultConfig, Sandbox
-from listsync.sync import ProjectionDiff, default_plan
 
 FIELD_PATHS = {"price": "asking_price.amount", "title": "headline", "city": "address.city"}
 
@@ -69,13 +70,13 @@ class _Bearer(httpx.Auth):
         yield request
 
 
-def map_error(response: httpx.Response, portal: str = "acme") -> PortalError:
+def map_error(response: HttpAnswer, portal: str = "acme") -> PortalError:
     try:
-        errors = response.json().get("errors", [])
-    except ValueError:
+        errors = response.json_object().get("errors", [])
+    except PortalError:
         errors = []
-    message = "; ".join(str(e.get("message")) for e in errors) or f"HTTP {response.status_code}"
-    if response.status_code == 422:
+    message = "; ".join(str(e.get("message")) for e in errors) or f"HTTP {response.status}"
+    if response.status == 422:
         issues = [
             FieldIssue(
                 path=FIELD_PATHS.get(e.get("field", ""), "<listing>"),
@@ -86,7 +87,7 @@ def map_error(response: httpx.Response, portal: str = "acme") -> PortalError:
             for e in errors
         ]
         return PortalValidationError(message, issues, portal=portal, status_code=422)
-    if response.status_code == 401:
+    if response.status == 401:
         return AuthenticationError(message, portal=portal, status_code=401)
     return error_from_status(response, portal=portal, message=message)
 
@@ -138,6 +139,9 @@ class AcmeAdapter:
             max_retry_wait=settings.max_retry_wait,
         )
 
+    def prepare(self, listing: Listing) -> Prepared:
+        return Prepared.of(self.preflight(listing), self.project(listing))
+
     def preflight(self, listing: Listing) -> list[FieldIssue]:
         issues = []
         if listing.asking_price is None and listing.status is not ListingStatus.SOLD:
@@ -187,9 +191,6 @@ class AcmeAdapter:
             target=target,
             sale=sale,
         )
-
-    def plan(self, diff: ProjectionDiff) -> list[Operation]:
-        return default_plan(diff, self.capabilities)
 
     async def apply(self, op: Operation, ctx: OperationContext) -> OperationResult:
         rid = ctx.remote_id

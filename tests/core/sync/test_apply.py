@@ -143,16 +143,17 @@ async def test_intent_that_never_landed_is_dropped_and_sent(
 async def test_one_failing_listing_does_not_stop_the_others(
     syndicator: Syndicator, sandbox: AcmeSandbox
 ) -> None:
-    """A portal refusal fails that listing with canonical paths; the rest converge."""
+    """A portal's refusal of a listing's content blocks that listing (canonical paths in the
+    report and the state); the rest converge."""
     listings = _listings(6)
     bad = parse_listing(listing_data("L-BAD", price=950_000_000))
     report = await syndicator.run([*listings[:3], bad, *listings[3:]])
-    assert report.totals == {"converged": 6, "failed": 1}
-    (failed,) = [r for r in report.results if r.outcome is Outcome.FAILED]
-    assert failed.error_class == "PortalValidationError"
-    assert [i.path for i in failed.issues] == ["asking_price.amount"]
+    assert report.totals == {"converged": 6, "blocked": 1}
+    (blocked,) = [r for r in report.results if r.outcome is Outcome.BLOCKED]
+    assert blocked.error_class == "PortalValidationError"
+    assert [i.path for i in blocked.issues] == ["asking_price.amount"]
     (state,) = await syndicator.status("L-BAD")
-    assert state.outcome is Outcome.FAILED
+    assert state.outcome is Outcome.BLOCKED
     assert state.issues[0].path == "asking_price.amount"
     assert state.remote_id is None
     assert syndicator.store.intents(state.key) == []  # a refused create did not land

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from listsync.adapter._diff import ProjectionDiff
 from listsync.adapter._types import (
     AccountSettings,
     AdapterSettings,
     Capability,
+    CredentialStore,
     Operation,
     OperationContext,
     OperationResult,
@@ -19,6 +20,9 @@ from listsync.adapter._types import (
 )
 from listsync.errors import FieldIssue, Severity
 from listsync.model import Listing
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Adapter", "CustomPlan", "Prepared", "ReadAdapter", "WriteAdapter"]
 
@@ -58,6 +62,17 @@ class Adapter(Protocol):
     capabilities: ClassVar[frozenset[Capability]]
     settings_model: ClassVar[type[AdapterSettings]]
     account_model: ClassVar[type[AccountSettings]]
+
+    def __init__(
+        self,
+        settings: Any,
+        account: Any,
+        *,
+        account_name: str = "default",
+        transport: httpx.AsyncBaseTransport | None = None,
+        credential_store: CredentialStore | None = None,
+    ) -> None:
+        """`settings` and `account` are instances of `settings_model` and `account_model`."""
 
     async def check(self) -> None:
         """Test the credentials; raise `AuthenticationError` when they are refused."""

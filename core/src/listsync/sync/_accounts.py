@@ -18,7 +18,13 @@ import httpx
 import structlog
 from pydantic import ValidationError
 
-from listsync.adapter import AccountSettings, AdapterSettings, CredentialStore, WriteAdapter
+from listsync.adapter import (
+    AccountSettings,
+    Adapter,
+    AdapterSettings,
+    CredentialStore,
+    WriteAdapter,
+)
 from listsync.config import DEFAULT_ACCOUNT, Config, parse_portal_config
 from listsync.errors import ConfigurationError
 from listsync.registry import Registry
@@ -94,15 +100,15 @@ class PortalSetup:
     """One configured portal: its adapter class and portal-level settings."""
 
     name: str
-    cls: type[Any]
+    cls: type[Adapter]
     settings: AdapterSettings
 
     @property
     def writable(self) -> bool:
-        return hasattr(self.cls, "project") and hasattr(self.cls, "apply")
+        return hasattr(self.cls, "prepare") and hasattr(self.cls, "apply")
 
 
-def _settings_only(name: str, table: Mapping[str, Any], cls: type[Any]) -> AdapterSettings:
+def _settings_only(name: str, table: Mapping[str, Any], cls: type[Adapter]) -> AdapterSettings:
     """Portal settings when accounts come from a provider (the table holds no credentials)."""
     model: type[AdapterSettings] = cls.settings_model
     part = {k: v for k, v in table.items() if k in model.model_fields}
@@ -118,7 +124,7 @@ def load_portal_setups(
     config: Config,
     *,
     registry: Registry | None = None,
-    classes: Mapping[str, type[Any]] | None = None,
+    classes: Mapping[str, type[Adapter]] | None = None,
     with_provider: bool = False,
 ) -> tuple[dict[str, PortalSetup], ConfigAccounts]:
     """Validate every `[portals.<name>]` table against its adapter's models.
@@ -137,7 +143,7 @@ def load_portal_setups(
         if classes is not None and name in classes:
             cls = classes[name]
         else:
-            cls = (registry or Registry()).get(name)
+            cls = (registry or Registry()).adapter(name)
         try:
             parsed = parse_portal_config(name, table, cls.settings_model, cls.account_model)
         except ConfigurationError:
@@ -172,8 +178,8 @@ class AdapterPool:
         )
         self._transports = dict(transports or {})
         self._credential_store = credential_store
-        self._live: dict[tuple[str, str], tuple[AccountSettings, Any]] = {}
-        self._retired: list[Any] = []
+        self._live: dict[tuple[str, str], tuple[AccountSettings, WriteAdapter]] = {}
+        self._retired: list[WriteAdapter] = []
 
     def __contains__(self, portal: object) -> bool:
         return portal in self.setups
@@ -194,19 +200,21 @@ class AdapterPool:
         settings = self._account_settings(setup, account)
         live = self._live.get((portal, account))
         if live is not None and live[0] == settings:
-            return live[1]  # type: ignore[no-any-return]  # adapter classes come from plugins
+            return live[1]
         if live is not None:
             self._retired.append(live[1])
-        adapter = setup.cls(
+        made = setup.cls(
             setup.settings,
             settings,
             account_name=account,
             transport=self._transports.get(portal),
             credential_store=self._credential_store,
         )
-        self._live[(portal, account)] = (settings, adapter)
+        if not isinstance(made, WriteAdapter):
+            raise ConfigurationError(f"{portal} is not a write adapter", key=f"portals.{portal}")
+        self._live[(portal, account)] = (settings, made)
         log.debug("adapter_created", portal=portal, account=account)
-        return adapter  # type: ignore[no-any-return]  # adapter classes come from plugins
+        return made
 
     def _account_settings(self, setup: PortalSetup, account: str) -> AccountSettings:
         raw = self.accounts.account(setup.name, account)

@@ -54,6 +54,7 @@ from listsync.errors import (
     InvalidListingError,
     ListsyncError,
     RetryableError,
+    StateStoreError,
     UnknownOutcomeError,
 )
 from listsync.log import debug_enabled
@@ -102,6 +103,11 @@ class _Lane:
     runners: int = 0
 
 
+def _first_leaf(group: BaseExceptionGroup[StateStoreError]) -> StateStoreError:
+    first = group.exceptions[0]
+    return first if isinstance(first, StateStoreError) else _first_leaf(first)
+
+
 class _Interrupted(Exception):  # noqa: N818  (control flow, never escapes the engine)
     """The run is stopping; raised between two operations of one entry."""
 
@@ -147,6 +153,19 @@ class Engine:
     ) -> None:
         """Apply every entry; `on_result` is called once per entry as it finishes."""
         emit = on_result or (lambda _result: None)
+        try:
+            await self._dispatch(entries, emit)
+        except BaseExceptionGroup as group:
+            # The state store failed (damaged, full, deleted): nothing more can be recorded, so
+            # the run stops, with that one error rather than a group of tracebacks.
+            broken = group.subgroup(StateStoreError)
+            if broken is not None:
+                raise _first_leaf(broken) from None
+            raise
+
+    async def _dispatch(
+        self, entries: Iterable[PlanEntry], emit: Callable[[EntryResult], None]
+    ) -> None:
         buffer = asyncio.Semaphore(self.concurrency * 4)
         async with asyncio.TaskGroup() as tg:
             for count, entry in enumerate(entries):
@@ -244,6 +263,8 @@ class Engine:
             latest = self.store.get(key) or state
             self.store.save(dataclasses.replace(latest, outcome=Outcome.INTERRUPTED))
             return EntryResult(entry, Outcome.INTERRUPTED, remote_id=latest.remote_id)
+        except StateStoreError:
+            raise  # nothing can be recorded any more: the run stops
         except ListsyncError as exc:
             return self._failure(entry, key, state, exc)
         except Exception as exc:  # an adapter bug fails this listing, never the run
