@@ -1,7 +1,11 @@
 """Logging set-up for the `listsync` command (and for applications that want the same).
 
-The library itself never configures logging: its modules only call
-`structlog.stdlib.get_logger(__name__)`. The CLI calls `configure_logging()` once, which routes
+The library itself never configures logging: its modules call `listsync.log.get_logger(__name__)`,
+a structlog logger over a standard-library logger. Unconfigured, lines go to the standard
+`logging` module, where the `listsync` logger has a `NullHandler` (and so does each adapter's
+package logger): an application that configures nothing sees nothing on standard output, and
+one that configures `logging` gets listsync's lines like any other library's. The CLI calls
+`configure_logging()` once, which routes
 structlog and the standard library (httpx, authlib, stevedore, stamina, uvicorn) through one
 `ProcessorFormatter`, so every line, whoever wrote it, gets the bound context (`run`, `portal`,
 `listing`) and passes through the redaction processor before it is rendered.
@@ -23,9 +27,35 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from listsync.redact import MASK, is_secret_key, redact
 
-__all__ = ["LogFormat", "bind_context", "configure_logging", "debug_enabled", "redact_processor"]
+__all__ = [
+    "LogFormat",
+    "bind_context",
+    "configure_logging",
+    "debug_enabled",
+    "get_logger",
+    "line_formatter",
+    "redact_processor",
+]
 
 LogFormat = Literal["console", "json"]
+
+logging.getLogger("listsync").addHandler(logging.NullHandler())
+
+
+def get_logger(name: str) -> Any:
+    """The logger for a library module (`get_logger(__name__)`).
+
+    A structlog logger wrapping `logging.getLogger(name)`: it follows whatever structlog
+    configuration is active when a line is logged (the CLI's, or `capture_logs()` in tests),
+    and otherwise hands the line to the standard `logging` module instead of printing it. The
+    name's top-level package logger gets a `NullHandler`, so without a logging set-up nothing is
+    printed at all (not even Python's last-resort warnings on standard error).
+    """
+    package = logging.getLogger(name.partition(".")[0])
+    if not any(isinstance(h, logging.NullHandler) for h in package.handlers):
+        package.addHandler(logging.NullHandler())
+    return structlog.wrap_logger(logging.getLogger(name), logger_factory_args=(name,))
+
 
 _QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "stevedore", "uvicorn.access")
 _PRIMITIVES = (str, int, float, bool, type(None))
@@ -68,17 +98,42 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
-def _renderer(fmt: LogFormat, stream: IO[str]) -> Processor:
-    if fmt == "json":
-        return structlog.processors.JSONRenderer()
-    colors = bool(getattr(stream, "isatty", lambda: False)())
-    return structlog.dev.ConsoleRenderer(colors=colors)
+def line_formatter(fmt: LogFormat, *, colors: bool = False) -> logging.Formatter:
+    """The formatter `configure_logging` puts on its handler: redacted console text or JSON.
+
+    For callers that install their own handler (the CLI writes through its rich console).
+    """
+    renderer: Processor = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=colors)
+    )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *_shared_processors()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,  # before redaction: tracebacks are text
+            redact_processor,
+            renderer,
+        ],
+    )
+
+
+def _level(level: str | int) -> int:
+    if isinstance(level, int):
+        return level
+    try:
+        return logging.getLevelNamesMapping()[level.upper()]
+    except KeyError:
+        raise ValueError(f"unknown log level {level!r}") from None
 
 
 def configure_logging(
     format: LogFormat = "console",  # noqa: A002 - the CLI option is called --log-format
     level: str | int = "INFO",
     stream: IO[str] | None = None,
+    *,
+    handler: logging.Handler | None = None,
 ) -> None:
     """Route structlog and stdlib logging to `stream`, rendered as console text or JSON lines.
 
@@ -90,15 +145,14 @@ def configure_logging(
         level: the minimum level, a name (`"DEBUG"`) or a number.
         stream: where lines go; standard error by default, so standard output stays free for
             command output such as `--json` reports.
+        handler: use this handler instead of a stream handler (its formatter is set here
+            unless it has one).
+
+    Raises:
+        ValueError: an unknown level name.
     """
     stream = sys.stderr if stream is None else stream
-    if isinstance(level, str):
-        try:
-            numeric = logging.getLevelNamesMapping()[level.upper()]
-        except KeyError:
-            raise ValueError(f"unknown log level {level!r}") from None
-    else:
-        numeric = level
+    numeric = _level(level)
     shared = _shared_processors()
     structlog.configure(
         processors=[
@@ -110,18 +164,12 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,  # before redaction: tracebacks are text
-                redact_processor,
-                _renderer(format, stream),
-            ],
-        )
-    )
+    if handler is None:
+        handler = logging.StreamHandler(stream)
+        colors = bool(getattr(stream, "isatty", lambda: False)())
+        handler.setFormatter(line_formatter(format, colors=colors and format == "console"))
+    elif handler.formatter is None:
+        handler.setFormatter(line_formatter(format))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 from typer.testing import CliRunner
 from typing_extensions import override
 
-from listsync.adapter import AccountSettings, AdapterSettings, Capability
+from listsync.adapter import AccountSettings, AdapterSettings, Capability, Prepared
 from listsync.errors import ConfigurationError, FieldIssue, Severity
 from listsync.model import Listing
 from listsync.registry import SANDBOX_GROUP, AdapterInfo, BrokenPlugin
@@ -53,7 +53,7 @@ class AcmeAdapter:
         self.closed = False
         AcmeAdapter.instances.append(self)
 
-    def preflight(self, listing: Listing) -> list[FieldIssue]:
+    def prepare(self, listing: Listing) -> Prepared:
         issues = []
         if listing.rooms is None:
             issues.append(
@@ -74,7 +74,7 @@ class AcmeAdapter:
                     severity=Severity.WARNING,
                 )
             )
-        return issues
+        return Prepared(tuple(issues), None)
 
     async def aclose(self) -> None:
         self.closed = True
@@ -132,7 +132,8 @@ class FakeRegistry:
 @pytest.fixture
 def fake_registry(monkeypatch: pytest.MonkeyPatch) -> type[FakeRegistry]:
     """The CLI sees the fake registry (adapter `acme`, broken plugin `broken`)."""
-    monkeypatch.setattr("listsync.cli._basics.Registry", FakeRegistry)
+    for module in ("_basics", "_sandbox", "_engine", "_config", "_pull", "_app"):
+        monkeypatch.setattr(f"listsync.cli.{module}.Registry", FakeRegistry, raising=False)
     AcmeAdapter.instances.clear()
     PingSandbox.served_at.clear()
     return FakeRegistry

@@ -1,26 +1,18 @@
 """The `listsync` command.
 
-Commands live in one module per concern and register themselves on `app`:
-`_basics` (adapters, schema, validate, sandbox serve), `_engine` (plan, apply, status, demo),
-`_pull` (pull from read adapters), `_authoring` (new-adapter).
+Commands live in one module per concern and are registered explicitly in `_app`:
+`_basics` (adapters, schema, validate), `_engine` (plan, apply, status), `_demo` (demo),
+`_pull` (pull from read adapters), `_sandbox` (sandbox serve), `_config` (config show, adapter
+settings), `_authoring` (new-adapter, feature-matrix). `_terminal` owns standard error (log
+lines through the progress display's console, notes, errors); `_plan_view` and `_outcomes`
+render plans and run results.
 """
 
 from __future__ import annotations
 
-import typer
+from listsync.cli._app import EXIT_CODES, app
 
-__all__ = ["app", "main"]
-
-app = typer.Typer(
-    name="listsync",
-    help="Syndicate real-estate listings from your CRM to property portals.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-# Each module adds its commands to `app` on import.
-from listsync.cli import _authoring, _basics, _engine, _pull  # noqa: E402, F401
+__all__ = ["EXIT_CODES", "app", "main"]
 
 
 def main() -> None:

@@ -11,14 +11,16 @@ from typing import Annotated
 
 import typer
 
-from listsync.cli import app
+from listsync.cli._terminal import terminal
 from listsync.registry import Registry
 from listsync.scaffold import AuthKind, ScaffoldError, generate
 
-__all__ = ["app"]
+__all__ = ["DEFAULT_MATRIX", "feature_matrix", "new_adapter"]
+
+DEFAULT_MATRIX = Path("docs/feature-matrix.md")
+"""The file `feature-matrix --check` compares when no --output is given (run from the repo)."""
 
 
-@app.command("new-adapter")
 def new_adapter(
     name: Annotated[str, typer.Argument(help="Adapter (entry-point) name, e.g. `acme`.")],
     auth: Annotated[
@@ -36,19 +38,22 @@ def new_adapter(
     try:
         root = generate(name, auth=auth, read_only=read_only, output=output)
     except ScaffoldError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise terminal.fail(str(exc)) from None
     typer.echo(f"created {root}")
     typer.echo(f"next: pip install -e '{root}[testing]' && pytest {root / 'tests'}")
 
 
-@app.command("feature-matrix")
 def feature_matrix(
     output: Annotated[
-        Path | None, typer.Option("--output", help="Write the markdown here (default: stdout).")
+        Path | None,
+        typer.Option("--output", help="Write the markdown here (default: stdout)."),
     ] = None,
     check: Annotated[
-        bool, typer.Option("--check", help="Exit 1 when --output differs from the adapters.")
+        bool,
+        typer.Option(
+            "--check",
+            help=f"Exit 1 when the file (--output, default {DEFAULT_MATRIX}) is stale.",
+        ),
     ] = False,
 ) -> None:
     """Render which installed adapter declares which capability (markdown)."""
@@ -56,9 +61,7 @@ def feature_matrix(
 
     text = render_matrix(Registry())
     if check:
-        if output is None:
-            typer.echo("error: --check needs --output", err=True)
-            raise typer.Exit(2)
+        output = output or DEFAULT_MATRIX
         current = output.read_text(encoding="utf-8") if output.exists() else ""
         if current != text:
             typer.echo(f"{output} is stale; run `listsync feature-matrix --output {output}`")

@@ -1,7 +1,7 @@
-"""Basic commands: `adapters`, `schema`, `validate`, `sandbox serve`, and the global options.
+"""Basic commands: `adapters`, `schema`, `validate`.
 
 Exit codes: 0 success; 1 invalid listings (`validate`); 2 a usage or configuration error (an
-unknown adapter or sandbox, a missing file), printed as one line without a traceback.
+unknown adapter, a missing file), printed as one line without a traceback.
 """
 
 from __future__ import annotations
@@ -9,83 +9,81 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
-import threading
 import types
 import typing
 from collections.abc import Iterator
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
-import structlog
 import typer
 from pydantic import BaseModel, SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from listsync.cli import app
-from listsync.errors import ConfigurationError, InvalidListingError, ListsyncError, Severity
+from listsync.cli._terminal import terminal
+from listsync.errors import (
+    ConfigurationError,
+    FieldIssue,
+    InvalidListingError,
+    ListsyncError,
+    Severity,
+)
 from listsync.io import describe_issues, read_listings
-from listsync.log import configure_logging
+from listsync.log import get_logger
 from listsync.model import Listing, render_listing_json_schema
-from listsync.redact import MASK, is_secret_key
-from listsync.registry import SANDBOX_GROUP, Registry
-from listsync.sandbox import FaultConfig
+from listsync.registry import Registry
 
-__all__ = ["app", "sandbox_app"]
+__all__ = ["adapters_command", "offline_adapter", "schema_command", "validate_command"]
 
-log = structlog.stdlib.get_logger(__name__)
-
-sandbox_app = typer.Typer(help="Run a portal's sandbox (a stateful fake of its API).")
-app.add_typer(sandbox_app, name="sandbox")
-
-
-class LogFormatChoice(StrEnum):
-    CONSOLE = "console"
-    JSON = "json"
-
-
-@app.callback()
-def global_options(
-    log_format: Annotated[
-        LogFormatChoice, typer.Option("--log-format", help="Log lines as console text or JSON.")
-    ] = LogFormatChoice.CONSOLE,
-    log_level: Annotated[
-        str, typer.Option("--log-level", help="Minimum log level (DEBUG, INFO, WARNING, ...).")
-    ] = "WARNING",
-) -> None:
-    """Syndicate real-estate listings from your CRM to property portals."""
-    configure_logging(format=log_format.value, level=log_level.upper())
+log = get_logger(__name__)
 
 
 def _fail(exc: ListsyncError | OSError) -> typer.Exit:
     """Print a one-line error (no traceback) and return the exit to raise."""
     text = str(exc) if isinstance(exc, ListsyncError) else f"{exc.strerror}: {exc.filename}"
-    typer.echo(f"error: {text}", err=True)
-    return typer.Exit(2)
+    return terminal.fail(text)
 
 
 # -- adapters -------------------------------------------------------------------------------
 
 
-@app.command("adapters")
 def adapters_command(
+    name: Annotated[
+        str | None, typer.Argument(help="One adapter (with --settings: its settings).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     matrix: Annotated[
         bool, typer.Option("--matrix", help="Print the feature matrix (markdown).")
     ] = False,
+    settings: Annotated[
+        bool,
+        typer.Option(
+            "--settings", help="Print NAME's settings and account fields: types, defaults, docs."
+        ),
+    ] = False,
 ) -> None:
     """List installed adapters with their capabilities, and plugins that failed to load."""
     registry = Registry()
+    if name is not None:
+        try:
+            cls = registry.get(name)
+        except ListsyncError as exc:
+            raise _fail(exc) from None
+        if settings:
+            from listsync.cli._config import print_adapter_settings  # noqa: PLC0415
+
+            print_adapter_settings(name, cls, as_json=as_json)
+            return
+    elif settings:
+        raise terminal.fail("--settings needs an adapter NAME (see `listsync adapters`)")
     if matrix:
         from listsync.testing.matrix import render_matrix  # noqa: PLC0415  (kit loads lazily)
 
         typer.echo(render_matrix(registry), nl=False)
         return
-    infos = registry.adapters()
+    infos = [i for i in registry.adapters() if name is None or i.name == name]
     if as_json:
         doc = {
             "adapters": [
@@ -119,7 +117,6 @@ def adapters_command(
 # -- schema ---------------------------------------------------------------------------------
 
 
-@app.command("schema")
 def schema_command(
     output: Annotated[
         Path | None,
@@ -136,13 +133,12 @@ def schema_command(
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise _fail(exc) from None
-    typer.echo(f"wrote {output}", err=True)
+    terminal.note(f"wrote {output}", event="wrote", path=str(output))
 
 
 # -- validate -------------------------------------------------------------------------------
 
 
-@app.command("validate")
 def validate_command(
     file: Annotated[str, typer.Argument(help="A JSON Lines file of listings, or - for stdin.")],
     portal: Annotated[
@@ -178,7 +174,12 @@ def validate_command(
         raise _fail(exc) from None
     finally:
         _close_adapters(adapters)
-    typer.echo(f"{total} listing(s) checked: {total - invalid} valid, {invalid} invalid", err=True)
+    terminal.note(
+        f"{total} listing(s) checked: {total - invalid} valid, {invalid} invalid",
+        event="validated",
+        total=total,
+        invalid=invalid,
+    )
     if invalid:
         raise typer.Exit(1)
 
@@ -198,14 +199,27 @@ def _preflight(line: int, listing: Listing, adapters: dict[str, Any]) -> list[st
     for name, adapter in adapters.items():
         if name not in listing.portals:
             continue
-        issues = adapter.preflight(listing)
+        issues = _prepared_issues(name, adapter, listing)
         blocking = blocking or any(i.severity is Severity.ERROR for i in issues)
         texts += describe_issues(line, issues, ref=listing.external_ref)
     if not blocking:  # warnings alone do not make a listing invalid
         for text in texts:
-            typer.echo(text, err=True)
+            terminal.note(text, event="warning")
         return []
     return texts
+
+
+def _prepared_issues(name: str, adapter: Any, listing: Listing) -> list[FieldIssue]:
+    """The portal's offline findings for `listing` (read adapters have none)."""
+    if not hasattr(adapter, "prepare"):  # read adapters check nothing offline
+        return []
+    try:
+        return list(adapter.prepare(listing).issues)
+    except InvalidListingError as exc:
+        return list(exc.issues)
+    except Exception as exc:  # an adapter bug is reported for this listing, not a crash
+        message = f"the {name} adapter failed: {type(exc).__name__}: {exc}"
+        return [FieldIssue(path="", message=message, portal=name)]
 
 
 def _close_adapters(adapters: dict[str, Any]) -> None:
@@ -291,96 +305,3 @@ def _refusing_transport() -> httpx.MockTransport:
         raise httpx.ConnectError("offline: preflight must not send requests", request=request)
 
     return httpx.MockTransport(refuse)
-
-
-# -- sandbox serve --------------------------------------------------------------------------
-
-
-@sandbox_app.command("serve")
-def sandbox_serve_command(
-    name: Annotated[str, typer.Argument(help="The sandbox, e.g. hemnet, immowelt or booli.")],
-    *,
-    port: Annotated[int, typer.Option("--port", help="TCP port; 0 picks a free one.")] = 0,
-    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
-    account: Annotated[str, typer.Option("--account", help="Account to print.")] = "default",
-    show_secrets: Annotated[
-        bool, typer.Option("--show-secrets", help="Print the sandbox's fake credentials.")
-    ] = False,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the fault injection.")] = 0,
-    error_rate: Annotated[float, typer.Option("--error-rate", help="Share of 5xx.")] = 0.0,
-    rate_limit_rate: Annotated[
-        float, typer.Option("--rate-limit-rate", help="Share of 429.")
-    ] = 0.0,
-    drop_rate: Annotated[float, typer.Option("--drop-rate", help="Commit-then-drop.")] = 0.0,
-    latency_ms: Annotated[float, typer.Option("--latency-ms", help="Added latency.")] = 0.0,
-) -> None:
-    """Serve a portal sandbox over HTTP until interrupted (Ctrl+C).
-
-    Prints the base URL and the portals.NAME settings (as TOML) an adapter needs to reach it.
-    Credentials are masked unless --show-secrets: they are fake, sandbox-only values, but
-    should still not land in shared terminal logs by default.
-    """
-    try:
-        cls = Registry(SANDBOX_GROUP).get(name)
-        faults = FaultConfig(
-            seed=seed,
-            error_rate=error_rate,
-            rate_limit_rate=rate_limit_rate,
-            drop_rate=drop_rate,
-            latency_ms=latency_ms,
-        )
-    except ListsyncError as exc:
-        raise _fail(exc) from None
-    except ValueError as exc:  # pydantic's ValidationError of the fault options
-        typer.echo(f"error: invalid fault options: {exc}", err=True)
-        raise typer.Exit(2) from None
-    sandbox = cls(faults=faults)
-    with sandbox.serve(host=host, port=port) as base_url:
-        typer.echo(f"sandbox {name} listening on {base_url}")
-        settings = sandbox.client_settings(base_url, account)
-        for text in sandbox_settings_lines(name, settings, show_secrets=show_secrets):
-            typer.echo(text)
-        typer.echo("Press Ctrl+C to stop.", err=True)
-        wait_for_interrupt()
-    typer.echo(f"sandbox {name} stopped", err=True)
-
-
-def sandbox_settings_lines(
-    name: str, settings: dict[str, Any], *, show_secrets: bool = False
-) -> Iterator[str]:
-    """The sandbox's client settings as a `[portals.NAME]` TOML table, secrets masked."""
-    yield ""
-    yield "# listsync.toml"
-    yield f"[portals.{name}]"
-    for key, value in settings.items():
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-        secret = isinstance(value, SecretStr) or is_secret_key(key)
-        shown = MASK if secret and not show_secrets and raw else raw
-        yield f"{key} = {_toml_value(shown)}"
-    if not show_secrets:
-        yield "# secrets masked; run with --show-secrets to print the sandbox's fake credentials"
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    return json.dumps(str(value), ensure_ascii=False)  # a TOML basic string
-
-
-def wait_for_interrupt() -> None:
-    """Block until Ctrl+C (SIGINT) or SIGTERM."""
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)

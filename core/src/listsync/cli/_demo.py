@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,9 +25,9 @@ from rich.console import Console
 from rich.table import Table
 
 from listsync.adapter import Capability
-from listsync.cli import app
-from listsync.cli._engine import summary_table
-from listsync.cli._progress import err, make_progress
+from listsync.cli._outcomes import Problems, summary_table
+from listsync.cli._progress import make_progress
+from listsync.cli._terminal import terminal
 from listsync.config import Config, parse_portal_config
 from listsync.errors import InvalidListingError, ListsyncError
 from listsync.io import bundled_examples, read_listings
@@ -64,7 +64,7 @@ def _discover() -> list[_Portal]:
         try:
             found.append(_Portal(name, adapters.get(name), sandboxes.get(name)()))
         except ListsyncError as exc:
-            err.print(f"[yellow]skipping {name}:[/] {exc}")
+            terminal.note(f"skipping {name}: {exc}", style="yellow")
     return found
 
 
@@ -85,7 +85,6 @@ def _load(path: Path) -> tuple[list[Listing], int]:
     return listings, invalid
 
 
-@app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Where state and reports go.")] = Path(
         "listsync-demo"
@@ -130,7 +129,7 @@ def demo(
 
 
 def _nothing_installed() -> int:
-    err.print("no sandbox with an adapter is installed; install a listsync adapter package")
+    terminal.note("no sandbox with an adapter is installed; install a listsync adapter package")
     return 1
 
 
@@ -199,22 +198,23 @@ async def _run(
     progress = make_progress(len(listings))
     path = workdir / f"report-{number}.json"
     writer = ReportWriter(path)
+    problems = Problems(limit=5)
 
     def on_result(result: Any) -> None:
         progress.add(result)
+        problems.add(result)
         writer.add(result)
 
-    def counted() -> Iterator[Listing]:
-        for item in listings:
-            progress.advance_input()
-            yield item
-
     try:
-        report = await syndicator.run(counted(), on_result=on_result, keep_results=False)
+        report = await syndicator.run(
+            progress.counted(listings), on_result=on_result, keep_results=False
+        )
     finally:
         progress.close()
     writer.close(report)
+    terminal.summarise()
     out.print(summary_table(report))
+    problems.print(out, path)
     for p in writers:
         sent = len(p.sandbox.write_requests()) - before[p.name]
         out.print(f"  {p.name}: {sent} write requests")
@@ -286,7 +286,7 @@ async def _pull(reader: _Portal, page: int = 8) -> None:
             if count >= page:
                 break
     except ListsyncError as exc:
-        err.print(f"[yellow]{reader.name}: {exc}[/]")
+        terminal.note(f"{reader.name}: {exc}", style="yellow")
     finally:
         await adapter.aclose()
     out.print(table)

@@ -1,9 +1,10 @@
-"""`listsync plan`, `apply` and `status` (and `demo`, in `_demo`).
+"""`listsync plan`, `apply` and `status`.
 
 Exit codes of `apply`: 0 every listing converged (or was unchanged); 1 some listing failed, was
 blocked or invalid; 2 usage or configuration error; 130 / 143 stopped by SIGINT / SIGTERM after
 finishing and recording the operations in flight (a re-run continues where it stopped).
-Input is streamed: memory does not grow with the number of listings.
+Input is streamed (a file, or `-` for standard input): memory does not grow with the number of
+listings.
 """
 
 from __future__ import annotations
@@ -21,29 +22,30 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from listsync.cli import app
-from listsync.cli._progress import ProgressSink, err, make_progress
+from listsync.cli._outcomes import Problems, summary_table
+from listsync.cli._plan_view import entry_text
+from listsync.cli._progress import ProgressSink, make_progress
+from listsync.cli._terminal import terminal
 from listsync.errors import ConfigurationError, ListsyncError
 from listsync.io import read_listings
+from listsync.registry import Registry
 from listsync.sync import (
+    Action,
     EntryResult,
     ListingState,
-    Outcome,
-    PlanEntry,
     ReportWriter,
     RunReport,
     SourceItem,
     open_state_store,
 )
-from listsync.sync._plan import SYMBOLS, Action
 from listsync.syndicator import Syndicator
 
-__all__ = ["app", "build_syndicator", "count_lines", "summary_table"]
+__all__ = ["apply", "build_syndicator", "check_portals", "count_lines", "plan", "status"]
 
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML file (default ./listsync.toml).")
+FileArg = Annotated[
+    str, typer.Argument(help="Canonical listings, JSON Lines; - reads standard input.")
 ]
 StateOpt = Annotated[
     str | None, typer.Option("--state", help="State store URL, e.g. sqlite:///state.sqlite.")
@@ -51,30 +53,36 @@ StateOpt = Annotated[
 PortalOpt = Annotated[
     list[str] | None, typer.Option("--portal", "-p", help="Only these portals (repeatable).")
 ]
-LogFormatOpt = Annotated[str, typer.Option("--log-format", help="console or json.")]
-LogLevelOpt = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
+    return terminal.fail(message, code)
 
 
-def setup_logging(fmt: str, level: str) -> None:
-    from listsync.log import configure_logging  # noqa: PLC0415  (only commands that log need it)
+def check_portals(portals: Iterable[str] | None, configured: Iterable[str] | None = None) -> None:
+    """Exit 2 for a `--portal` that is not installed (or, given `configured`, not configured).
 
-    if fmt not in ("console", "json"):
-        raise fail(f"--log-format must be console or json, not {fmt!r}")
+    The message lists the installed adapters (or the configured portals).
+    """
+    if not portals:
+        return
+    registry = Registry()
+    installed = registry.names()
+    for name in portals:
+        if name not in installed:
+            known = ", ".join(installed) or "none"
+            raise fail(
+                f"--portal {name}: no adapter of that name is installed (installed: {known})"
+            )
+        if configured is not None and name not in configured:
+            known = ", ".join(sorted(configured)) or "none"
+            raise fail(f"--portal {name}: not configured (configured portals: {known})")
+
+
+def build_syndicator(state: str | None, **kwargs: Any) -> Syndicator:
+    """A Syndicator from the global --config and the CLI options; config errors exit with 2."""
     try:
-        configure_logging(format=fmt, level=level)  # type: ignore[arg-type]  # checked above
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-
-
-def build_syndicator(config: Path | None, state: str | None, **kwargs: Any) -> Syndicator:
-    """A Syndicator from the CLI options; configuration errors exit with 2."""
-    try:
-        return Syndicator.from_config(config, state=state, **kwargs)
+        return Syndicator.from_config(terminal.config, state=state, **kwargs)
     except ConfigurationError as exc:
         raise fail(str(exc)) from None
 
@@ -88,27 +96,34 @@ def count_lines(path: Path) -> int:
     return total
 
 
-def _source(file: Path) -> Iterator[SourceItem]:
-    if not file.exists():
+def _source(file: str) -> tuple[Iterator[SourceItem], int | None]:
+    """The listings of FILE (`-`: standard input) and its line count when it is a file."""
+    if file == "-":
+        return read_listings("-"), None
+    path = Path(file)
+    if path.is_dir():
+        raise fail(f"{file} is a directory")
+    if not path.exists():
         raise fail(f"{file} does not exist")
-    return read_listings(file)
+    return read_listings(path), count_lines(path)
 
 
 # -- plan ------------------------------------------------------------------------------------
-@app.command()
 def plan(
-    file: Annotated[Path, typer.Argument(help="Canonical listings, JSON Lines.")],
+    file: FileArg,
     portal: PortalOpt = None,
-    config: ConfigOpt = None,
     state: StateOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per entry.")] = False,
 ) -> None:
-    """Show what `apply` would send, per listing and portal (nothing is sent).
+    """Show what `apply` would send, per listing and portal, with old -> new values per changed
+    field (nothing is sent).
 
-    Exit 0 when nothing is blocked or invalid, 1 otherwise, 2 on usage/config errors.
+    Exit 0 when nothing is blocked, failed or invalid, 1 otherwise, 2 on usage/config errors.
     """
-    source = _source(file)
-    syndicator = build_syndicator(config, state)
+    check_portals(portal)
+    source, _lines = _source(file)
+    syndicator = build_syndicator(state)
+    check_portals(portal, syndicator.portals)
     out = Console(highlight=False)
     counts: Counter[str] = Counter()
     try:
@@ -117,62 +132,68 @@ def plan(
             if as_json:
                 sys.stdout.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
             else:
-                out.print(_plan_line(entry))
+                out.print(entry_text(entry), soft_wrap=True)
+    except ConfigurationError as exc:
+        raise fail(str(exc)) from None
     finally:
         asyncio.run(syndicator.aclose())
     if not as_json:
         out.print("\nPlan: " + ", ".join(f"{n} {a}" for a, n in sorted(counts.items())))
-    bad = counts[Action.BLOCKED.value] + counts[Action.INVALID.value]
+    bad = sum(counts[a.value] for a in (Action.BLOCKED, Action.INVALID, Action.FAILED))
     raise typer.Exit(1 if bad else 0)
 
 
-def _plan_line(entry: PlanEntry) -> str:
-    symbol, style = SYMBOLS[entry.action]
-    where = f"{entry.portal}/{entry.account}" if entry.account else (entry.portal or "-")
-    text = entry.describe() or "no changes"
-    return f"[{style}]{symbol} {entry.action.value:<8}[/] {entry.external_ref} {where}: {text}"
-
-
 # -- apply -----------------------------------------------------------------------------------
-@app.command()
 def apply(
-    file: Annotated[Path, typer.Argument(help="Canonical listings, JSON Lines.")],
+    file: FileArg,
     *,
     portal: PortalOpt = None,
-    config: ConfigOpt = None,
     state: StateOpt = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Listings in flight at once.")] = 32,
     report: Annotated[Path | None, typer.Option(help="Write a JSON report here.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; send nothing.")] = False,
-    log_format: LogFormatOpt = "console",
-    log_level: LogLevelOpt = "WARNING",
+    problems: Annotated[
+        int, typer.Option("--problems", min=0, help="Problem listings shown after the table.")
+    ] = 20,
 ) -> None:
     """Send every listing to its portals: only what changed since the last run.
 
-    Exit 0 when everything converged, 1 when a listing failed or was blocked/invalid, 2 on
-    usage/config errors, 130/143 when stopped by SIGINT/SIGTERM (in-flight work is recorded).
+    After the summary table, each failed, blocked or invalid listing is shown with its line,
+    portal/account, canonical path and message. Exit 0 when everything converged, 1 when a
+    listing failed or was blocked/invalid, 2 on usage/config errors, 130/143 when stopped by
+    SIGINT/SIGTERM (in-flight work is recorded).
     """
-    setup_logging(log_format, log_level)
-    source = _source(file)
-    syndicator = build_syndicator(config, state, concurrency=concurrency)
-    progress = make_progress(count_lines(file))
+    check_portals(portal)
+    source, lines = _source(file)
+    syndicator = build_syndicator(state, concurrency=concurrency)
+    check_portals(portal, syndicator.portals)
+    progress = make_progress(lines, portal)
     writer = ReportWriter(report) if report is not None else None
+    shown = Problems(limit=problems)
     try:
         result, stopped_by = asyncio.run(
-            _apply(syndicator, source, portal, progress, writer, dry_run=dry_run)
+            _apply(
+                syndicator, source, portal, progress, writer=writer, problems=shown, dry_run=dry_run
+            )
         )
     except ConfigurationError as exc:
         raise fail(str(exc)) from None
     finally:
         progress.close()
-    Console(highlight=False).print(summary_table(result))
+    terminal.summarise()
+    out = Console(highlight=False)
+    out.print(summary_table(result))
+    shown.print(out, report)
     if writer is not None:
         writer.close(result)
-        err.print(f"report: {report}")
+        terminal.note(f"report: {report}", event="report", path=str(report))
     if stopped_by is not None:
-        err.print(
-            f"[yellow]stopped by {stopped_by.name}:[/] in-flight operations were finished and "
-            "recorded; run the same command again to continue."
+        terminal.note(
+            f"stopped by {stopped_by.name}: in-flight operations were finished and recorded; "
+            "run the same command again to continue.",
+            event="stopped",
+            style="yellow",
+            signal=stopped_by.name,
         )
         raise typer.Exit(EXIT_SIGNAL[stopped_by])
     raise typer.Exit(0 if result.converged else 1)
@@ -183,8 +204,9 @@ async def _apply(
     source: Iterable[SourceItem],
     portals: list[str] | None,
     progress: ProgressSink,
-    writer: ReportWriter | None,
     *,
+    writer: ReportWriter | None,
+    problems: Problems,
     dry_run: bool,
 ) -> tuple[RunReport, signal.Signals | None]:
     loop = asyncio.get_running_loop()
@@ -192,7 +214,11 @@ async def _apply(
 
     def on_signal(sig: signal.Signals) -> None:
         if not stopped:
-            err.print(f"\n[yellow]{sig.name}: finishing in-flight operations, then stopping…[/]")
+            terminal.note(
+                f"{sig.name}: finishing in-flight operations, then stopping…",
+                event="stopping",
+                style="yellow",
+            )
         stopped.append(sig)
         syndicator.stop()
 
@@ -201,17 +227,13 @@ async def _apply(
 
     def on_result(result: EntryResult) -> None:
         progress.add(result)
+        problems.add(result)
         if writer is not None:
             writer.add(result)
 
-    def counted(items: Iterable[SourceItem]) -> Iterator[SourceItem]:
-        for item in items:
-            progress.advance_input()
-            yield item
-
     try:
         result = await syndicator.run(
-            counted(source),
+            progress.counted(source),
             portals=portals,
             on_result=on_result,
             keep_results=False,
@@ -224,37 +246,11 @@ async def _apply(
     return result, (stopped[0] if stopped else None)
 
 
-def summary_table(report: RunReport) -> Table:
-    """Outcomes per portal and account."""
-    columns = [o.value for o in _SHOWN if report.totals.get(o.value)] or [Outcome.CONVERGED.value]
-    table = Table(title=f"listsync apply (run {report.run_id})")
-    for name in ("portal", "account", *columns):
-        table.add_column(name, justify="right" if name in columns else "left")
-    for (portal, account), counts in sorted(report.counts.items()):
-        cells = [str(counts.get(c, 0) or "") for c in columns]
-        table.add_row(portal, account, *cells)
-    return table
-
-
-_SHOWN = (
-    Outcome.CONVERGED,
-    Outcome.UNCHANGED,
-    Outcome.BLOCKED,
-    Outcome.FAILED,
-    Outcome.INVALID,
-    Outcome.INTERRUPTED,
-    Outcome.SKIPPED,
-    Outcome.PLANNED,
-)
-
-
 # -- status ----------------------------------------------------------------------------------
-@app.command()
 def status(
     *,
     listing: Annotated[str | None, typer.Option("--listing", "-l", help="One listing.")] = None,
     portal: Annotated[str | None, typer.Option("--portal", "-p", help="One portal.")] = None,
-    config: ConfigOpt = None,
     state: StateOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
     limit: Annotated[int, typer.Option(help="Rows shown in the table.")] = 200,
@@ -263,8 +259,9 @@ def status(
     canonical field paths) and, with --listing, the audit trail."""
     from listsync.config import load_config  # noqa: PLC0415
 
+    check_portals([portal] if portal else None)
     try:
-        url = state or load_config(config).state_url
+        url = state or load_config(terminal.config).state_url
         store = open_state_store(url)
     except ListsyncError as exc:
         raise fail(str(exc)) from None
@@ -362,6 +359,3 @@ def _print_status(records: Iterable[ListingState], audit: list[Any], limit: int)
                 a.request_id or "",
             )
         out.print(trail)
-
-
-from listsync.cli import _demo  # noqa: E402, F401  (registers `demo`)

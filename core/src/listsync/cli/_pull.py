@@ -13,19 +13,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
-import structlog
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from listsync.adapter import Capability
-from listsync.cli import app
+from listsync.cli._terminal import terminal
 from listsync.config import DEFAULT_ACCOUNT, load_config, parse_portal_config
 from listsync.errors import ConfigurationError, ListsyncError
-from listsync.log import configure_logging
 from listsync.registry import Registry
 
-__all__ = ["app", "parse_query"]
+__all__ = ["parse_query", "pull"]
 
 _PLAIN_EVERY = 500
 
@@ -48,17 +45,15 @@ def parse_query(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _log_to_stderr() -> None:
-    """Send log lines (warnings and up) to stderr, unless logging was configured already."""
-    if not structlog.is_configured():
-        configure_logging(level="WARNING")
-
-
 def _load_adapter(portal: str, config: Path | None, account: str | None) -> Any:
-    cls = Registry().get(portal)
+    registry = Registry()
+    if portal not in registry.names():
+        known = ", ".join(registry.names()) or "none"
+        raise ConfigurationError(f"no adapter named {portal!r} is installed (installed: {known})")
+    cls = registry.get(portal)
     if Capability.SEARCH not in getattr(cls, "capabilities", frozenset()):
         raise ConfigurationError(f"adapter {portal!r} cannot search", key=f"portals.{portal}")
-    table = load_config(config).portals.get(portal)
+    table = load_config(config, known_portals=registry.names()).portals.get(portal)
     if table is None:
         raise ConfigurationError("no settings for this portal", key=f"portals.{portal}")
     portal_config = parse_portal_config(portal, table, cls.settings_model, cls.account_model)
@@ -90,7 +85,7 @@ async def _pull(
             if progress is not None and task is not None:
                 progress.update(task, completed=written)
             elif written % _PLAIN_EVERY == 0:
-                print(f"pulled {written} listings", file=sys.stderr)
+                terminal.note(f"pulled {written} listings", event="progress", pulled=written)
             if limit is not None and written >= limit:
                 break
     finally:
@@ -99,8 +94,8 @@ async def _pull(
 
 
 def _run(adapter: Any, query: dict[str, str], *, sold: bool, limit: int | None) -> int:
-    console = Console(stderr=True)
-    if not console.is_terminal:
+    console = terminal.err
+    if not console.is_terminal or terminal.json:
         return asyncio.run(
             _pull(adapter, query, sold=sold, limit=limit, out=sys.stdout, progress=None)
         )
@@ -112,8 +107,7 @@ def _run(adapter: Any, query: dict[str, str], *, sold: bool, limit: int | None) 
         )
 
 
-@app.command("pull")
-def pull(  # noqa: PLR0917  (typer maps each parameter to one CLI option)
+def pull(
     portal: Annotated[str, typer.Argument(help="A read adapter, e.g. one `adapters` lists.")],
     sold: Annotated[bool, typer.Option("--sold", help="Sold objects instead of listings.")] = False,
     query: Annotated[
@@ -123,28 +117,23 @@ def pull(  # noqa: PLR0917  (typer maps each parameter to one CLI option)
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Write at most this many listings.")
     ] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="The TOML file.")] = None,
     account: Annotated[str | None, typer.Option("--account", help="The account to use.")] = None,
 ) -> None:
     """Search PORTAL and write canonical listings as JSON Lines to stdout."""
     try:
         params = parse_query(query)
-        adapter = _load_adapter(portal, config, account)
+        adapter = _load_adapter(portal, terminal.config, account)
     except ConfigurationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
-    _log_to_stderr()
+        raise terminal.fail(str(exc)) from None
     try:
         written = _run(adapter, params, sold=sold, limit=limit)
     except ConfigurationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+        raise terminal.fail(str(exc)) from None
     except ListsyncError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
+        raise terminal.fail(str(exc), 1) from None
     except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
         raise typer.Exit(0) from None
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        raise typer.Exit(130) from None
-    print(f"pulled {written} listings from {portal}", file=sys.stderr)
+        raise terminal.fail("interrupted", 130) from None
+    terminal.summarise()
+    terminal.note(f"pulled {written} listings from {portal}", event="pulled", count=written)
