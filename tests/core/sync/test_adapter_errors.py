@@ -16,7 +16,7 @@ from listsync.adapter import Operation, OperationContext, OperationResult, Prepa
 from listsync.errors import FieldIssue, InvalidListingError
 from listsync.model import Listing, parse_listing
 from listsync.sync import BlockedEntry, FailedEntry, Outcome, PlannedEntry
-from listsync.syndicator import Syndicator, SyncSyndicator
+from listsync.syndicator import SyncSyndicator, Syndicator
 
 REFUSED = "L-REFUSED"
 CRASHES = "L-CRASHES"
