@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-import stamina
 
+from listsync.retry import RetryPolicy
 from listsync_booli import BooliAccount, BooliAdapter, BooliSettings
 from listsync_booli.sandbox import BooliSandbox
 
@@ -16,10 +16,9 @@ ALL_SWEDEN = {"bbox": "55,10,70,25"}
 
 
 @pytest.fixture
-def no_backoff() -> Iterator[None]:
-    """Retries without sleeping (the attempt count of the settings still applies)."""
-    with stamina.set_testing(True, attempts=50, cap=True):
-        yield
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries without backoff sleeps (the attempt count of the settings still applies)."""
+    monkeypatch.setattr(RetryPolicy, "_backoff", lambda self, attempts: 0.0)
 
 
 @pytest.fixture(scope="module")

@@ -30,9 +30,11 @@ def test_registered_under_its_name_with_read_capabilities() -> None:
 async def test_adapter_implements_the_read_protocol(
     sandbox: BooliSandbox, make_adapter: AdapterFactory
 ) -> None:
-    """The adapter satisfies ReadAdapter and its preflight is always empty."""
+    """The adapter satisfies ReadAdapter (and, read-only, has no prepare or preflight)."""
     adapter = make_adapter(sandbox)
     assert isinstance(adapter, ReadAdapter)
+    assert not hasattr(adapter, "prepare")
+    assert not hasattr(adapter, "preflight")
 
 
 async def test_search_returns_every_object_once(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from listsync_booli.cache import ResponseCache, cache_key
+from listsync_booli._cache import ResponseCache, cache_key
 from listsync_booli.sandbox import BooliSandbox
 
 from .conftest import ALL_SWEDEN, AdapterFactory

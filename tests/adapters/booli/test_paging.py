@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from listsync.errors import PortalBugError
-from listsync_booli.paging import Page, paginate
+from listsync_booli._paging import Page, paginate
 
 
 class FakeSearch:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from listsync_booli._query import BooliQuery
 from listsync_booli.errors import InvalidQueryError
-from listsync_booli.query import BooliQuery
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from listsync.sandbox import FaultConfig
+from listsync_booli.auth import BooliSigningAuth
 from listsync_booli.sandbox import BooliSandbox
-from listsync_booli.signing import BooliSigningAuth
 
 from .conftest import ALL_SWEDEN
 

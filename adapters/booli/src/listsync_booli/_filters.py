@@ -1,4 +1,5 @@
-"""Search filters of the BooliSandbox (PORTALS.md §2.3), applied to dataset objects."""
+"""Search filters of the BooliSandbox (the search parameters Booli documents), applied to
+dataset objects."""
 
 from __future__ import annotations
 

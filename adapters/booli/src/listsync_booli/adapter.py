@@ -1,9 +1,10 @@
 """The Booli read adapter: signed searches of `/listings` and `/sold` as canonical listings.
 
-Booli API v2 (portal-docs/booli-api-introduction-sv.txt; PORTALS.md §2). Booli is read-only:
-the adapter declares `READ` and `SEARCH` and implements `listsync.adapter.ReadAdapter`.
-Objects that cannot become canonical listings (see `mapping`) are skipped, logged as
-`booli_object_skipped` and counted in `skipped`.
+Booli is read-only: the adapter declares `READ` and `SEARCH` and implements
+`listsync.adapter.ReadAdapter` (no `prepare`: nothing is ever sent to Booli). This module only
+orchestrates: the query (`_query`), the paging (`_paging`), the endpoints (`client`) and the
+mapping of each object (`mapping`). Objects that cannot become canonical listings are skipped,
+logged as `booli_object_skipped` and counted in `skipped`.
 """
 
 from __future__ import annotations
@@ -13,49 +14,24 @@ from typing import ClassVar
 
 import httpx
 import structlog
-from pydantic import Field, SecretStr
 from typing_extensions import override
 
 from listsync.adapter import AccountSettings, AdapterSettings, Capability, CredentialStore
-from listsync.errors import FieldIssue, InvalidListingError
+from listsync.errors import InvalidListingError
+from listsync.http import PortalHttp
 from listsync.model import Listing
-from listsync_booli.cache import ResponseCache
-from listsync_booli.client import BooliClient, Kind, build_http
-from listsync_booli.errors import PORTAL
+from listsync_booli._cache import ResponseCache
+from listsync_booli._paging import Page, paginate
+from listsync_booli._query import BooliQuery
+from listsync_booli.auth import BooliSigningAuth
+from listsync_booli.client import ACCEPT, BooliClient, Kind
+from listsync_booli.errors import map_error
 from listsync_booli.mapping import booli_id_of, to_listing
-from listsync_booli.paging import DEFAULT_MAX_PAGES, DEFAULT_OVERLAP, Page, paginate
-from listsync_booli.query import MAX_LIMIT, BooliQuery
-from listsync_booli.signing import BooliSigningAuth
+from listsync_booli.settings import PORTAL, BooliAccount, BooliSettings
 
-__all__ = ["BooliAccount", "BooliAdapter", "BooliSettings"]
+__all__ = ["BooliAdapter"]
 
 log = structlog.stdlib.get_logger(__name__)
-
-
-class BooliSettings(AdapterSettings):
-    """Booli settings (`[portals.booli]`).
-
-    Attributes:
-        referer: sent as `Referer`; Booli asks callers to say who they are.
-        page_size: objects per request (Booli allows at most 500).
-        page_overlap: objects re-read per page so a changing result set skips nothing.
-        max_pages: hard cap on requests per search.
-        cache_ttl: response cache lifetime in seconds; 0 (the default) switches it off.
-    """
-
-    base_url: str = "https://api.booli.se"
-    referer: str | None = None
-    page_size: int = Field(default=MAX_LIMIT, ge=1, le=MAX_LIMIT)
-    page_overlap: int = Field(default=DEFAULT_OVERLAP, ge=0)
-    max_pages: int = Field(default=DEFAULT_MAX_PAGES, ge=1)
-    cache_ttl: float = Field(default=0.0, ge=0)
-
-
-class BooliAccount(AccountSettings):
-    """Booli credentials: the registered caller id and its private key."""
-
-    caller_id: SecretStr
-    api_key: SecretStr
 
 
 class BooliAdapter:
@@ -69,7 +45,7 @@ class BooliAdapter:
         credential_store: unused: Booli credentials are static and never renewed.
     """
 
-    name: ClassVar[str] = "booli"
+    name: ClassVar[str] = PORTAL
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.READ, Capability.SEARCH})
     settings_model: ClassVar[type[AdapterSettings]] = BooliSettings
     account_model: ClassVar[type[AccountSettings]] = BooliAccount
@@ -87,28 +63,19 @@ class BooliAdapter:
         self.settings = settings
         self.account_name = account_name
         self.skipped: list[InvalidListingError] = []
-        self.client = BooliClient(
-            build_http(
-                base_url=settings.base_url,
-                account=account_name,
-                auth=auth or BooliSigningAuth(account.caller_id, account.api_key),
-                transport=transport,
-                referer=settings.referer,
-                user_agent=settings.user_agent,
-                options={
-                    "timeout": settings.timeout,
-                    "max_concurrency": settings.max_concurrency,
-                    "requests_per_second": settings.requests_per_second,
-                    "max_attempts": settings.max_attempts,
-                    "max_retry_wait": settings.max_retry_wait,
-                },
-            ),
-            ResponseCache(settings.cache_ttl),
+        headers = {"Accept": ACCEPT}
+        if settings.referer:
+            headers["Referer"] = settings.referer
+        http = PortalHttp.from_settings(
+            settings,
+            portal=PORTAL,
+            account=account_name,
+            error_mapper=map_error,
+            auth=auth or BooliSigningAuth(account.caller_id, account.api_key),
+            transport=transport,
+            headers=headers,
         )
-
-    def preflight(self, listing: Listing) -> list[FieldIssue]:
-        """Always `[]`: Booli is read-only, so no listing is ever sent to it."""
-        return []
+        self.client = BooliClient(http, ResponseCache(settings.cache_ttl))
 
     async def check(self) -> None:
         """Make one small signed search; raises `AuthenticationError` (403) when refused."""

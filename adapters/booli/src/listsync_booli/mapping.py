@@ -1,6 +1,6 @@
 """Booli objects -> canonical listings (read direction). Pure functions, no I/O.
 
-Speaks Booli API v2 (`application/vnd.booli-v2+json`); field names per PORTALS.md §2.4.
+Speaks Booli API v2 (`application/vnd.booli-v2+json`), with the field names Booli documents.
 
 Policy for what Booli does not have:
 

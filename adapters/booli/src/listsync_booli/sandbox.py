@@ -1,4 +1,4 @@
-"""BooliSandbox: a stateful fake of Booli API v2 (portal-docs/booli-api-introduction-sv.txt).
+"""BooliSandbox: a stateful fake of Booli API v2, as Booli's API guide (in Swedish) describes it.
 
 It serves a deterministic dataset (`listings` for-sale objects and `sold` sold objects, drawn
 from `seed`) on `/listings`, `/sold`, `/areas`, `/listings/{id}` and `/sold/{id}`, and enforces
@@ -35,8 +35,8 @@ from typing_extensions import override
 from listsync.sandbox import FaultConfig, Sandbox, plain_text
 from listsync_booli._dataset import MUNICIPALITIES, area_record, make_object
 from listsync_booli._filters import FilterError, matches
-from listsync_booli.query import MAX_LIMIT
-from listsync_booli.signing import sign
+from listsync_booli.auth import sign
+from listsync_booli.settings import MAX_LIMIT
 
 __all__ = ["BooliSandbox"]
 

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from listsync_booli.signing import SIGNATURE_PARAMS
+from listsync_booli.auth import SIGNATURE_PARAMS
 
 __all__ = ["ResponseCache", "cache_key"]
 
@@ -27,7 +27,7 @@ def cache_key(path: str, params: Mapping[str, str]) -> CacheKey:
 
 
 class ResponseCache:
-    """Decoded JSON bodies by request, each kept for `ttl` seconds.
+    """Answers by request (as the client read them), each kept for `ttl` seconds.
 
     Args:
         ttl: lifetime in seconds; 0 disables the cache.

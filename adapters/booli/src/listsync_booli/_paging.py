@@ -1,7 +1,7 @@
 """Offset pagination over Booli searches that never skips, repeats or loops.
 
 Booli pages with `offset`/`limit` and reports `totalCount` on every page
-(portal-docs/booli-api-introduction-sv.txt, "Paginering"). The result set can change while we
+(Booli's API guide, section "Paginering"). The result set can change while we
 page (new listings arrive, others are sold), which shifts every later object by some positions.
 `paginate` survives that:
 
@@ -26,14 +26,11 @@ from typing import Any
 import structlog
 
 from listsync.errors import PortalBugError
-from listsync_booli.errors import PORTAL
+from listsync_booli.settings import DEFAULT_MAX_PAGES, DEFAULT_OVERLAP, PORTAL
 
-__all__ = ["DEFAULT_MAX_PAGES", "DEFAULT_OVERLAP", "FetchPage", "Page", "paginate"]
+__all__ = ["FetchPage", "Page", "paginate"]
 
 log = structlog.stdlib.get_logger(__name__)
-
-DEFAULT_OVERLAP = 10
-DEFAULT_MAX_PAGES = 10_000
 
 
 @dataclass(frozen=True)

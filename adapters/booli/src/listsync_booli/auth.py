@@ -1,4 +1,4 @@
-"""Booli request signing (Booli API v2, portal-docs/booli-api-introduction-sv.txt, "Autentisering").
+"""Booli request signing (Booli API v2; Booli's API guide, section "Autentisering").
 
 Every request carries four query parameters: `callerId`, `time` (unix seconds), `unique` (16
 random characters, new for every request and every retry) and

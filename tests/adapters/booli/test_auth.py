@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from listsync.http import PortalHttp
-from listsync_booli.errors import booli_error
-from listsync_booli.signing import BooliSigningAuth, new_unique, sign
+from listsync_booli.auth import BooliSigningAuth, new_unique, sign
+from listsync_booli.errors import map_error
 
 
 def sha1_hex(data: bytes) -> str:
@@ -86,13 +86,13 @@ async def test_every_retry_is_signed_with_a_new_unique_and_time(no_backoff: None
         portal="booli",
         account="default",
         base_url="https://api.booli.se",
-        error_mapper=booli_error,
+        error_mapper=map_error,
         auth=auth,
         transport=httpx.MockTransport(handler),
     )
     async with http:
         response = await http.request("GET", "/listings", params={"q": "nacka"})
-    assert response.status_code == 200
+    assert response.status == 200
     assert len(seen) == 2
     assert seen[0]["unique"] != seen[1]["unique"]
     assert [p["time"] for p in seen] == ["1000", "1001"]

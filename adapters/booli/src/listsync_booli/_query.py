@@ -1,4 +1,4 @@
-"""Booli search parameters (PORTALS.md §2.3), validated before anything is sent.
+"""Booli search parameters, validated before anything is sent.
 
 A search needs at least one location parameter: `q`, `center` (with `dim`), `bbox` or `areaId`.
 `limit` is at most 500 (the portal's documented maximum). Filters for sold prices and dates are
@@ -14,12 +14,12 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from listsync_booli.auth import SIGNATURE_PARAMS
 from listsync_booli.errors import InvalidQueryError
-from listsync_booli.signing import SIGNATURE_PARAMS
+from listsync_booli.settings import MAX_LIMIT
 
-__all__ = ["MAX_LIMIT", "OBJECT_TYPES", "BooliQuery"]
+__all__ = ["OBJECT_TYPES", "BooliQuery"]
 
-MAX_LIMIT = 500
 OBJECT_TYPES = frozenset(
     {"villa", "lägenhet", "gård", "tomt-mark", "fritidshus", "parhus", "radhus", "kedjehus"}
 )
