@@ -22,13 +22,17 @@ Write flow, per listing and portal:
 What an adapter may raise, and what the engine does with it (for the one listing concerned;
 never for the run):
 
-| raised from any adapter call for a listing | outcome of that listing |
-|---|---|
-| `InvalidListingError` (incl. `PortalValidationError`) | blocked: its issues (canonical paths, rule ids) in the report and `status`; nothing more is sent for it |
-| `AuthenticationError` | failed; the rest of that account's listings in the run fail at once with the same message |
-| `RateLimitedError`, `TransientError`, `UnknownOutcomeError` | retried as `listsync.http`'s one retry policy decides (the engine looks a non-idempotent operation up with `recover` before a resend); failed when it gives up |
-| `ConflictError`, `NotFoundError`, `PortalBugError`, other `PortalError` | failed, with the message (portal, account, request id) |
-| any other exception (a bug) | failed, recorded with its class and message; logged with its traceback |
+- `InvalidListingError` (incl. `PortalValidationError`): **blocked**; its issues (canonical
+  paths, rule ids) go to the report and `status`; nothing more is sent for that listing.
+- `AuthenticationError`: **failed**; the rest of that account's listings in the run fail at
+  once with the same message.
+- `RateLimitedError`, `TransientError`, `UnknownOutcomeError`: retried as the one retry policy
+  (`listsync.retry`) decides, inside `listsync.http` (the engine looks a non-idempotent
+  operation up with `recover` before resending it); **failed** when the policy gives up.
+- `ConflictError`, `NotFoundError`, `PortalBugError`, any other `PortalError`: **failed**, with
+  the message (portal, account, request id).
+- any other exception (a bug): **failed**, recorded with its class and message and logged with
+  its traceback.
 
 Adapters see portal answers as `Response` (status, headers, body, request id) through
 `listsync.http.PortalHttp`, which they build with `PortalHttp.from_settings` and never replace.
@@ -47,11 +51,15 @@ from listsync.adapter._diff import (
 )
 from listsync.adapter._protocols import Adapter, CustomPlan, Prepared, ReadAdapter, WriteAdapter
 from listsync.adapter._response import Response
+from listsync.adapter._settings import (
+    AccountSettings,
+    AdapterSettings,
+    check_header_value,
+    check_portal_url,
+)
 from listsync.adapter._types import (
     NON_IDEMPOTENT,
     OP_CAPABILITY,
-    AccountSettings,
-    AdapterSettings,
     Capability,
     CredentialStore,
     Operation,
@@ -96,6 +104,8 @@ __all__ = [
     "WriteAdapter",
     "apply_result_to_sent",
     "changed_fields",
+    "check_header_value",
+    "check_portal_url",
     "default_plan",
     "diff_projection",
     "new_item",

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from listsync.adapter._diff import ProjectionDiff
+from listsync.adapter._settings import AccountSettings, AdapterSettings
 from listsync.adapter._types import (
-    AccountSettings,
-    AdapterSettings,
     Capability,
     CredentialStore,
     Operation,

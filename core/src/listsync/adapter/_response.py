@@ -34,7 +34,16 @@ class Response:
         method / path: what was asked (the path without the query string), for messages.
     """
 
-    __slots__ = ("_parsed", "content", "headers", "method", "path", "portal", "request_id", "status")
+    __slots__ = (
+        "_parsed",
+        "content",
+        "headers",
+        "method",
+        "path",
+        "portal",
+        "request_id",
+        "status",
+    )
 
     def __init__(
         self,

@@ -20,8 +20,6 @@ from listsync.model import Listing
 __all__ = [
     "NON_IDEMPOTENT",
     "OP_CAPABILITY",
-    "AccountSettings",
-    "AdapterSettings",
     "Capability",
     "CredentialStore",
     "OpKind",
@@ -73,36 +71,6 @@ class TargetState(StrEnum):
     UNPUBLISHED = "unpublished"
     SOLD = "sold"
     ABSENT = "absent"
-
-
-class AdapterSettings(BaseModel):
-    """Portal-level settings; adapters subclass it with their own options.
-
-    Every setting can come from the TOML file (`[portals.<name>]`) or the environment
-    (`LISTSYNC_<PORTAL>_<SETTING>`).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    base_url: str
-    timeout: float = Field(default=30.0, gt=0)
-    max_concurrency: int = Field(default=16, ge=1)
-    requests_per_second: float | None = Field(default=None, gt=0)
-    max_attempts: int = Field(default=5, ge=1)
-    max_retry_wait: float = Field(default=60.0, ge=0)
-    user_agent: str | None = None
-
-
-class AccountSettings(BaseModel):
-    """One portal account (one agency's credentials); adapters subclass it.
-
-    `agencies` lists the agency `external_ref`s this account serves; the account named
-    `default` serves agencies that no other account lists.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    agencies: tuple[str, ...] = ()
 
 
 CredentialStore = Callable[[str, str, Mapping[str, str]], Awaitable[None]]
@@ -357,5 +325,3 @@ def _construct(model: type[_Model], fields: dict[str, Any], given: set[str]) -> 
     _SET_EXTRA(instance, None)
     _SET_PRIVATE(instance, None)
     return instance
-
-
