@@ -34,9 +34,9 @@ def credential_expiry(
     hemnet = HemnetSandbox(image_processing_seconds=0.0, key_lifetime_days=key_lifetime_s / DAY)
     immowelt = ImmoweltSandbox()
     settings: dict[str, dict[str, Any]] = {
-        "hemnet": hemnet.client_settings("http://hemnet.sandbox")
+        "hemnet": hemnet.client_settings("http://hemnet.sandbox.test")
         | {"rotate_within_hours": (key_lifetime_s - 1) / 3600},
-        "immowelt": immowelt.client_settings("http://immowelt.sandbox"),
+        "immowelt": immowelt.client_settings("http://immowelt.sandbox.test"),
     }
     done: list[EntryResult] = []
     stored: list[tuple[str, str, str]] = []

@@ -112,7 +112,7 @@ class InProcess:
     reports: list[RunReport] = field(default_factory=list)
 
     def settings(self) -> dict[str, dict[str, Any]]:
-        return {n: s.client_settings(f"http://{n}.sandbox") for n, s in self.sandboxes.items()}
+        return {n: s.client_settings(f"http://{n}.sandbox.test") for n, s in self.sandboxes.items()}
 
     def apply(self, listings: Path) -> RunReport:
         async def run() -> RunReport:

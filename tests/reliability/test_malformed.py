@@ -23,7 +23,7 @@ from .malformed import BASES, CANONICAL_PATH, MUTATIONS, broken_line, malformed_
 def syndicator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Syndicator]:
     """A syndicator for in-process sandboxes; the test only plans, and nothing may be sent."""
     sandboxes = new_sandboxes()
-    settings_ = {n: s.client_settings(f"http://{n}.sandbox") for n, s in sandboxes.items()}
+    settings_ = {n: s.client_settings(f"http://{n}.sandbox.test") for n, s in sandboxes.items()}
     state = tmp_path_factory.mktemp("malformed") / "state.sqlite"
     transports = {n: s.transport() for n, s in sandboxes.items()}
     syndicator = Syndicator(settings_, state=f"sqlite:///{state}", transports=transports)

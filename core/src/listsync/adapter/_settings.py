@@ -2,8 +2,10 @@
 
 Checked when they are built, whatever their source (TOML, environment, a dict from an
 embedding application): URLs are http(s) with a host, carry no user name or password, and use
-plain `http://` only towards this machine (loopback) unless `allow_insecure_http` says
-otherwise, because requests carry credentials; strings that end up in HTTP headers (the user
+plain `http://` only towards this machine (loopback) or a special-use test name that never
+resolves on the internet (`.test`, `.localhost`, `.invalid`, `.example`, as RFC 6761 and RFC 2606
+reserve them: in-process sandboxes use them) unless `allow_insecure_http` says otherwise,
+because requests carry credentials; strings that end up in HTTP headers (the user
 agent, every credential) hold no control characters (CR/LF would split a header) and only
 characters a header can carry.
 """
@@ -20,10 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 __all__ = ["AccountSettings", "AdapterSettings", "check_header_value", "check_portal_url"]
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+_SPECIAL_USE = (".test", ".localhost", ".invalid", ".example")
 
 
 def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
+    """True for this machine, or a name that never resolves on the internet."""
+    name = host.lower().rstrip(".")
+    if name in _LOOPBACK_NAMES or name.endswith(_SPECIAL_USE):
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -80,7 +85,7 @@ class AdapterSettings(BaseModel):
         allow_insecure_http: accept plain `http://` URLs to hosts other than loopback.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     base_url: str
     timeout: float = Field(default=30.0, gt=0)
@@ -126,7 +131,7 @@ class AccountSettings(BaseModel):
     to be sendable in an HTTP header (no control characters).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     agencies: tuple[str, ...] = ()
 
