@@ -9,15 +9,15 @@ from typing import Any
 import httpx
 import pytest
 
-from listsync.adapter import OperationContext, OperationResult, OpKind, Projection
+from listsync.adapter import OperationResult, OpKind, Projection
 from listsync.config import parse_portal_config
 from listsync.model import Listing, parse_listing
-from listsync.sync import apply_result_to_sent, diff_projection
-from listsync.testing import ManualClock
+from listsync.testing import Driver, ManualClock
 from listsync_immowelt import ImmoweltAccount, ImmoweltAdapter, ImmoweltSettings
+from listsync_immowelt.mapping import project
 from listsync_immowelt.sandbox import ImmoweltSandbox
 
-BASE_URL = "http://immowelt.sandbox.invalid"
+BASE_URL = "https://immowelt.sandbox.invalid"
 
 BASE_LISTING: dict[str, Any] = {
     "external_ref": "DE-1001",
@@ -84,37 +84,35 @@ def with_media(listing: Listing, *names: str) -> Listing:
     return parse_listing({**listing.model_dump(mode="json"), "media": urls})
 
 
-class Syncer:
-    """The engine's loop in miniature: project -> diff -> plan -> apply -> record what was sent."""
+def unchecked_projection(adapter: ImmoweltAdapter, listing: Listing) -> Projection:
+    """What `adapter.prepare` projects for `listing`, without the offline rules (to send a
+    listing `prepare` would block and see the sandbox refuse it)."""
+    return project(
+        listing,
+        software_name=adapter.settings.software_name,
+        external_customer_id=adapter.account.external_customer_id,
+    )
 
-    def __init__(self, adapter: ImmoweltAdapter) -> None:
-        self.adapter = adapter
-        self.sent: Projection | None = None
-        self.remote_id: str | None = None
-        self.item_ids: dict[str, str] = {}
-        self.applied: list[OpKind] = []
 
-    async def sync(self, listing: Listing) -> list[OperationResult]:
-        desired = self.adapter.project(listing)
-        ops = self.adapter.plan(diff_projection(self.sent, desired))
-        results = []
-        for op in ops:
-            ctx = OperationContext(
-                external_ref=listing.external_ref,
-                remote_id=self.remote_id,
-                projection=desired,
-                item_ids=dict(self.item_ids),
-                listing=listing,
-            )
-            result = await self.adapter.apply(op, ctx)
-            results.append(result)
-            self.applied.append(op.kind)
-            if op.kind is OpKind.CREATE:
-                self.remote_id = result.remote_id
-            if op.kind is OpKind.MEDIA_ADD and op.key and result.remote_id:
-                self.item_ids[op.key] = result.remote_id
-            self.sent = apply_result_to_sent(self.sent, desired, op, self.adapter.capabilities)
-        return results
+def prepared(adapter: ImmoweltAdapter, listing: Listing) -> Projection:
+    """`adapter.prepare(listing).projection` of a listing that breaks no rule."""
+    ready = adapter.prepare(listing)
+    assert ready.projection is not None, ready.issues
+    return ready.projection
+
+
+def payload_of(adapter: ImmoweltAdapter, listing: Listing) -> dict[str, Any]:
+    """The import payload `adapter` would send for `listing` (rules not checked)."""
+    return unchecked_projection(adapter, listing).fields
+
+
+async def sync(driver: Driver, listing: Listing) -> list[OperationResult]:
+    """`driver.sync(listing)`, returning the result of each operation applied."""
+    return [result for _, result in await driver.sync_steps(listing)]
+
+
+def applied_kinds(driver: Driver) -> list[OpKind]:
+    return [op.kind for op, _ in driver.applied]
 
 
 AdapterFactory = Callable[..., ImmoweltAdapter]

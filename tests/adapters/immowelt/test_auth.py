@@ -11,13 +11,23 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from listsync.errors import AuthenticationError, PermissionDeniedError
-from listsync.testing import ManualClock
+from listsync.adapter import OpKind, new_operation
+from listsync.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    PortalBugError,
+    PortalValidationError,
+    RateLimitedError,
+    RequestNotSentError,
+)
+from listsync.retry import observe
+from listsync.sandbox import FaultConfig
+from listsync.testing import Driver, ManualClock
 from listsync_immowelt import ImmoweltAdapter
 from listsync_immowelt.auth import token_client_class
 from listsync_immowelt.sandbox import SANDBOX_AUDIENCE, ImmoweltSandbox
 
-from .conftest import AdapterFactory, Syncer, make_listing, with_media
+from .conftest import AdapterFactory, make_listing, unchecked_projection, with_media
 
 ALL_NARROW = (
     "clim:listings:create clim:listings:read clim:listings:update "
@@ -36,9 +46,9 @@ async def test_one_token_serves_a_whole_lifecycle(
 ) -> None:
     """The token is fetched once, as a JSON body with audience and the narrow scopes, and
     every later request reuses it."""
-    syncer = Syncer(adapter)
-    await syncer.sync(with_media(make_listing(), "a.jpg"))
-    await syncer.sync(make_listing(living_area="90"))
+    driver = Driver(adapter)
+    await driver.sync(with_media(make_listing(), "a.jpg"))
+    await driver.sync(make_listing(living_area="90"))
     assert sandbox.token_requests == 1
     token_calls = [r for r in sandbox.requests if r.path == "/oauth/token"]
     assert len(token_calls) == 1
@@ -60,7 +70,7 @@ async def test_operations_setting_narrows_scopes_and_missing_scope_is_named(
     token_call = next(r for r in sandbox.requests if r.path == "/oauth/token")
     assert token_call.body["scope"] == "clim:listings:read"
     with pytest.raises(PermissionDeniedError) as denied:
-        await Syncer(reader).sync(make_listing())
+        await Driver(reader).sync(make_listing())
     assert denied.value.scope == "clim:listings:create"
     assert "clim:listings:create" in str(denied.value)
 
@@ -70,7 +80,7 @@ async def test_wildcard_scopes_only_when_configured(
 ) -> None:
     """Explicitly configured `:*` scopes are requested as given and authorise every call."""
     adapter = make_adapter(scopes=["clim:listings:*", "clim:medias:*"])
-    await Syncer(adapter).sync(with_media(make_listing(), "a.jpg"))
+    await Driver(adapter).sync(with_media(make_listing(), "a.jpg"))
     token_call = next(r for r in sandbox.requests if r.path == "/oauth/token")
     assert token_call.body["scope"] == "clim:listings:* clim:medias:*"
     assert "DE-1001" in sandbox.listings()
@@ -82,7 +92,7 @@ async def test_token_expiring_mid_run_is_renewed_once_before_any_request_fails(
     """When the clock reaches the token's leeway, concurrent requests trigger exactly one token
     request (authlib's lock) and none of them is refused."""
     adapter = make_adapter(token_leeway=300)
-    await Syncer(adapter).sync(make_listing())
+    await Driver(adapter).sync(make_listing())
     clock.advance(86400 - 200)  # inside the leeway, not yet expired on the portal
     found = await asyncio.gather(*(adapter.fetch("DE-1001", None) for _ in range(6)))
     assert all(record is not None for record in found)
@@ -95,7 +105,7 @@ async def test_revoked_token_gets_one_refresh_and_the_request_succeeds(
 ) -> None:
     """A token the portal stops accepting (401) is renewed once for many concurrent requests,
     which are retried and succeed."""
-    await Syncer(adapter).sync(make_listing())
+    await Driver(adapter).sync(make_listing())
     sandbox.expire_tokens()
     found = await asyncio.gather(*(adapter.fetch("DE-1001", None) for _ in range(5)))
     assert all(record is not None for record in found)
@@ -151,13 +161,17 @@ async def test_no_token_or_secret_in_logs_or_errors(
     adapter = make_adapter()
     messages: list[str] = []
     with capture_logs() as logs:
-        syncer = Syncer(adapter)
-        await syncer.sync(with_media(make_listing(), "a.jpg"))
+        driver = Driver(adapter)
+        await driver.sync(with_media(make_listing(), "a.jpg"))
         sandbox.expire_tokens()
-        await syncer.sync(make_listing(living_area="91"))
-        try:
-            await syncer.sync(make_listing(living_area="91", agent={"phone": "(030) 1"}))
-        except Exception as exc:
+        await driver.sync(make_listing(living_area="91"))
+        refused = make_listing(living_area="91", agent={"phone": "(030) 1"})
+        desired = unchecked_projection(adapter, refused)
+        try:  # sent past `prepare`, which would block it: the sandbox refuses it
+            await driver.apply(
+                new_operation(OpKind.UPDATE, changes=desired.fields), desired, refused
+            )
+        except PortalValidationError as exc:
             messages.append(str(exc))
     tokens = {
         r.headers["authorization"].split(" ", 1)[1]
@@ -172,6 +186,15 @@ async def test_no_token_or_secret_in_logs_or_errors(
     assert all(r.headers.get("user-agent", "").startswith("listsync/") for r in sandbox.requests)
 
 
+def _token_faults(fault: str, max_faults: int | None) -> FaultConfig:
+    """Faults on the token endpoint only (the one POST of a read)."""
+    if fault == "error":
+        return FaultConfig(
+            error_rate=1.0, error_statuses=(503,), methods=("POST",), max_faults=max_faults
+        )
+    return FaultConfig(rate_limit_rate=1.0, retry_after=0, methods=("POST",), max_faults=max_faults)
+
+
 @pytest.mark.parametrize("fault", ["error", "rate_limit"])
 async def test_token_endpoint_failure_is_retried_not_taken_for_a_token(
     make_adapter: AdapterFactory, sandbox: ImmoweltSandbox, fault: str
@@ -179,13 +202,121 @@ async def test_token_endpoint_failure_is_retried_not_taken_for_a_token(
     """A 503 or 429 from the token endpoint is not a token: authlib would store its body as
     one (no access_token -> KeyError). It is a retryable, nothing-sent error and the next
     attempt fetches a real token."""
-    from listsync.sandbox import FaultConfig
-
-    rates = {"error_rate": 1.0} if fault == "error" else {"rate_limit_rate": 1.0}
-    sandbox.set_faults(
-        FaultConfig(**rates, error_statuses=(503,), retry_after=0, methods=("POST",), max_faults=1)
-    )
+    sandbox.set_faults(_token_faults(fault, max_faults=1))
     adapter = make_adapter()
     assert await adapter.fetch("DE-1001", None) is None
     token_calls = [r for r in sandbox.requests if r.path == "/oauth/token"]
     assert [c.fault for c in token_calls] == [fault, None]
+
+
+@pytest.mark.parametrize("fault", ["error", "rate_limit"])
+async def test_a_failing_token_endpoint_is_tried_once_per_attempt_of_the_request(
+    make_adapter: AdapterFactory, sandbox: ImmoweltSandbox, fault: str
+) -> None:
+    """A token endpoint that keeps failing costs one token request per attempt of the request
+    it guards (3 attempts: 3 token requests, 2 retries), never a loop inside a loop; the
+    error is a retryable one saying nothing was sent (or the rate limit), and the listings
+    API saw no request."""
+    sandbox.set_faults(_token_faults(fault, max_faults=None))
+    adapter = make_adapter(max_attempts=3)
+    expected = RequestNotSentError if fault == "error" else RateLimitedError
+    with observe() as retries, pytest.raises(expected) as failed:
+        await adapter.fetch("DE-1001", None)
+    assert failed.value.portal == "immowelt"
+    assert len([r for r in sandbox.requests if r.path == "/oauth/token"]) == 3
+    assert [(r.what, r.attempts) for r in retries] == [
+        ("GET /listings/DE-1001", 1),
+        ("GET /listings/DE-1001", 2),
+    ]
+    assert [r for r in sandbox.requests if r.path.startswith("/v1/")] == []
+
+
+class _TokenAnswers(httpx.AsyncBaseTransport):
+    """The sandbox, except that the first token requests get `answers` (a response or an
+    exception each) instead; counts the token requests."""
+
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, answers: list[httpx.Response | Exception]
+    ) -> None:
+        self.inner = inner
+        self.answers = answers
+        self.token_calls = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            self.token_calls += 1
+            if self.answers:
+                answer = self.answers.pop(0)
+                if isinstance(answer, Exception):
+                    raise answer
+                return answer
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(503, text="<html>down</html>"),
+        httpx.ConnectError("refused"),
+        httpx.ReadError("connection reset"),
+    ],
+    ids=["503-html", "connect-error", "read-error"],
+)
+async def test_a_create_whose_token_fetch_failed_is_sent_once(
+    make_adapter: AdapterFactory,
+    sandbox: ImmoweltSandbox,
+    failure: httpx.Response | Exception,
+) -> None:
+    """A create whose token fetch failed (an error answer, or the connection to the token
+    endpoint failing at any point) never reached the listings API, so it is retried like any
+    request that was not sent, and the listing is created exactly once."""
+    transport = _TokenAnswers(sandbox.transport(), [failure])
+    adapter = make_adapter(transport=transport)
+    await Driver(adapter).sync(make_listing())
+    assert transport.token_calls == 2
+    creates = [r for r in sandbox.requests if (r.method, r.path) == ("POST", "/v1/listings")]
+    assert [r.status for r in creates] == [202]
+    assert list(sandbox.listings()) == ["DE-1001"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (httpx.Response(200, text="<html><body>Wartungsarbeiten</body></html>"), "Wartungs"),
+        (httpx.Response(200, content=b""), "an empty body"),
+        (httpx.Response(200, text='{"access_tok'), '{"access_tok'),
+        (httpx.Response(200, json=["a", "b"]), "not a JSON object"),
+        (httpx.Response(200, json={"token_type": "Bearer", "tok": "x"}), "['tok', 'token_type']"),
+        (httpx.Response(200, json={"access_token": "t", "expires_in": "soon"}), "expires_in"),
+        (httpx.Response(401, text="<html>Unauthorized</html>"), "Unauthorized"),
+    ],
+    ids=["html", "empty", "truncated", "array", "no-access-token", "odd-expiry", "401-html"],
+)
+async def test_an_answer_that_is_not_a_token_is_a_portal_bug_not_a_crash(
+    make_adapter: AdapterFactory, sandbox: ImmoweltSandbox, answer: httpx.Response, said: str
+) -> None:
+    """HTML, an empty or truncated body, or JSON of the wrong shape from the token endpoint
+    is a one-line PortalBugError naming the status and what was wrong (never a
+    JSONDecodeError, a KeyError or a "token" without access_token); it is not retried and the
+    listings API sees nothing. The adapter fetches a real token on the next call."""
+    transport = _TokenAnswers(sandbox.transport(), [answer])
+    adapter = make_adapter(transport=transport)
+    with pytest.raises(PortalBugError) as bad:
+        await adapter.fetch("DE-1001", None)
+    message = str(bad.value)
+    assert f"token endpoint answered {answer.status_code}" in message
+    assert said in message
+    assert "\n" not in message
+    assert bad.value.status_code == answer.status_code
+    assert transport.token_calls == 1
+    assert [r for r in sandbox.requests if r.path.startswith("/v1/")] == []
+    assert await adapter.fetch("DE-1001", None) is None
+    assert transport.token_calls == 2
+
+
+async def test_token_cache_folder_is_private(make_adapter: AdapterFactory, tmp_path: Path) -> None:
+    """A token cache folder the adapter creates is 0700 (the file in it 0600)."""
+    cache = tmp_path / "tokens" / "immowelt.json"
+    await make_adapter(token_cache_path=str(cache)).check()
+    assert stat.S_IMODE(cache.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600

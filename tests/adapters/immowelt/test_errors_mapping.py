@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
 
+from listsync.adapter import Response
 from listsync.errors import (
     ConflictError,
     NotFoundError,
@@ -17,22 +19,33 @@ from listsync.errors import (
 )
 from listsync.registry import ADAPTER_GROUP, SANDBOX_GROUP, Registry
 from listsync.sandbox import FaultConfig
+from listsync.testing import Driver
 from listsync_immowelt import ImmoweltAdapter
 from listsync_immowelt.errors import map_error
 from listsync_immowelt.mapping import canonical_path, from_immowelt_payload
 from listsync_immowelt.sandbox import ImmoweltSandbox
 
-from .conftest import AdapterFactory, Syncer, build_adapter, make_listing
+from .conftest import AdapterFactory, build_adapter, make_listing, payload_of, sync
 
 PROBLEM = "application/problem+json"
 
 
 def _response(
-    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> httpx.Response:
-    request = httpx.Request("POST", "https://api.example/v1/listings")
-    return httpx.Response(
-        status, json=body, headers={"Content-Type": PROBLEM, **(headers or {})}, request=request
+    status: int,
+    body: dict[str, Any] | bytes,
+    headers: dict[str, str] | None = None,
+    *,
+    request_id: str | None = None,
+) -> Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Response(
+        status,
+        httpx.Headers({"Content-Type": PROBLEM, **(headers or {})}),
+        content,
+        portal="immowelt",
+        request_id=request_id,
+        method="POST",
+        path="/v1/listings",
     )
 
 
@@ -113,7 +126,7 @@ async def test_injected_faults_are_problem_json_and_retried(
 def test_payload_mapping(adapter: ImmoweltAdapter) -> None:
     """Coordinates are GeoJSON [lon, lat], the country alpha-3, numbers JSON numbers, source
     fields from listing, settings and account; Hemnet codes in subcategory are ignored."""
-    payload = adapter.payload(make_listing(subcategory="602"))
+    payload = payload_of(adapter, make_listing(subcategory="602"))
     data = payload["data"]
     assert data["location"]["geometry"] == {"type": "Point", "coordinates": [13.3849, 52.5311]}
     assert data["location"]["country"] == "DEU"
@@ -171,7 +184,7 @@ def test_payload_leaves_out_what_is_missing(
     members are all missing goes too); empty strings and false stay; `media` comes last and
     is there even when empty."""
     listing = make_listing(**overrides, media=[])
-    payload = adapter.payload(listing)
+    payload = payload_of(adapter, listing)
     assert _empty_members(payload) == ["/media"]
     assert list(payload)[-1] == "media"
     assert payload["data"]["location"]["houseNumber"] == (listing.address.house_number or "")
@@ -185,7 +198,7 @@ def test_extensions_merge_and_point_back(adapter: ImmoweltAdapter) -> None:
     """`extensions.immowelt` is deep-merged into the payload, and pointers into it map to the
     extension path while other pointers keep their canonical field."""
     listing = make_listing(extensions={"immowelt": {"data": {"features": {"furnished": True}}}})
-    payload = adapter.payload(listing)
+    payload = payload_of(adapter, listing)
     assert payload["data"]["features"] == {"furnished": True}
     assert payload["data"]["estateType"] == "APARTMENT"
     assert canonical_path("/data/features/furnished", listing) == (
@@ -197,15 +210,16 @@ def test_extensions_merge_and_point_back(adapter: ImmoweltAdapter) -> None:
 
 
 def test_non_euro_amounts_are_flagged(adapter: ImmoweltAdapter) -> None:
-    """Immowelt takes EUR: a SEK price is a preflight error on its currency."""
-    issues = adapter.preflight(make_listing(asking_price={"currency": "SEK"}))
-    assert [(i.path, i.rule) for i in issues] == [("asking_price.currency", "currency")]
+    """Immowelt takes EUR: a SEK price is an error of `prepare` on its currency."""
+    ready = adapter.prepare(make_listing(asking_price={"currency": "SEK"}))
+    assert [(i.path, i.rule) for i in ready.issues] == [("asking_price.currency", "currency")]
+    assert ready.blocked
 
 
 def test_reverse_mapping_round_trips_the_main_fields(adapter: ImmoweltAdapter) -> None:
     """Reading a payload back restores the listing's identity, category, address and figures."""
     listing = make_listing(subcategory="PENTHOUSE")
-    back = from_immowelt_payload(adapter.payload(listing))
+    back = from_immowelt_payload(payload_of(adapter, listing))
     assert back["external_ref"] == "DE-1001"
     assert back["category"] == listing.category
     assert back["subcategory"] == "PENTHOUSE"
@@ -229,7 +243,7 @@ async def test_sandbox_serves_over_loopback() -> None:
         assert base_url.startswith("http://127.0.0.1:")
         adapter = build_adapter(sandbox, sandbox.clock, base_url=base_url, in_process=False)
         try:
-            results = await Syncer(adapter).sync(make_listing())
+            results = await sync(Driver(adapter), make_listing())
             record = await adapter.fetch("DE-1001", None)
         finally:
             await adapter.aclose()
@@ -238,17 +252,22 @@ async def test_sandbox_serves_over_loopback() -> None:
     assert sandbox.token_requests == 1
 
 
-def test_a_projection_is_its_own_listing_s_after_any_preflight(adapter: ImmoweltAdapter) -> None:
-    """`project` takes the payload `preflight` built only for that very listing (the one the
-    planner projects next), and only once: a projection after another listing's preflight is
-    that listing's own, and two projections never share a payload."""
+def test_prepare_builds_each_listing_s_own_projection(adapter: ImmoweltAdapter) -> None:
+    """`prepare` keeps nothing between calls: each answer is its own listing's, two answers
+    for one listing are equal without sharing a payload, and a blocked listing has issues and
+    no projection."""
     first = make_listing()
     second = make_listing(external_ref="DE-2002", media=[{"url": "https://img.example.de/9.jpg"}])
-    adapter.preflight(first)
-    projected = adapter.project(second)
+    adapter.prepare(first)
+    projected = adapter.prepare(second).projection
+    assert projected is not None
     assert projected.fields["metadata"]["source"]["externalId"] == "DE-2002"
     assert [m.payload["fileName"] for m in projected.media] == ["9.jpg"]
-    adapter.preflight(first)
-    once, again = adapter.project(first), adapter.project(first)
+    once, again = adapter.prepare(first).projection, adapter.prepare(first).projection
+    assert once is not None
+    assert again is not None
     assert once == again
     assert once.fields["data"] is not again.fields["data"]
+    blocked = adapter.prepare(make_listing(agent={"phone": "(030) 1"}))
+    assert blocked.projection is None
+    assert [(i.path, i.rule) for i in blocked.issues] == [("agent.phone", "rule-03")]

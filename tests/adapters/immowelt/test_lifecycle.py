@@ -9,11 +9,11 @@ from structlog.testing import capture_logs
 from listsync.adapter import Operation, OperationContext, OpKind, PortalStatus
 from listsync.errors import InvalidListingError, UnknownOutcomeError
 from listsync.sandbox import FaultConfig
-from listsync.testing import ManualClock
+from listsync.testing import Driver, ManualClock
 from listsync_immowelt import ImmoweltAdapter
 from listsync_immowelt.sandbox import ImmoweltSandbox
 
-from .conftest import AdapterFactory, Syncer, make_listing, with_media
+from .conftest import AdapterFactory, applied_kinds, make_listing, prepared, sync, with_media
 
 
 def _writes(sandbox: ImmoweltSandbox) -> list[tuple[str, str]]:
@@ -23,10 +23,10 @@ def _writes(sandbox: ImmoweltSandbox) -> list[tuple[str, str]]:
 async def test_full_lifecycle(adapter: ImmoweltAdapter, sandbox: ImmoweltSandbox) -> None:
     """Media are uploaded before the create that references them; an update is one full PUT;
     an unchanged listing sends nothing; the listing reads back; withdrawal deletes it."""
-    syncer = Syncer(adapter)
+    driver = Driver(adapter)
     listing = with_media(make_listing(), "front.jpg", "kitchen.jpg")
-    await syncer.sync(listing)
-    assert syncer.applied == [OpKind.MEDIA_ADD, OpKind.MEDIA_ADD, OpKind.CREATE]
+    await driver.sync(listing)
+    assert applied_kinds(driver) == [OpKind.MEDIA_ADD, OpKind.MEDIA_ADD, OpKind.CREATE]
     stored = sandbox.listings()["DE-1001"]
     assert [m["externalMediaId"] for m in stored["media"]] == list(sandbox.uploaded)
     assert all(content.startswith(b"\xff\xd8") for content in sandbox.uploaded.values())
@@ -38,14 +38,14 @@ async def test_full_lifecycle(adapter: ImmoweltAdapter, sandbox: ImmoweltSandbox
 
     before = len(_writes(sandbox))
     updated = with_media(make_listing(asking_price={"amount": "430000"}), "front.jpg")
-    await syncer.sync(updated)
+    await driver.sync(updated)
     assert _writes(sandbox)[before:] == [("PUT", "/v1/listings/DE-1001")]
     assert sandbox.listings()["DE-1001"]["data"]["prices"]["buy"] == {"amount": 430000}
     assert len(sandbox.listings()["DE-1001"]["media"]) == 1
 
-    assert await syncer.sync(updated) == []
+    assert await driver.sync(updated) == []
 
-    record = await adapter.fetch("DE-1001", syncer.remote_id)
+    record = await adapter.fetch("DE-1001", driver.remote_id)
     assert record is not None
     assert record.status is PortalStatus.LIVE
     assert record.listing is not None
@@ -55,7 +55,7 @@ async def test_full_lifecycle(adapter: ImmoweltAdapter, sandbox: ImmoweltSandbox
     assert record.listing.coordinates is not None
     assert record.listing.coordinates.lon == pytest.approx(13.3849)
 
-    results = await syncer.sync(make_listing(status="withdrawn"))
+    results = await sync(driver, make_listing(status="withdrawn"))
     assert [r.status for r in results] == [PortalStatus.DELETED]
     assert "DE-1001" not in sandbox.listings()
     assert await adapter.fetch("DE-1001", None) is None
@@ -67,7 +67,7 @@ async def test_paging_through_all_listings(
     """`remote_ids` follows nextPageToken (page size 3) and yields each listing exactly once."""
     refs = [f"DE-{n}" for n in range(2000, 2008)]
     for ref in refs:
-        await Syncer(adapter).sync(make_listing(external_ref=ref))
+        await Driver(adapter).sync(make_listing(external_ref=ref))
     seen = [listing_id async for listing_id in adapter.remote_ids()]
     assert seen == refs
     pages = [r for r in sandbox.requests if r.method == "GET" and r.path == "/v1/listings"]
@@ -79,14 +79,14 @@ async def test_sold_listing_is_deleted_and_draft_is_never_sent(
     adapter: ImmoweltAdapter, sandbox: ImmoweltSandbox
 ) -> None:
     """Immowelt v1 has no sold endpoint: a sold listing is removed; a draft is not created."""
-    syncer = Syncer(adapter)
-    assert await syncer.sync(make_listing(status="draft")) == []
-    await syncer.sync(make_listing())
+    driver = Driver(adapter)
+    assert await driver.sync(make_listing(status="draft")) == []
+    await driver.sync(make_listing())
     sold = make_listing(
         status="sold", sale={"price": {"amount": "440000", "currency": "EUR"}, "date": "2026-05-01"}
     )
-    await syncer.sync(sold)
-    assert syncer.applied[-1] is OpKind.DELETE
+    await driver.sync(sold)
+    assert applied_kinds(driver)[-1] is OpKind.DELETE
     assert sandbox.listings() == {}
 
 
@@ -94,9 +94,8 @@ async def test_create_of_an_existing_listing_replaces_it(
     make_adapter: AdapterFactory, sandbox: ImmoweltSandbox
 ) -> None:
     """A create that meets 409 (the listing exists) is completed with a PUT."""
-    await Syncer(make_adapter()).sync(make_listing())
-    fresh = Syncer(make_adapter())
-    results = await fresh.sync(make_listing(living_area="70"))
+    await Driver(make_adapter()).sync(make_listing())
+    results = await sync(Driver(make_adapter()), make_listing(living_area="70"))
     assert [r.remote_id for r in results] == ["DE-1001"]
     assert _writes(sandbox)[-2:] == [("POST", "/v1/listings"), ("PUT", "/v1/listings/DE-1001")]
     assert sandbox.listings()["DE-1001"]["data"]["spaces"]["residential"]["livingSpace"] == 70
@@ -109,7 +108,7 @@ async def test_lost_create_response_is_recovered_by_lookup(
     listing = make_listing()
     await adapter.check()
     sandbox.set_faults(FaultConfig(drop_rate=1.0, methods=("POST",), exclude_paths=("/oauth",)))
-    projection = adapter.project(listing)
+    projection = prepared(adapter, listing)
     ctx = OperationContext(external_ref="DE-1001", remote_id=None, projection=projection)
     op = Operation(kind=OpKind.CREATE, payload=projection.fields)
     with pytest.raises(UnknownOutcomeError):
@@ -144,7 +143,7 @@ async def test_missed_upload_window_retries_the_whole_media_step(
     successful upload; the listing then attaches the media."""
     adapter = make_adapter(transport=_SlowFirstUpload(sandbox.transport(), clock))
     with capture_logs() as logs:
-        await Syncer(adapter).sync(with_media(make_listing(), "front.jpg"))
+        await Driver(adapter).sync(with_media(make_listing(), "front.jpg"))
     media_posts = [r for r in sandbox.requests if r.path == "/v1/medias"]
     uploads = [r.status for r in sandbox.requests if r.path.startswith("/_upload/")]
     assert len(media_posts) == 2
@@ -159,7 +158,7 @@ async def test_media_expired_before_attach_is_uploaded_again(
     """When the create comes more than 60 s after the upload, the sandbox refuses the stale
     media reference; the adapter uploads it again and the create succeeds."""
     listing = with_media(make_listing(), "front.jpg")
-    projection = adapter.project(listing)
+    projection = prepared(adapter, listing)
     ctx = OperationContext(
         external_ref="DE-1001", remote_id=None, projection=projection, listing=listing
     )
@@ -178,7 +177,7 @@ async def test_image_missing_on_the_mirror_is_an_invalid_listing(
     """A media URL the mirror cannot serve fails the step with the canonical media path."""
     listing = with_media(make_listing(), "ok.jpg", "missing.jpg")
     with pytest.raises(InvalidListingError) as invalid:
-        await Syncer(adapter).sync(listing)
+        await Driver(adapter).sync(listing)
     assert [i.path for i in invalid.value.issues] == ["media[1].url"]
 
 
@@ -186,10 +185,10 @@ async def test_listings_expire_90_days_after_last_write(
     adapter: ImmoweltAdapter, sandbox: ImmoweltSandbox, clock: ManualClock
 ) -> None:
     """The sandbox deletes a listing 90 days after its last write, as the portal's does."""
-    syncer = Syncer(adapter)
-    await syncer.sync(make_listing())
+    driver = Driver(adapter)
+    await driver.sync(make_listing())
     clock.advance(60 * 86400)
-    await syncer.sync(make_listing(living_area="80"))
+    await driver.sync(make_listing(living_area="80"))
     clock.advance(60 * 86400)
     assert "DE-1001" in sandbox.listings()
     clock.advance(31 * 86400)
@@ -203,7 +202,7 @@ async def test_accounts_are_isolated(
     """Each API client sees only its own listings; the request log names the client."""
     first = make_adapter()
     second = make_adapter(account="agency-b")
-    await Syncer(first).sync(make_listing())
+    await Driver(first).sync(make_listing())
     assert await second.fetch("DE-1001", None) is None
     assert [i async for i in second.remote_ids()] == []
     principals = {r.principal for r in sandbox.requests if r.path.startswith("/v1/")}

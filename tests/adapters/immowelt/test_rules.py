@@ -1,4 +1,4 @@
-"""The 21 business rules: offline preflight and the sandbox agree on every case."""
+"""The 21 business rules: offline `prepare` and the sandbox agree on every case."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from listsync.adapter import Operation, OperationContext, OpKind
+from listsync.adapter import Operation, OperationContext, OpKind, diff_projection
 from listsync.errors import InvalidListingError, PortalValidationError, Severity
 from listsync.model import Listing
-from listsync.sync import diff_projection
+from listsync.testing import Driver
 from listsync_immowelt import ImmoweltAdapter
 from listsync_immowelt.mapping import to_immowelt_payload
 from listsync_immowelt.rules import RULES, check_all, rule_21_text_content
 
-from .conftest import Syncer, make_listing
+from .conftest import make_listing, prepared, sync, unchecked_projection
 
 _EXT = "extensions.immowelt"
 _PROJECT_SOURCE = {"externalProjectId": "P-1", "offererEstateGroupId": "G-1"}
@@ -157,24 +157,24 @@ async def test_the_valid_base_listing_passes_offline_and_on_the_sandbox(
 ) -> None:
     """The base listing breaks no rule offline and the sandbox accepts it."""
     listing = make_listing()
-    assert adapter.preflight(listing) == []
-    results = await Syncer(adapter).sync(listing)
+    assert adapter.prepare(listing).issues == ()
+    results = await sync(Driver(adapter), listing)
     assert [r.remote_id for r in results] == ["DE-1001"]
 
 
 @pytest.mark.parametrize("rule", sorted(CASES))
 async def test_offline_rules_and_sandbox_agree(adapter: ImmoweltAdapter, rule: str) -> None:
     """A listing breaking one rule is caught offline at the right canonical path and JSON
-    pointer, and the sandbox refuses the same payload (sent bypassing preflight) with the same
+    pointer, and the sandbox refuses the same payload (sent past `prepare`) with the same
     pointers, which map back to the same canonical paths."""
     overrides, expected = CASES[rule]
     listing = make_listing(**overrides)
 
-    offline = adapter.preflight(listing)
+    offline = adapter.prepare(listing).issues
     assert {i.rule for i in offline} == {rule}
     assert {(i.path, i.portal_field) for i in offline} == set(expected)
 
-    projection = adapter.project(listing)
+    projection = unchecked_projection(adapter, listing)
     ctx = OperationContext(
         external_ref=listing.external_ref, remote_id=None, projection=projection, listing=listing
     )
@@ -189,17 +189,22 @@ async def test_offline_rules_and_sandbox_agree(adapter: ImmoweltAdapter, rule: s
 async def test_rule_11_estate_type_change_is_blocked_offline_and_refused_online(
     adapter: ImmoweltAdapter,
 ) -> None:
-    """Changing the estate type of a sent listing raises before sending (rule 11), and the
-    sandbox refuses the same PUT at /data/estateType."""
-    syncer = Syncer(adapter)
-    await syncer.sync(make_listing())
+    """Changing the estate type of a sent listing is refused by `plan` before sending (rule
+    11, at `category`, saying what to do instead), and the sandbox refuses the same PUT at
+    /data/estateType. Withdrawing the listing is still planned."""
+    driver = Driver(adapter)
+    await driver.sync(make_listing())
     changed = make_listing(category="house_detached")
-    desired = adapter.project(changed)
+    desired = prepared(adapter, changed)
     with pytest.raises(InvalidListingError) as blocked:
-        adapter.plan(diff_projection(syncer.sent, desired))
+        adapter.plan(diff_projection(driver.sent, desired))
     assert [(i.rule, i.path, i.portal_field) for i in blocked.value.issues] == [
         ("rule-11", "category", "/data/estateType")
     ]
+    message = blocked.value.issues[0].message
+    assert "APARTMENT -> HOUSE" in message
+    assert "new external_ref" in message
+    assert "keep the category" in message
     ctx = OperationContext(
         external_ref="DE-1001", remote_id="DE-1001", projection=desired, listing=changed
     )
@@ -208,6 +213,9 @@ async def test_rule_11_estate_type_change_is_blocked_offline_and_refused_online(
     assert [(i.path, i.portal_field) for i in refused.value.issues] == [
         ("category", "/data/estateType")
     ]
+    withdrawn = prepared(adapter, make_listing(category="house_detached", status="withdrawn"))
+    ops = adapter.plan(diff_projection(driver.sent, withdrawn))
+    assert [op.kind for op in ops] == [OpKind.DELETE]
 
 
 # -- check_all: one walk, shared by the rules ----------------------------------------------
@@ -319,7 +327,7 @@ def _shape_cases() -> dict[str, tuple[dict[str, Any], str, str]]:
         if kind != "object"
     }
     for kind, odd in _NOT_TEXT.items():
-        for pointer, data, rule in [
+        shapes: list[tuple[str, dict[str, Any], int]] = [
             ("/data/estateSubTypes/apartment", {"estateSubTypes": {"apartment": odd}}, 6),
             ("/data/distributionType", {"distributionType": odd}, 7),
             ("/data/distributionSubType", {"distributionSubType": odd}, 7),
@@ -348,7 +356,8 @@ def _shape_cases() -> dict[str, tuple[dict[str, Any], str, str]]:
                 {"projectDistributionType": "BUY", "projectDistributionSubType": odd},
                 9,
             ),
-        ]:
+        ]
+        for pointer, data, rule in shapes:
             rent = "-rent" if data.get("distributionType") == "RENT" else ""
             cases[f"{pointer[6:]}{rent}-{kind}"] = _shape_case(data, pointer, rule)
     return cases
@@ -364,12 +373,12 @@ async def test_odd_extension_shapes_block_the_listing_offline_and_on_the_sandbox
     """A value of the wrong JSON type where a rule reads a vocabulary field (an array for
     `estateSubTypes`, an object for `distributionSubType`, ...) is one blocking error at that
     field's extension path naming the type Immowelt expects, not an exception; the sandbox
-    refuses the same payload (sent bypassing preflight) with a 400 at the same field."""
+    refuses the same payload (sent past `prepare`) with a 400 at the same field."""
     extension, pointer, rule = SHAPE_CASES[case]
     listing = make_listing(extensions={"immowelt": extension})
     path = _EXT + pointer.replace("/", ".")
 
-    offline = adapter.preflight(listing)
+    offline = adapter.prepare(listing).issues
     assert [(i.rule, i.path, i.portal_field, i.severity) for i in offline] == [
         (rule, path, pointer, Severity.ERROR)
     ]
@@ -403,8 +412,8 @@ async def test_sandbox_refuses_objects_of_the_wrong_type_with_a_400(
 
 
 async def _refused_create(adapter: ImmoweltAdapter, listing: Listing) -> PortalValidationError:
-    """Send `listing`'s create without preflight; the sandbox must refuse it with a 400."""
-    projection = adapter.project(listing)
+    """Send `listing`'s create past `prepare`; the sandbox must refuse it with a 400."""
+    projection = unchecked_projection(adapter, listing)
     ctx = OperationContext(
         external_ref=listing.external_ref, remote_id=None, projection=projection, listing=listing
     )

@@ -1,8 +1,12 @@
 """listsync adapter for Immowelt (AVIV Group listing import API v1).
 
-Docs: ../shared/portal-docs/immowelt-listing-import-api.txt; PORTALS.md §3.
+Modules: `settings` (the `PORTAL` name, settings and account), `auth` (OAuth2 client
+credentials), `client` (the endpoints), `mapping` (listing <-> payload), `rules` (the 21
+business rules, offline), `errors` (`map_error`), `adapter` (orchestration), `sandbox` (the
+fake portal).
 """
 
-from listsync_immowelt.adapter import ImmoweltAccount, ImmoweltAdapter, ImmoweltSettings
+from listsync_immowelt.adapter import ImmoweltAdapter
+from listsync_immowelt.settings import ImmoweltAccount, ImmoweltSettings
 
 __all__ = ["ImmoweltAccount", "ImmoweltAdapter", "ImmoweltSettings"]

@@ -12,7 +12,8 @@ from typing import Any, TypeGuard
 from listsync.errors import FieldIssue
 from listsync.model import Listing
 from listsync_immowelt._payload import Leaf, Payload, leaves_under, value_at
-from listsync_immowelt.mapping import PORTAL, canonical_path
+from listsync_immowelt.mapping import canonical_path
+from listsync_immowelt.settings import PORTAL
 
 MAX_TEXT = 3999
 MAX_SPACE = 99_999_999

@@ -1,7 +1,7 @@
 """Server-side business rules of the Immowelt sandbox.
 
-Written separately from `rules.py` on purpose, from the same document
-(../shared/portal-docs/immowelt-listing-import-api.txt, "Business Rules"), so that the test
+Written separately from `rules.py` on purpose, from the same source (the "Business Rules" of
+Immowelt's listing import API document), so that the test
 comparing offline preflight with the sandbox compares two implementations, not one. Each check
 appends `{"name": <JSON pointer>, "reason": ...}` entries, the portal's `errors[]` format.
 """

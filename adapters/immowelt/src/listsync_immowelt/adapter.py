@@ -1,31 +1,30 @@
-"""The Immowelt write adapter (AVIV listing import API v1).
+"""The Immowelt write adapter (AVIV listing import API v1): orchestration only.
 
-Docs: ../shared/portal-docs/immowelt-listing-import-api.txt and PORTALS.md §3. Orchestration
-only: the wire calls are in `client.py`, the payload in `mapping.py`, the rules in `rules.py`.
+The settings are in `settings.py`, the token in `auth.py`, the wire calls in `client.py`, the
+payload in `mapping.py`, the rules in `rules.py` and the error answers in `errors.py`.
 
 Lifecycle: a created listing is published (no PUBLISH step). for_sale / coming_soon project to
-PUBLISHED; draft, withdrawn and sold project to ABSENT, i.e. DELETE: v1 has no sold endpoint and
-`management.marketStatus` is not confirmed for this API (PORTALS.md §3.8), so the documents only
-support removing a sold listing. Updates are full, idempotent PUTs of the whole projection.
+PUBLISHED; draft, withdrawn and sold project to ABSENT, i.e. DELETE: Immowelt's listing import
+API document has no sold endpoint in v1 and does not confirm `management.marketStatus` for this
+API, so it only supports removing a sold listing. Updates are full, idempotent PUTs of the
+whole projection.
 
 Media: `MEDIA_ADD` asks `POST /medias` for a presigned URL and uploads the bytes within the 60 s
 window (asking again when the window was missed); the listing's `media[]` references it by
 `externalMediaId`, so the create/update that follows attaches it. `plan()` therefore orders
 media additions before the create/update. Media removal needs no call: the next PUT drops the
-reference.
+reference. `plan()` also blocks an update that would change the estate type (rule 11).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from pydantic import Field, SecretStr, field_validator
 
 from listsync.adapter import (
     AccountSettings,
@@ -37,11 +36,12 @@ from listsync.adapter import (
     OperationResult,
     OpKind,
     PortalStatus,
+    Prepared,
     ProjectedItem,
-    Projection,
+    ProjectionDiff,
     RemoteRecord,
     TargetState,
-    _item,
+    default_plan,
 )
 from listsync.errors import (
     ConflictError,
@@ -51,122 +51,29 @@ from listsync.errors import (
     PortalError,
     PortalValidationError,
 )
-from listsync.http import PortalHttp
-from listsync.model import Listing, ListingStatus, parse_listing
-from listsync.sync import ProjectionDiff, default_plan
-from listsync_immowelt.auth import SCOPES, ImmoweltAuth, TokenManager, narrow_scopes
-from listsync_immowelt.client import ImmoweltClient
+from listsync.http import PortalHttp, user_agent
+from listsync.model import Listing, parse_listing
+from listsync_immowelt.auth import ImmoweltAuth, TokenManager
+from listsync_immowelt.client import REQUEST_ID_HEADER, ImmoweltClient
 from listsync_immowelt.errors import map_error, with_listing_paths
-from listsync_immowelt.mapping import (
-    PORTAL,
-    from_immowelt_payload,
-    media_file_name,
-    media_refs,
-    to_immowelt_payload,
-)
-from listsync_immowelt.rules import check_all, rule_11_estate_type_unchanged
+from listsync_immowelt.mapping import from_immowelt_payload, project
+from listsync_immowelt.rules import check_all, currency_issues, rule_11_estate_type_unchanged
+from listsync_immowelt.settings import PORTAL, ImmoweltAccount, ImmoweltSettings
 
-__all__ = ["ImmoweltAccount", "ImmoweltAdapter", "ImmoweltSettings"]
+__all__ = ["ImmoweltAdapter"]
 
 log = structlog.stdlib.get_logger(__name__)
 
-SANDBOX_BASE_URL = "https://api.aviv-group.com/sandbox/import-listings/v1"
-PRODUCTION_BASE_URL = "https://api.aviv-group.com/import-listings/v1"
-TOKEN_URL = "https://auth.api.aviv-group.com/oauth/token"  # noqa: S105  (a URL, not a secret)
-_KNOWN_SCOPES = frozenset({*SCOPES.values(), "clim:listings:*", "clim:medias:*"})
-_PUBLISHED = frozenset({ListingStatus.FOR_SALE, ListingStatus.COMING_SOON})
 
-
-class ImmoweltSettings(AdapterSettings):
-    """Portal-level settings.
-
-    Attributes:
-        base_url: API root including `/v1`; defaults to the portal's sandbox (production is
-            `https://api.aviv-group.com/import-listings/v1`).
-        token_url: the OAuth2 token endpoint.
-        audience: the token `audience`; defaults to `base_url` (inferred, PORTALS.md §3.2).
-        scopes: "narrow" requests only the scopes `operations` need; or an explicit list
-            (the `clim:listings:*` / `clim:medias:*` forms only when listed here).
-        operations: the operations this installation performs (default: all capabilities).
-        software_name: `metadata.source.softwareName`.
-        token_leeway: seconds before expiry at which the token is renewed.
-        media_mirror: fetch media bytes from `{media_mirror}/{host}{path}` instead of the URL.
-        media_upload_attempts: how often a missed 60 s upload window is retried.
-    """
-
-    base_url: str = SANDBOX_BASE_URL
-    token_url: str = TOKEN_URL
-    audience: str | None = None
-    scopes: Literal["narrow"] | tuple[str, ...] = "narrow"
-    operations: tuple[Capability, ...] | None = None
-    software_name: str = Field(default="listsync", min_length=1)
-    token_leeway: int = Field(default=300, ge=0)
-    media_mirror: str | None = None
-    media_upload_attempts: int = Field(default=3, ge=1)
-    # AVIV's sibling Seeker Leads API allows 10 concurrent requests (PORTALS.md §3.7).
-    max_concurrency: int = Field(default=10, ge=1)
-
-    @field_validator("scopes")
-    @classmethod
-    def _known_scopes(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
-        if isinstance(value, tuple):
-            unknown = sorted(set(value) - _KNOWN_SCOPES)
-            if unknown:
-                raise ValueError(f"unknown scope(s) {unknown}; scopes are case sensitive")
-        return value
-
-
-class ImmoweltAccount(AccountSettings):
-    """One Immowelt API client (one agency or customer)."""
-
-    client_id: str = Field(min_length=1)
-    client_secret: SecretStr
-    external_customer_id: str = Field(min_length=1)
-    token_cache_path: Path | None = None
-
-
-class _Built(NamedTuple):
-    """A listing's payload and `media_refs`, as `preflight` hands them to `project`."""
-
-    listing: Listing
-    payload: dict[str, Any]
-    media: list[tuple[str, str]]
-
-
-def _target(listing: Listing) -> TargetState:
-    return TargetState.PUBLISHED if listing.status in _PUBLISHED else TargetState.ABSENT
-
-
-def _currency_issues(listing: Listing) -> list[FieldIssue]:
-    rent, auction, fee = listing.rent, listing.auction, listing.brokerage_fee
-    money = {
-        "asking_price": listing.asking_price,
-        "monthly_fee": listing.monthly_fee,
-        "rent.base": rent.base if rent else None,
-        "rent.total": rent.total if rent else None,
-        "rent.service_charges": rent.service_charges if rent else None,
-        "rent.heating": rent.heating if rent else None,
-        "rent.deposit": rent.deposit if rent else None,
-        "auction.minimum_bid": auction.minimum_bid if auction else None,
-        "auction.starting_price": auction.starting_price if auction else None,
-        "brokerage_fee.amount": fee.amount if fee else None,
-    }
-    return [
-        FieldIssue(
-            path=f"{path}.currency",
-            message=f"Immowelt takes amounts in EUR, not {m.currency}",
-            portal=PORTAL,
-            rule="currency",
-        )
-        for path, m in money.items()
-        if m is not None and m.currency != "EUR"
-    ]
+def _text(value: Any) -> str | None:
+    """A string member of an answer, None when absent or of another type (informational)."""
+    return value if isinstance(value, str) and value else None
 
 
 class ImmoweltAdapter:
     """Writes listings to Immowelt for one API client (account)."""
 
-    name: ClassVar[str] = "immowelt"
+    name: ClassVar[str] = PORTAL
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.CREATE, Capability.UPDATE, Capability.DELETE, Capability.MEDIA, Capability.READ}
     )
@@ -186,7 +93,7 @@ class ImmoweltAdapter:
         self.settings = settings
         self.account = account
         self.account_name = account_name
-        self.scopes = self._scopes(settings)
+        self.scopes = settings.requested_scopes(self.capabilities)
         self.tokens = TokenManager(
             client_id=account.client_id,
             client_secret=account.client_secret.get_secret_value(),
@@ -198,27 +105,13 @@ class ImmoweltAdapter:
             leeway=settings.token_leeway,
             clock=clock,
             transport=transport,
-            headers={"User-Agent": self._user_agent()},
+            headers={"User-Agent": user_agent(settings.user_agent)},
             timeout=settings.timeout,
         )
         self._client = ImmoweltClient(
             self._http(transport, ImmoweltAuth(self.tokens)), self._http(transport, None)
         )
         self._credential_store = credential_store  # Immowelt tokens are renewed, not rotated
-        # What `preflight` built, handed to the `project` call of the same listing that (in
-        # the planner) follows it, so it is built once per listing instead of twice.
-        self._preflighted: _Built | None = None
-
-    def _scopes(self, settings: ImmoweltSettings) -> list[str]:
-        if isinstance(settings.scopes, tuple):
-            return list(settings.scopes)
-        ops = settings.operations if settings.operations is not None else self.capabilities
-        return narrow_scopes(ops)
-
-    def _user_agent(self) -> str:
-        from listsync.http import user_agent  # noqa: PLC0415  (same helper PortalHttp uses)
-
-        return user_agent(self.settings.user_agent)
 
     def _http(
         self, transport: httpx.AsyncBaseTransport | None, auth: httpx.Auth | None
@@ -230,56 +123,27 @@ class ImmoweltAdapter:
             error_mapper=map_error,
             auth=auth,
             transport=transport,
+            request_id_header=REQUEST_ID_HEADER if auth is not None else None,
         )
 
     # -- offline -------------------------------------------------------------------------
-    def payload(self, listing: Listing) -> dict[str, Any]:
-        """The import payload for `listing` as this account would send it."""
-        return self._build(listing).payload
-
-    def _build(self, listing: Listing) -> _Built:
-        media = media_refs(listing)
-        payload = to_immowelt_payload(
+    def prepare(self, listing: Listing) -> Prepared:
+        """The 21 business rules (except 11, see `plan`), EUR amounts and the projection, in
+        one pass over one payload."""
+        projection = project(
             listing,
             software_name=self.settings.software_name,
             external_customer_id=self.account.external_customer_id,
-            media=media,
         )
-        return _Built(listing, payload, media)
-
-    def preflight(self, listing: Listing) -> list[FieldIssue]:
-        """The 21 business rules (except 11, see `plan`) and EUR amounts, offline."""
-        built = self._preflighted
-        if built is None or built.listing is not listing:
-            built = self._preflighted = self._build(listing)  # holds `listing`: no id reuse
-        return check_all(built.payload, listing) + _currency_issues(listing)
-
-    def _take_built(self, listing: Listing) -> _Built:
-        """What `preflight` built for this very listing object, else the same built anew."""
-        built = self._preflighted
-        if built is not None and built.listing is listing:
-            self._preflighted = None  # each projection gets a payload of its own
-            return built
-        return self._build(listing)
-
-    def project(self, listing: Listing) -> Projection:
-        built = self._take_built(listing)
-        media = tuple(
-            _item(ref, i, {"externalMediaId": ref, "fileName": media_file_name(url), "url": url})
-            for i, (url, ref) in enumerate(built.media)
-        )
-        return Projection(
-            external_ref=listing.external_ref,
-            fields=built.payload,
-            media=media,
-            target=_target(listing),
-        )
+        issues = check_all(projection.fields, listing) + currency_issues(listing)
+        return Prepared.of(issues, projection)
 
     def plan(self, diff: ProjectionDiff) -> list[Operation]:
         """`default_plan`, with media uploads first so the create/update attaches them in time.
 
         Raises:
-            InvalidListingError: the update would change `estateType` (rule 11).
+            InvalidListingError: the update would change `estateType` (rule 11, at the
+                canonical path `category`): the listing is blocked and nothing is sent.
         """
         desired = diff.desired
         if diff.exists and diff.sent is not None and desired.target is not TargetState.ABSENT:
@@ -300,7 +164,7 @@ class ImmoweltAdapter:
             return await self._send(ctx, create=False)
         if op.kind is OpKind.DELETE:
             body = await self._client.delete_listing(ctx.remote_id or ctx.external_ref)
-            bound.info("listing_deleted", request_id=(body or {}).get("requestId"))
+            bound.info("listing_deleted", request_id=_text((body or {}).get("requestId")))
             return OperationResult(status=PortalStatus.DELETED)
         if op.kind is OpKind.MEDIA_ADD:
             return await self._add_media(op.payload, ctx)
@@ -337,14 +201,14 @@ class ImmoweltAdapter:
             portal=PORTAL,
             account=self.account_name,
             listing=ctx.external_ref,
-            request_id=body.get("requestId"),
-            listing_id=body.get("listingId"),
+            request_id=_text(body.get("requestId")),
+            listing_id=_text(body.get("listingId")),
             warnings=body.get("warnings") or [],
         )
         return OperationResult(
-            remote_id=str(body.get("externalListingId") or ctx.external_ref),
+            remote_id=_text(body.get("externalListingId")) or ctx.external_ref,
             status=PortalStatus.SUBMITTED,
-            request_id=body.get("requestId"),
+            request_id=_text(body.get("requestId")),
         )
 
     async def _post_or_put(

@@ -5,12 +5,19 @@ token manager: it fetches, caches and re-fetches the token under its own lock, s
 finding the token expired together cause one token request. API calls go through listsync's
 `PortalHttp`, which signs them with `ImmoweltAuth`.
 
-AVIV specifics (PORTALS.md §3.2, LIBRARIES.md §2): the token request is a JSON body
+Immowelt's listing import API document says: the token request is a JSON body
 `{client_id, client_secret, grant_type, audience, scope}`, done here by a custom token-endpoint
 auth method (authlib applies it on every re-fetch too, so `audience` is never dropped);
 `grant_type` is given to the constructor (without it authlib cannot re-fetch); tokens last 24 h
 and must be reused, so they can be persisted to `token_cache_path` and loaded on the next run.
 Tokens and secrets are never logged.
+
+Retries: the token client has no retry loop of its own (httpx sends once). A token fetch made
+inside a request's auth flow is one attempt of that request: a 5xx, a 429 or a connection
+failure at the token endpoint is a retryable error saying nothing reached the listings API
+(`RequestNotSentError` / `RateLimitedError`), and `PortalHttp`'s one retry policy decides
+whether the request (and so the token fetch) is tried again. An answer that is not a token
+(HTML, an empty body, JSON without `access_token`) is a `PortalBugError`, never a token.
 """
 
 from __future__ import annotations
@@ -18,15 +25,16 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable
+from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import authlib.deprecate
 
-# authlib >= 1.8 warns on every import when it runs on httpx instead of httpx2; we stay on httpx
-# on purpose (LIBRARIES.md §2). Its own "always" filter must be overridden after importing it.
+# authlib >= 1.8 warns on every import when it runs on httpx instead of httpx2; listsync stays on
+# httpx on purpose (its transports are httpx's). Its own "always" filter must be overridden
+# after importing it.
 warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationWarning)
 
 import httpx  # noqa: E402  (after the warning filter above)
@@ -35,37 +43,22 @@ from authlib.integrations.base_client import OAuthError  # noqa: E402
 from authlib.integrations.httpx_client import AsyncOAuth2Client  # noqa: E402
 from authlib.oauth2.rfc6749.wrappers import OAuth2Token  # noqa: E402
 
-from listsync.adapter import Capability  # noqa: E402
 from listsync.errors import (  # noqa: E402
     AuthenticationError,
     PermissionDeniedError,
+    PortalBugError,
     RateLimitedError,
     RequestNotSentError,
-    TransientError,
 )
 from listsync.http import parse_retry_after  # noqa: E402
-from listsync_immowelt.mapping import PORTAL  # noqa: E402
+from listsync.redact import redact_text  # noqa: E402
+from listsync_immowelt.settings import PORTAL  # noqa: E402
 
-__all__ = ["SCOPES", "ImmoweltAuth", "TokenManager", "narrow_scopes", "token_client_class"]
+__all__ = ["ImmoweltAuth", "TokenManager", "token_client_class"]
 
 log = structlog.stdlib.get_logger(__name__)
 
-SCOPES: dict[Capability, str] = {
-    Capability.CREATE: "clim:listings:create",
-    Capability.READ: "clim:listings:read",
-    Capability.UPDATE: "clim:listings:update",
-    Capability.DELETE: "clim:listings:delete",
-    Capability.MEDIA: "clim:medias:create",
-}
-"""The narrowest scope each capability needs (the document's scope table)."""
-
 _AUTH_METHOD = "client_secret_json_audience"
-
-
-def narrow_scopes(capabilities: Iterable[Capability]) -> list[str]:
-    """The narrow scopes for the given operations, in a stable order (no `:*` forms)."""
-    wanted = set(capabilities)
-    return [scope for cap, scope in SCOPES.items() if cap in wanted]
 
 
 def token_client_class() -> type[Any]:
@@ -90,7 +83,7 @@ class _ClockedToken(OAuth2Token):  # type: ignore[misc]  # authlib is untyped
 
 
 class _TokenEndpointUnavailableError(Exception):
-    """The token endpoint answered without a token (5xx, 429 or a body with no token)."""
+    """The token endpoint answered 5xx or 429: no token now, maybe on the next attempt."""
 
     def __init__(self, response: httpx.Response) -> None:
         self.status_code = response.status_code
@@ -98,23 +91,54 @@ class _TokenEndpointUnavailableError(Exception):
         super().__init__(f"token endpoint answered {response.status_code} without a token")
 
 
+class _NotATokenError(Exception):
+    """The token endpoint answered something that is not a token nor an OAuth error."""
+
+    def __init__(self, response: httpx.Response, what: str) -> None:
+        self.status_code = response.status_code
+        super().__init__(f"token endpoint answered {response.status_code} with {what}")
+
+
+_EXCERPT = 120
+
+
+def _excerpt(response: httpx.Response) -> str:
+    text = " ".join(response.content.decode("utf-8", errors="replace").split())
+    text = text if len(text) <= _EXCERPT else text[:_EXCERPT] + "…"
+    return repr(redact_text(text)) if text else "an empty body"
+
+
 class _TokenClient(AsyncOAuth2Client):  # type: ignore[misc]  # authlib is untyped
-    """`AsyncOAuth2Client` whose tokens expire by an injected clock; nothing else changes."""
+    """`AsyncOAuth2Client` whose tokens expire by an injected clock and which takes nothing
+    but a real token (or an OAuth error) for an answer."""
 
     def __init__(self, *args: Any, clock: Callable[[], float], **kwargs: Any) -> None:
         self._clock = clock
         super().__init__(*args, **kwargs)
 
     def parse_response_token(self, resp: httpx.Response) -> _ClockedToken:
-        # authlib takes any JSON body without an OAuth `error` member as a token, so a 5xx or
+        # authlib takes any JSON object without an OAuth `error` member as a token, so a 5xx or
         # 429 from the token endpoint would become a "token" with no access_token. Refuse it:
-        # the current token stays expired and the next request fetches again.
+        # the current token stays expired and the next attempt fetches again.
         if resp.status_code == 429 or resp.status_code >= 500:
             raise _TokenEndpointUnavailableError(resp)
-        raw = dict(super().parse_response_token(resp))
-        if not raw.get("access_token"):
-            raise _TokenEndpointUnavailableError(resp)
-        raw.pop("expires_at", None)  # authlib computed it from time.time(); use our clock
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise _NotATokenError(resp, f"an answer that is not a JSON object: {_excerpt(resp)}")
+        if "error" in body:
+            super().parse_response_token(resp)  # raises authlib's OAuthError
+        access_token, expires_in = body.get("access_token"), body.get("expires_in")
+        if not isinstance(access_token, str) or not access_token:
+            # No excerpt: whatever the body holds may be a credential under another name.
+            raise _NotATokenError(resp, f"JSON without an access_token (members {sorted(body)})")
+        if expires_in is not None and (
+            isinstance(expires_in, bool) or not isinstance(expires_in, int | float)
+        ):
+            raise _NotATokenError(resp, "an expires_in that is not a number")
+        raw = {k: v for k, v in body.items() if k != "expires_at"}  # use our clock, not time()
         self.token = _ClockedToken(raw, self._clock)
         return self.token
 
@@ -195,7 +219,12 @@ class TokenManager:
             cached = json.loads(path.read_text())
         except (OSError, ValueError):
             return placeholder
-        if cached.get("client_id") != self._client_id or cached.get("requested") != self.scope:
+        if (
+            not isinstance(cached, dict)
+            or not isinstance(cached.get("token"), dict)
+            or cached.get("client_id") != self._client_id
+            or cached.get("requested") != self.scope
+        ):
             return placeholder
         log.debug("token_loaded_from_cache", portal=PORTAL, account=self.account)
         return _ClockedToken(dict(cached["token"]), self._clock)
@@ -215,7 +244,7 @@ class TokenManager:
             k: token[k] for k in ("access_token", "token_type", "expires_at", "scope") if k in token
         }
         doc = {"client_id": self._client_id, "requested": self.scope, "token": keep}
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -228,6 +257,10 @@ class TokenManager:
             await self._client.ensure_active_token(self._client.token)
         except OAuthError as exc:
             raise self._refused(exc) from None
+        except _NotATokenError as exc:
+            raise PortalBugError(
+                str(exc), portal=PORTAL, account=self.account, status_code=exc.status_code
+            ) from None
         except _TokenEndpointUnavailableError as exc:
             # Nothing reached the listings API yet, so even a create may be retried.
             if exc.status_code == 429:
@@ -244,9 +277,10 @@ class TokenManager:
                 account=self.account,
                 status_code=exc.status_code,
             ) from None
-        except (httpx.TransportError, httpx.HTTPStatusError) as exc:
-            raise TransientError(
-                f"token endpoint unavailable: {type(exc).__name__}",
+        except httpx.TransportError as exc:
+            # Whether or not the token request got through, the listings API saw nothing.
+            raise RequestNotSentError(
+                f"token endpoint unreachable: {type(exc).__name__}",
                 portal=PORTAL,
                 account=self.account,
             ) from None

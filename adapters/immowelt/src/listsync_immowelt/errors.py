@@ -1,47 +1,55 @@
-"""Immowelt `application/problem+json` (RFC 7807) responses -> the listsync error tree.
+"""Immowelt's error answers -> the listsync error tree (`map_error`, the adapter's mapper).
 
-The body carries `type, title, detail, instance, status` plus the portal's extensions
-`errors[{name, reason}]` (name = JSON pointer into the request body) and `errorSource`
-(../shared/portal-docs/immowelt-listing-import-api.txt, "Errors"). `instance` is the request
-id. A 403 names the missing scope in `WWW-Authenticate: Bearer error="insufficient_scope",
-scope="..."` (RFC 6750 §3.1) or, failing that, in the detail text.
+Immowelt's listing import API document says errors follow RFC 7807 (`application/problem+json`:
+`type, title, detail, instance, status`), with the extensions `errors[{name, reason}]` (name: a
+JSON pointer into the request body) and `errorSource`, on a 400 at least. `instance` is the
+request id. A 403 names the missing scope in `WWW-Authenticate: Bearer
+error="insufficient_scope", scope="..."` (RFC 6750 §3.1) or, failing that, in the detail text.
+
+An answer whose body is not a problem document (HTML from a proxy, an empty or truncated body,
+the storage host's XML) is mapped by its status alone, with a short excerpt of the body: a 400
+or 422 without a problem document is a `PortalBugError` (nothing says which field was wrong),
+never a `JSONDecodeError`.
 """
 
 from __future__ import annotations
 
+import http
 import re
 from typing import Any
 
-import httpx
-
+from listsync.adapter import Response
 from listsync.errors import (
     FieldIssue,
     PermissionDeniedError,
+    PortalBugError,
     PortalError,
     PortalValidationError,
 )
 from listsync.http import error_from_status
 from listsync.model import Listing
-from listsync_immowelt.mapping import PORTAL, canonical_path
+from listsync_immowelt.mapping import canonical_path
+from listsync_immowelt.settings import PORTAL
 
-__all__ = ["map_error", "problem", "with_listing_paths"]
+__all__ = ["map_error", "with_listing_paths"]
 
 _SCOPE = re.compile(r"clim:[a-z]+:(?:[a-z]+|\*)")
 _HEADER_SCOPE = re.compile(r'scope="([^"]+)"')
 
 
-def problem(response: httpx.Response) -> dict[str, Any]:
-    """The problem document of a response, `{}` when the body is not a JSON object."""
+def _problem(response: Response) -> dict[str, Any] | None:
+    """The problem document of an answer, None when the body is not a JSON object."""
     try:
         body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+    except PortalBugError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _issues(body: dict[str, Any], listing: Listing | None) -> list[FieldIssue]:
     issues = []
-    for item in body.get("errors") or []:
+    errors = body.get("errors")
+    for item in errors if isinstance(errors, list) else []:
         if not isinstance(item, dict):
             continue
         pointer = str(item.get("name") or "")
@@ -56,7 +64,7 @@ def _issues(body: dict[str, Any], listing: Listing | None) -> list[FieldIssue]:
     return issues
 
 
-def _missing_scope(response: httpx.Response, body: dict[str, Any]) -> str | None:
+def _missing_scope(response: Response, body: dict[str, Any]) -> str | None:
     header = response.headers.get("WWW-Authenticate", "")
     if (m := _HEADER_SCOPE.search(header)) is not None:
         return m.group(1)
@@ -64,13 +72,28 @@ def _missing_scope(response: httpx.Response, body: dict[str, Any]) -> str | None
     return found.group(0) if found else None
 
 
-def map_error(response: httpx.Response, listing: Listing | None = None) -> PortalError:
-    """Translate one non-success response (the adapter's `error_mapper`)."""
-    body = problem(response)
-    status = response.status_code
-    request_id = body.get("instance") or response.headers.get("x-request-id")
-    request_id = str(request_id) if request_id else None
-    title = str(body.get("title") or response.reason_phrase or "error")
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "error"
+
+
+def map_error(response: Response, listing: Listing | None = None) -> PortalError:
+    """Translate one non-success answer; `listing` resolves paths into its extensions."""
+    status = response.status
+    body = _problem(response)
+    if body is None:
+        message = f"HTTP {status} {_phrase(status)} without a problem document: "
+        message += repr(response.excerpt()) if response.content.strip() else "empty body"
+        if status in (400, 422):
+            return PortalBugError(
+                message, portal=PORTAL, request_id=response.request_id, status_code=status
+            )
+        return error_from_status(response, portal=PORTAL, message=message)
+    instance = body.get("instance")
+    request_id = str(instance) if isinstance(instance, str) and instance else response.request_id
+    title = str(body.get("title") or _phrase(status))
     detail = body.get("detail")
     message = f"HTTP {status} {title}" + (f": {detail}" if detail else "")
     if status in (400, 422):

@@ -1,7 +1,7 @@
 """Canonical listing <-> Immowelt import payload, and portal JSON pointer <-> canonical path.
 
-Speaks the Immowelt (AVIV) listing import API v1 (../shared/portal-docs/
-immowelt-listing-import-api.txt, PORTALS.md §3.4). Pure functions, no I/O.
+Speaks the Immowelt (AVIV) listing import API v1, as Immowelt's listing import API document
+describes its request body. Pure functions, no I/O.
 
 Payload shape (`additionalProperties=false` on the portal side):
 `{"data": {...}, "metadata": {"source": {...}}, "contact": {...}, "media": [...]}`.
@@ -24,13 +24,14 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from listsync.adapter import Projection, TargetState, new_item
 from listsync.model import BrokerageFee, Category, Listing, ListingStatus, Money, Transaction
+from listsync_immowelt.settings import PORTAL
 
 __all__ = [
     "COUNTRY_ALPHA3",
     "DISTRIBUTION_TYPE",
     "ESTATE_TYPE",
-    "PORTAL",
     "SUBTYPE_KEY",
     "canonical_path",
     "from_immowelt_payload",
@@ -38,10 +39,9 @@ __all__ = [
     "media_id",
     "media_refs",
     "parse_pointer",
+    "project",
     "to_immowelt_payload",
 ]
-
-PORTAL = "immowelt"
 
 ESTATE_TYPE: Mapping[Category, str] = {
     Category.HOUSE_DETACHED: "HOUSE",
@@ -320,6 +320,31 @@ def to_immowelt_payload(
         for i, (_, ref) in enumerate(media_refs(listing) if media is None else media, start=1)
     ]
     return _deep_merge(payload, listing.extensions.get(PORTAL, {}))
+
+
+_PUBLISHED = frozenset({ListingStatus.FOR_SALE, ListingStatus.COMING_SOON})
+
+
+def project(listing: Listing, *, software_name: str, external_customer_id: str) -> Projection:
+    """Everything Immowelt should hold for `listing` (the rules are not checked here).
+
+    `fields` is the import payload; each media item is uploaded under its `externalMediaId`
+    before the payload references it. for_sale / coming_soon are PUBLISHED (a created listing is
+    live); draft, withdrawn and sold are ABSENT (deleted: v1 has no sold endpoint).
+    """
+    media = media_refs(listing)
+    payload = to_immowelt_payload(
+        listing,
+        software_name=software_name,
+        external_customer_id=external_customer_id,
+        media=media,
+    )
+    items = tuple(
+        new_item(ref, i, {"externalMediaId": ref, "fileName": media_file_name(url), "url": url})
+        for i, (url, ref) in enumerate(media)
+    )
+    target = TargetState.PUBLISHED if listing.status in _PUBLISHED else TargetState.ABSENT
+    return Projection(external_ref=listing.external_ref, fields=payload, media=items, target=target)
 
 
 # -- JSON pointer -> canonical path ------------------------------------------------------------

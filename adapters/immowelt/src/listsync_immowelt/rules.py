@@ -1,12 +1,14 @@
 """The 21 business rules of the Immowelt listing import API v1, checked offline.
 
-Source: ../shared/portal-docs/immowelt-listing-import-api.txt, "Business Rules". Each rule is
+Source: the "Business Rules" section of Immowelt's listing import API document. Each rule is
 one function over the mapped import payload; each issue carries the canonical path, the portal's
 JSON pointer (`portal_field`) and the rule id (`rule-07`). `check_all` runs every rule that
-needs no state; rule 11 compares two payloads and is applied by the adapter against the last
-sent projection. A field a rule looks up in a vocabulary but holding another JSON type (an
-extension can put anything anywhere) is an issue of that rule naming the type, never an
-exception: one odd listing must not abort a run.
+needs no state; rule 11 compares two payloads and is applied by the adapter's `plan` against
+the last sent projection. `currency_issues` is listsync's own check: the payload's amounts
+carry no currency, so an amount in another currency than EUR would be sent as euros. A field a
+rule looks up in a vocabulary but holding another JSON type (an extension can put anything
+anywhere) is an issue of that rule naming the type, never an exception: one odd listing must
+not abort a run.
 
 Where the document leaves a vocabulary open (project types, most estate sub-types), the tables
 below say what is assumed; the sandbox enforces the same documented facts independently.
@@ -58,8 +60,9 @@ from listsync_immowelt._rule_support import (
     type_issue,
 )
 from listsync_immowelt.mapping import SUBTYPE_KEY
+from listsync_immowelt.settings import PORTAL
 
-__all__ = ["RULES", "check_all", "rule_11_estate_type_unchanged"]
+__all__ = ["RULES", "check_all", "currency_issues", "rule_11_estate_type_unchanged"]
 
 Rule = Callable[[Payload, Listing | None], list[FieldIssue]]
 
@@ -251,11 +254,18 @@ def rule_10_customer_fields(payload: Payload, listing: Listing | None) -> list[F
 def rule_11_estate_type_unchanged(
     sent: Payload, desired: Payload, listing: Listing | None = None
 ) -> list[FieldIssue]:
-    """An update must not change `estateType` (compares the last sent payload)."""
+    """An update must not change `estateType` (compares the last sent payload).
+
+    The issue names the canonical `category` (the estate type is mapped from it) and says what
+    the user can do about it.
+    """
     before, after = value_at(sent, "/data/estateType"), value_at(desired, "/data/estateType")
     if before is None or before == after:
         return []
-    msg = f"estateType cannot change on update ({before} -> {after}); delete and re-create"
+    msg = (
+        f"Immowelt cannot change a listing's estate type once created ({before} -> {after}): "
+        "withdraw this listing and create it under a new external_ref, or keep the category"
+    )
     return [make_issue("/data/estateType", msg, 11, listing)]
 
 
@@ -456,3 +466,30 @@ def check_all(payload: Payload, listing: Listing | None = None) -> list[FieldIss
         leaves = walked.get(rule)
         out += rule(payload, listing) if leaves is None else _ON_LEAVES[rule](leaves, listing)
     return out
+
+
+def currency_issues(listing: Listing) -> list[FieldIssue]:
+    """Amounts in another currency than EUR (the payload's amounts carry no currency)."""
+    rent, auction, fee = listing.rent, listing.auction, listing.brokerage_fee
+    money = {
+        "asking_price": listing.asking_price,
+        "monthly_fee": listing.monthly_fee,
+        "rent.base": rent.base if rent else None,
+        "rent.total": rent.total if rent else None,
+        "rent.service_charges": rent.service_charges if rent else None,
+        "rent.heating": rent.heating if rent else None,
+        "rent.deposit": rent.deposit if rent else None,
+        "auction.minimum_bid": auction.minimum_bid if auction else None,
+        "auction.starting_price": auction.starting_price if auction else None,
+        "brokerage_fee.amount": fee.amount if fee else None,
+    }
+    return [
+        FieldIssue(
+            path=f"{path}.currency",
+            message=f"Immowelt takes amounts in EUR, not {m.currency}",
+            portal=PORTAL,
+            rule="currency",
+        )
+        for path, m in money.items()
+        if m is not None and m.currency != "EUR"
+    ]

@@ -1,13 +1,15 @@
 """A stateful fake of the Immowelt listing import API v1 and its OAuth2 token endpoint.
 
-Follows ../shared/portal-docs/immowelt-listing-import-api.txt and PORTALS.md §3: client
-credentials with a JSON token body (`client_id, client_secret, grant_type, audience, scope`),
-tokens carrying only the requested scopes and expiring on the sandbox clock (option
-`token_lifetime`); every endpoint checks its scope (403 problem+json naming it); the 21 business
-rules enforced server side (`_sandbox_rules`, written independently of `rules.py`); 202 answers
-for listing writes; idempotent PUT; no `estateType` change on update; `POST /medias` with a
-presigned upload URL valid 60 s (unattached media are dropped after 60 s); `GET /listings` paged
-with `nextPageToken`; listings deleted 90 days after their last write; all state per client.
+Follows Immowelt's listing import API document: client credentials with a JSON token body
+(`client_id, client_secret, grant_type, audience, scope`), tokens carrying only the requested
+scopes and expiring on the sandbox clock (option `token_lifetime`); every endpoint checks its
+scope (403 problem+json naming it); the 21 business rules enforced server side
+(`_sandbox_rules`, written independently of `rules.py`); 202 answers for listing writes;
+idempotent PUT; no `estateType` change on update; `POST /medias` with a presigned upload URL
+valid 60 s (unattached media are dropped after 60 s); `GET /listings` paged with
+`nextPageToken`; listings deleted 90 days after their last write; all state per client. Every
+`/v1` answer carries an `x-request-id` header (inferred: the document names no header; it equals
+a problem's `instance` and a 202's `requestId`).
 
 Extra routes: `/oauth/token`, `/_upload/{id}` (the "S3" upload target) and
 `/_mirror/{host}/{path}` (a CRM media mirror serving small deterministic JPEGs; 404 when the
@@ -48,6 +50,7 @@ _ALL_SCOPES = frozenset(
     }
 )
 _PROBLEM = "application/problem+json"
+_REQUEST_ID = "x-request-id"
 _RETENTION = 90 * 24 * 3600
 _MEDIA_WINDOW = 60.0
 
@@ -61,7 +64,13 @@ def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse
         "status": status,
         **extra,
     }
-    return JSONResponse(body, status, media_type=_PROBLEM)
+    return JSONResponse(body, status, {_REQUEST_ID: body["instance"]}, media_type=_PROBLEM)
+
+
+def _answer(body: dict[str, Any], status: int = 200) -> JSONResponse:
+    """A JSON answer of the API, with its request id (the body's `requestId` when it has one)."""
+    request_id = str(body.get("requestId") or uuid.uuid4())
+    return JSONResponse(body, status, {_REQUEST_ID: request_id})
 
 
 @dataclass
@@ -283,7 +292,7 @@ class ImmoweltSandbox(Sandbox):
         return None
 
     async def _health(self, request: Request) -> Response:
-        return JSONResponse({"status": "PASS", "components": []})
+        return _answer({"status": "PASS", "components": []})
 
     async def _json(self, request: Request) -> dict[str, Any] | Response:
         try:
@@ -339,7 +348,7 @@ class ImmoweltSandbox(Sandbox):
             "externalListingId": listing_id,
             "warnings": [],
         }
-        return JSONResponse(body, 202)
+        return _answer(body, 202)
 
     async def _create(self, request: Request) -> Response:
         client = self._authorize(request, "clim:listings:create")
@@ -398,7 +407,7 @@ class ImmoweltSandbox(Sandbox):
             "listingId": stored.listing_id,
             "externalListingId": listing_id,
         }
-        return JSONResponse(body, 202)
+        return _answer(body, 202)
 
     async def _get(self, request: Request) -> Response:
         client = self._authorize(request, "clim:listings:read")
@@ -408,7 +417,7 @@ class ImmoweltSandbox(Sandbox):
         stored = client.listings.get(listing_id)
         if stored is None:
             return _problem(404, "Not Found", f"listing {listing_id} does not exist")
-        return JSONResponse({"listing": {**stored.payload, "listingId": stored.listing_id}})
+        return _answer({"listing": {**stored.payload, "listingId": stored.listing_id}})
 
     async def _list(self, request: Request) -> Response:
         client = self._authorize(request, "clim:listings:read")
@@ -427,7 +436,7 @@ class ImmoweltSandbox(Sandbox):
         page = ids[: self.page_size]
         more = len(ids) > self.page_size
         next_token = base64.urlsafe_b64encode(page[-1].encode()).decode() if more else None
-        return JSONResponse({"externalListingIds": page, "nextPageToken": next_token})
+        return _answer({"externalListingIds": page, "nextPageToken": next_token})
 
     async def _create_media(self, request: Request) -> Response:
         client = self._authorize(request, "clim:medias:create")
@@ -452,7 +461,7 @@ class ImmoweltSandbox(Sandbox):
         token = self._tokens[self._bearer(request) or ""]
         self._uploads[upload_id] = (token.client_id, media_ref, self.clock() + _MEDIA_WINDOW)
         url = f"{str(request.base_url).rstrip('/')}/_upload/{upload_id}"
-        return JSONResponse({"externalMediaId": media_ref, "presignedURL": url}, 201)
+        return _answer({"externalMediaId": media_ref, "presignedURL": url}, 201)
 
     async def _upload(self, request: Request) -> Response:
         entry = self._uploads.get(request.path_params["upload_id"])
