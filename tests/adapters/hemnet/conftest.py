@@ -1,23 +1,16 @@
-"""Fixtures for the Hemnet adapter tests: a sandbox, adapters wired to it, listings, a sync loop."""
+"""Fixtures for the Hemnet adapter tests: a sandbox, adapters wired to it, listings, and the
+conformance kit's `Driver` (the engine's loop in miniature) over the adapter."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from listsync.adapter import (
-    Operation,
-    OperationContext,
-    OperationResult,
-    OpKind,
-    Projection,
-)
 from listsync.model import Listing, parse_listing
-from listsync.sync import apply_result_to_sent, diff_projection
+from listsync.testing import Driver
 from listsync_hemnet import HemnetAccount, HemnetAdapter, HemnetSettings
 from listsync_hemnet.sandbox import HemnetSandbox
 
@@ -89,54 +82,6 @@ def make_listing(**overrides: Any) -> Listing:
     return parse_listing(listing_data(**overrides))
 
 
-@dataclass
-class SyncState:
-    """What the engine's state store would hold for one listing on Hemnet."""
-
-    sent: Projection | None = None
-    remote_id: str | None = None
-    item_ids: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Syncer:
-    """The engine's loop in miniature: project -> diff -> plan -> apply each op -> record."""
-
-    adapter: HemnetAdapter
-    state: SyncState = field(default_factory=SyncState)
-
-    def context(self, listing: Listing, desired: Projection) -> OperationContext:
-        return OperationContext(
-            external_ref=listing.external_ref,
-            remote_id=self.state.remote_id,
-            projection=desired,
-            item_ids=dict(self.state.item_ids),
-            listing=listing,
-        )
-
-    def record(self, op: Operation, result: OperationResult, desired: Projection) -> None:
-        if op.kind is OpKind.CREATE:
-            self.state.remote_id = result.remote_id
-        elif op.kind in (OpKind.MEDIA_ADD, OpKind.SHOWING_CREATE) and op.key:
-            assert result.remote_id
-            self.state.item_ids[op.key] = result.remote_id
-        elif op.kind in (OpKind.MEDIA_REMOVE, OpKind.SHOWING_DELETE) and op.key:
-            self.state.item_ids.pop(op.key, None)
-        self.state.sent = apply_result_to_sent(
-            self.state.sent, desired, op, self.adapter.capabilities
-        )
-
-    async def sync(self, listing: Listing) -> list[tuple[Operation, OperationResult]]:
-        desired = self.adapter.project(listing)
-        ops = self.adapter.plan(diff_projection(self.state.sent, desired))
-        done = []
-        for op in ops:
-            result = await self.adapter.apply(op, self.context(listing, desired))
-            self.record(op, result, desired)
-            done.append((op, result))
-        return done
-
-
 AdapterFactory = Callable[..., Awaitable[HemnetAdapter]]
 
 
@@ -197,5 +142,5 @@ async def adapter(make_adapter: AdapterFactory) -> HemnetAdapter:
 
 
 @pytest.fixture
-def syncer(adapter: HemnetAdapter) -> Syncer:
-    return Syncer(adapter)
+def driver(adapter: HemnetAdapter) -> Driver:
+    return Driver(adapter)

@@ -12,10 +12,11 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from listsync.errors import AuthenticationError
+from listsync.testing import Driver
 from listsync_hemnet import HemnetAccount, HemnetAdapter
 from listsync_hemnet.sandbox import HemnetSandbox
 
-from .conftest import BASE_URL, DAY, AdapterFactory, FakeClock, Syncer, make_listing, split_settings
+from .conftest import BASE_URL, DAY, AdapterFactory, FakeClock, make_listing, split_settings
 
 
 def _key_posts(sandbox: HemnetSandbox) -> list[object]:
@@ -32,11 +33,11 @@ async def test_key_expiring_during_a_run_is_rotated_without_a_failed_request(
     uses it for the next request, revokes the old one, and never logs the token."""
     old = sandbox.add_account("default")
     adapter = await make_adapter(rotate_within_hours=24, revoke_old=True)
-    syncer = Syncer(adapter)
+    driver = Driver(adapter)
     with capture_logs() as logs:
-        await syncer.sync(make_listing())
+        await driver.sync(make_listing())
         clock.advance(180 * DAY - 12 * 3600)  # the key now expires in about 12 hours
-        await syncer.sync(make_listing(asking_price={"amount": "4750000", "currency": "SEK"}))
+        await driver.sync(make_listing(asking_price={"amount": "4750000", "currency": "SEK"}))
     assert [r.status for r in sandbox.requests if r.status >= 400] == []
     assert len(_key_posts(sandbox)) == 1
     [(portal, account, secrets)] = stored
@@ -62,13 +63,13 @@ async def test_concurrent_requests_rotate_once(
 ) -> None:
     """Twenty requests that all find the key due share one rotation and all succeed."""
     adapter = await make_adapter(rotate_within_hours=24)
-    syncer = Syncer(adapter)
-    await syncer.sync(make_listing())
+    driver = Driver(adapter)
+    await driver.sync(make_listing())
     clock.advance(180 * DAY - 3600)
     records = await asyncio.gather(
-        *(adapter.fetch("obj-1001", syncer.state.remote_id) for _ in range(20))
+        *(adapter.fetch("obj-1001", driver.remote_id) for _ in range(20))
     )
-    assert all(r is not None and r.remote_id == syncer.state.remote_id for r in records)
+    assert all(r is not None and r.remote_id == driver.remote_id for r in records)
     assert len(_key_posts(sandbox)) == 1
     assert len(stored) == 1
     assert [r.status for r in sandbox.requests if r.status >= 400] == []
@@ -94,8 +95,9 @@ async def test_a_request_sent_with_a_replaced_key_is_retried_with_the_new_one(
 async def test_an_expired_key_that_cannot_be_replaced_is_an_authentication_error(
     sandbox: HemnetSandbox, make_adapter: AdapterFactory
 ) -> None:
-    """A 401 for the current key triggers one rotation attempt; when Hemnet refuses that too
-    the caller gets AuthenticationError naming the account, without the token."""
+    """A 401 for the current key has it checked again (`GET /keys/{id}`); refused there too,
+    the caller gets AuthenticationError naming the account, without the token, and no new
+    key is asked for with the refused one."""
     creds = sandbox.add_account("agency-b")
     adapter = await make_adapter("agency-b")
     await adapter.check()
@@ -104,10 +106,11 @@ async def test_an_expired_key_that_cannot_be_replaced_is_an_authentication_error
         await adapter.check()
     assert "agency-b" in str(info.value)
     assert creds["token"] not in str(info.value)
-    assert len(_key_posts(sandbox)) == 1  # the one attempt, refused
+    checks = [r for r in sandbox.requests if r.path.startswith("/keys/")]
+    assert [r.status for r in checks[-1:]] == [401]
     with pytest.raises(AuthenticationError):
         await adapter.check()
-    assert len(_key_posts(sandbox)) == 1  # a refused key is not retried again
+    assert _key_posts(sandbox) == []
 
 
 async def test_check_refuses_a_revoked_key(
@@ -187,7 +190,7 @@ async def test_a_key_file_from_another_portal_environment_is_ignored(
 ) -> None:
     """A rotated key recorded for the same configured token but another base URL (e.g. a
     previous sandbox or the test environment) does not override the configured token."""
-    from listsync_hemnet.keys import token_origin
+    from listsync_hemnet.auth import token_origin
 
     sandbox = HemnetSandbox(clock=clock)
     path = tmp_path / "hemnet-default.json"

@@ -8,10 +8,11 @@ import pytest
 
 from listsync.adapter import OpKind, PortalStatus
 from listsync.errors import PortalValidationError
+from listsync.testing import Driver
 from listsync_hemnet import HemnetAdapter
 from listsync_hemnet.sandbox import HemnetSandbox
 
-from .conftest import BASE_URL, FakeClock, Syncer, listing_data, make_listing, split_settings
+from .conftest import BASE_URL, FakeClock, listing_data, make_listing, split_settings
 
 
 def _writes(sandbox: HemnetSandbox, since: int) -> list[tuple[str, str]]:
@@ -21,20 +22,20 @@ def _writes(sandbox: HemnetSandbox, since: int) -> list[tuple[str, str]]:
 PRICE = {"amount": "4750000", "currency": "SEK"}
 
 
-async def test_full_lifecycle(sandbox: HemnetSandbox, syncer: Syncer) -> None:
+async def test_full_lifecycle(sandbox: HemnetSandbox, driver: Driver) -> None:
     """Agency, create, PATCH of one field, null on removal, images, publish, approval, showing
     change, unpublish, re-publish and a sale with a private price all reach the sandbox."""
-    listing_id = await _create_and_publish(sandbox, syncer)
-    await _approve(sandbox, syncer, listing_id)
-    await _patch_fields(sandbox, syncer, listing_id)
-    current = await _change_showing(sandbox, syncer)
-    await _unpublish_and_republish(sandbox, syncer, current)
-    await _sell_privately(sandbox, syncer, listing_id, current)
+    listing_id = await _create_and_publish(sandbox, driver)
+    await _approve(sandbox, driver, listing_id)
+    await _patch_fields(sandbox, driver, listing_id)
+    current = await _change_showing(sandbox, driver)
+    await _unpublish_and_republish(sandbox, driver, current)
+    await _sell_privately(sandbox, driver, listing_id, current)
 
 
-async def _create_and_publish(sandbox: HemnetSandbox, syncer: Syncer) -> str:
+async def _create_and_publish(sandbox: HemnetSandbox, driver: Driver) -> str:
     listing = make_listing()
-    done = await syncer.sync(listing)
+    done = await driver.sync_steps(listing)
     kinds = [op.kind for op, _ in done]
     assert kinds == [
         OpKind.CREATE,
@@ -43,13 +44,13 @@ async def _create_and_publish(sandbox: HemnetSandbox, syncer: Syncer) -> str:
         OpKind.SHOWING_CREATE,
         OpKind.PUBLISH,
     ]
-    listing_id = syncer.state.remote_id
+    listing_id = driver.remote_id
     assert listing_id is not None
     [agency_post] = [r for r in sandbox.requests if r.path == "/broker_agencies" and r.is_write]
     assert agency_post.body["externalId"] == "agency-7"
     create = next(r for r in sandbox.requests if r.path == "/listings" and r.method == "POST")
     assert create.body["brokerAgencyId"].startswith("ag")
-    assert "_agency" not in create.body
+    assert set(create.body) == set(done[0][0].payload) | {"brokerAgencyId"}
     publish = done[-1][1]
     assert publish.status is PortalStatus.AWAITING_APPROVAL
     assert publish.is_approved is False
@@ -59,20 +60,20 @@ async def _create_and_publish(sandbox: HemnetSandbox, syncer: Syncer) -> str:
     return listing_id
 
 
-async def _approve(sandbox: HemnetSandbox, syncer: Syncer, listing_id: str) -> None:
+async def _approve(sandbox: HemnetSandbox, driver: Driver, listing_id: str) -> None:
     """Approval in Kundportalen is reported on the next read."""
     listing = make_listing()
     sandbox.approve(listing_id)
-    record = await syncer.adapter.fetch(listing.external_ref, listing_id)
+    record = await driver.adapter.fetch(listing.external_ref, listing_id)
     assert record is not None
     assert (record.status, record.is_approved, record.is_visible) == (PortalStatus.LIVE, True, True)
 
 
-async def _patch_fields(sandbox: HemnetSandbox, syncer: Syncer, listing_id: str) -> None:
+async def _patch_fields(sandbox: HemnetSandbox, driver: Driver, listing_id: str) -> None:
     """One changed field -> a PATCH with exactly that field; a removed one -> null."""
     mark = len(sandbox.requests)
     price = PRICE
-    await syncer.sync(make_listing(asking_price=price))
+    await driver.sync(make_listing(asking_price=price))
     patches = [r for r in sandbox.requests[mark:] if r.method == "PATCH"]
     assert [(p.path, p.body) for p in patches] == [
         (f"/listings/{listing_id}", {"askingPrice": 4750000})
@@ -81,49 +82,49 @@ async def _patch_fields(sandbox: HemnetSandbox, syncer: Syncer, listing_id: str)
 
     # A removed field -> null.
     mark = len(sandbox.requests)
-    await syncer.sync(make_listing(asking_price=price, monthly_fee=None))
+    await driver.sync(make_listing(asking_price=price, monthly_fee=None))
     [patch] = [r for r in sandbox.requests[mark:] if r.method == "PATCH"]
     assert patch.body == {"monthlyFee": None}
     assert "monthlyFee" not in sandbox.listings()[0]
 
 
-async def _change_showing(sandbox: HemnetSandbox, syncer: Syncer) -> dict[str, Any]:
+async def _change_showing(sandbox: HemnetSandbox, driver: Driver) -> dict[str, Any]:
     """A showing's end changes -> a showing PATCH; then the end is removed -> null."""
     price = PRICE
     mark = len(sandbox.requests)
     moved = [{"start": "2027-02-01T17:00:00+01:00", "end": "2027-02-01T18:30:00+01:00"}]
-    await syncer.sync(make_listing(asking_price=price, monthly_fee=None, showings=moved))
+    await driver.sync(make_listing(asking_price=price, monthly_fee=None, showings=moved))
     [patch] = [r for r in sandbox.requests[mark:] if r.method == "PATCH"]
     assert "/showings/" in patch.path
     assert patch.body == {"endAt": "2027-02-01T18:30:00+01:00"}
     mark = len(sandbox.requests)
     open_end = [{"start": "2027-02-01T17:00:00+01:00", "note": "Välkomna!"}]
-    await syncer.sync(make_listing(asking_price=price, monthly_fee=None, showings=open_end))
+    await driver.sync(make_listing(asking_price=price, monthly_fee=None, showings=open_end))
     [patch] = [r for r in sandbox.requests[mark:] if r.method == "PATCH"]
     assert patch.body == {"endAt": None, "description": "Välkomna!"}
     return {"asking_price": price, "monthly_fee": None, "showings": open_end}
 
 
 async def _unpublish_and_republish(
-    sandbox: HemnetSandbox, syncer: Syncer, current: dict[str, Any]
+    sandbox: HemnetSandbox, driver: Driver, current: dict[str, Any]
 ) -> None:
     """Withdrawn -> unpublish; for sale again -> publish."""
-    done = await syncer.sync(make_listing(status="withdrawn", **current))
+    done = await driver.sync_steps(make_listing(status="withdrawn", **current))
     assert [op.kind for op, _ in done] == [OpKind.UNPUBLISH]
     assert done[0][1].status is PortalStatus.WITHDRAWN
     assert sandbox.listings()[0]["isVisible"] is False
-    done = await syncer.sync(make_listing(**current))
+    done = await driver.sync_steps(make_listing(**current))
     assert [op.kind for op, _ in done] == [OpKind.PUBLISH]
     assert done[0][1].status is PortalStatus.LIVE
 
 
 async def _sell_privately(
-    sandbox: HemnetSandbox, syncer: Syncer, listing_id: str, current: dict[str, Any]
+    sandbox: HemnetSandbox, driver: Driver, listing_id: str, current: dict[str, Any]
 ) -> None:
     """Sold with a private price: marked sold (never unpublished), Hemnet unpublishes it."""
     sale = {"price": {"amount": "4800000", "currency": "SEK"}, "date": "2027-03-01"}
     mark = len(sandbox.requests)
-    done = await syncer.sync(
+    done = await driver.sync_steps(
         make_listing(status="sold", sale={**sale, "price_public": False}, **current)
     )
     assert [op.kind for op, _ in done] == [OpKind.MARK_SOLD]
@@ -138,7 +139,7 @@ async def _sell_privately(
     # Nothing changed: nothing is sent.
     mark = len(sandbox.requests)
     assert (
-        await syncer.sync(
+        await driver.sync(
             make_listing(status="sold", sale={**sale, "price_public": False}, **current)
         )
         == []
@@ -147,7 +148,7 @@ async def _sell_privately(
 
 
 async def test_images_are_replaced_and_failures_land_on_the_media_entry(
-    sandbox: HemnetSandbox, syncer: Syncer
+    sandbox: HemnetSandbox, driver: Driver
 ) -> None:
     """Removed images are deleted; a failed image's stateMessage becomes an issue on its
     canonical media entry while the listing is still published with the completed one."""
@@ -155,34 +156,34 @@ async def test_images_are_replaced_and_failures_land_on_the_media_entry(
         {"url": "https://img.example.se/obj-1001/1.jpg"},
         {"url": "https://img.example.se/obj-1001/missing.jpg"},
     ]
-    done = await syncer.sync(make_listing(media=media))
+    done = await driver.sync_steps(make_listing(media=media))
     publish = done[-1][1]
     assert [(i.path, i.portal_field) for i in publish.issues] == [("media[1].url", "url")]
     assert "404" in publish.issues[0].message
     assert sandbox.listings()[0]["isPublished"] is True
 
     mark = len(sandbox.requests)
-    await syncer.sync(make_listing(media=media[:1]))
+    await driver.sync(make_listing(media=media[:1]))
     [(method, path)] = _writes(sandbox, mark)
     assert method == "DELETE"
     assert "/images/" in path
 
 
 async def test_publish_refused_when_no_image_completes(
-    sandbox: HemnetSandbox, syncer: Syncer
+    sandbox: HemnetSandbox, driver: Driver
 ) -> None:
     """With every image failed the adapter does not publish and reports the media entries."""
     media = [{"url": "https://unreachable.example.se/a.jpg"}]
     with pytest.raises(PortalValidationError) as info:
-        await syncer.sync(make_listing(media=media))
+        await driver.sync(make_listing(media=media))
     assert [i.path for i in info.value.issues] == ["media[0].url"]
     assert not any(r.path.endswith("/publish") for r in sandbox.requests)
     assert sandbox.listings()[0]["isPublished"] is False
 
 
-async def test_draft_is_created_but_not_published(sandbox: HemnetSandbox, syncer: Syncer) -> None:
+async def test_draft_is_created_but_not_published(sandbox: HemnetSandbox, driver: Driver) -> None:
     """A draft listing is created with its images but no publish request is sent."""
-    done = await syncer.sync(make_listing(status="draft"))
+    done = await driver.sync_steps(make_listing(status="draft"))
     assert OpKind.PUBLISH not in [op.kind for op, _ in done]
     assert sandbox.listings()[0]["isPublished"] is False
 
@@ -195,7 +196,7 @@ async def test_auto_approval_makes_the_listing_visible_on_publish(clock: FakeClo
         settings, account, transport=sandbox.transport(), credential_store=_noop, clock=clock
     )
     try:
-        done = await Syncer(adapter).sync(make_listing())
+        done = await Driver(adapter).sync_steps(make_listing())
     finally:
         await adapter.aclose()
     result = done[-1][1]

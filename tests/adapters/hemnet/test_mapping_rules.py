@@ -7,19 +7,20 @@ from typing import Any
 
 import pytest
 
-from listsync.adapter import TargetState
+from listsync.adapter import Projection, TargetState
 from listsync.errors import Severity
-from listsync.model import Category, ListingStatus
+from listsync.model import Category, Listing, ListingStatus
 from listsync_hemnet import HemnetAdapter
-from listsync_hemnet.mapping import (
-    AGENCY_KEY,
-    from_hemnet_listing,
-    showing_key,
-    to_hemnet_listing,
-)
-from listsync_hemnet.rules import preflight
+from listsync_hemnet.mapping import from_hemnet_listing, showing_key, to_hemnet_listing
+from listsync_hemnet.rules import RULES, preflight
 
 from .conftest import make_listing
+
+
+def _project(adapter: HemnetAdapter, listing: Listing) -> Projection:
+    prepared = adapter.prepare(listing)
+    assert prepared.projection is not None, prepared.issues
+    return prepared.projection
 
 
 def test_listing_body_uses_hemnet_names_and_json_values() -> None:
@@ -51,24 +52,33 @@ def test_listing_body_uses_hemnet_names_and_json_values() -> None:
 
 async def test_projection_keys_items_stably_and_targets_the_status(adapter: HemnetAdapter) -> None:
     """Images are keyed by URL with their display index, showings by start, the agency is
-    carried for the adapter, and each status maps to its target."""
-    projection = adapter.project(make_listing())
-    assert projection.fields[AGENCY_KEY]["externalId"] == "agency-7"
+    a ref (never a listing field), and each status maps to its target."""
+    projection = _project(adapter, make_listing())
+    assert projection.refs == {
+        "agency": {
+            "externalId": "agency-7",
+            "name": "Mäklarhuset Söder",
+            "emailAddress": "info@maklarhuset.example.se",
+        }
+    }
+    assert projection.fields == to_hemnet_listing(make_listing())
     assert [m.payload["index"] for m in projection.media] == [0, 1]
-    assert projection.media[0].key == adapter.project(make_listing()).media[0].key
+    assert projection.media[0].key == _project(adapter, make_listing()).media[0].key
     assert projection.showings[0].key == "2027-02-01T16:00:00Z"
     assert projection.showings[0].payload["description"] is None
     assert projection.target is TargetState.PUBLISHED
-    video = make_listing(media=[{"url": "https://v.example.se/a.mp4", "kind": "video"}])
-    assert adapter.project(video).media == ()
+    video = make_listing(
+        status="draft", media=[{"url": "https://v.example.se/a.mp4", "kind": "video"}]
+    )
+    assert _project(adapter, video).media == ()
     sale = {"price": {"amount": "10", "currency": "SEK"}, "date": "2027-03-01"}
-    sold = adapter.project(make_listing(status="sold", sale=sale))
+    sold = _project(adapter, make_listing(status="sold", sale=sale))
     assert (sold.target, sold.sale) == (
         TargetState.SOLD,
         {"price": 10, "isPricePublic": True, "soldAt": "2027-03-01"},
     )
-    assert adapter.project(make_listing(status="withdrawn")).target is TargetState.UNPUBLISHED
-    assert adapter.project(make_listing(status="draft")).target is TargetState.DRAFT
+    assert _project(adapter, make_listing(status="withdrawn")).target is TargetState.UNPUBLISHED
+    assert _project(adapter, make_listing(status="draft")).target is TargetState.DRAFT
 
 
 def test_read_back_maps_to_canonical() -> None:
@@ -167,17 +177,105 @@ def test_showing_key_is_the_utc_start_as_keys_were_always_written(start: dt.date
     assert showing_key(start) == start.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def test_a_projection_is_its_own_listing_s_after_any_preflight(
-    adapter: HemnetAdapter,
-) -> None:
-    """`project` reuses the media URLs `preflight` read only for that very listing (the one
-    the planner projects next): a projection after another listing's preflight has its own
-    images, and one without a preflight first is the same as one with."""
+def test_prepare_is_one_pass_without_memory(adapter: HemnetAdapter) -> None:
+    """`prepare` answers for the listing it is given alone: another listing prepared before
+    does not change it, and preparing twice gives equal answers."""
     first = make_listing()
     second = make_listing(media=[{"url": "https://img.example.se/obj-2002/9.jpg"}])
-    adapter.preflight(first)
-    assert [m.payload["url"] for m in adapter.project(second).media] == [
+    adapter.prepare(first)
+    assert [m.payload["url"] for m in _project(adapter, second).media] == [
         "https://img.example.se/obj-2002/9.jpg"
     ]
-    adapter.preflight(first)
-    assert adapter.project(first) == adapter.project(first)
+    assert adapter.prepare(first) == adapter.prepare(first)
+
+
+def test_an_error_blocks_the_listing_and_warnings_travel_with_the_projection(
+    adapter: HemnetAdapter,
+) -> None:
+    """An error issue leaves no projection (the listing is blocked); warnings alone keep it."""
+    blocked = adapter.prepare(make_listing(living_area=None))
+    assert blocked.blocked
+    assert blocked.projection is None
+    assert [(i.path, i.rule) for i in blocked.issues] == [("living_area", "publish-living-area")]
+    video = {"url": "https://v.example.se/a.mp4", "kind": "video"}
+    warned = adapter.prepare(make_listing(media=[*listing_media(), video]))
+    assert not warned.blocked
+    assert [(i.path, i.rule, i.severity) for i in warned.issues] == [
+        ("media[1]", "images-only", Severity.WARNING)
+    ]
+
+
+def listing_media() -> list[dict[str, str]]:
+    return [{"url": "https://img.example.se/obj-1001/1.jpg"}]
+
+
+HOSTILE: dict[str, Any] = {
+    "address": {"country": "DE", "street": "Weg", "postal_code": "10115", "city": "Berlin"},
+    "coordinates": None,
+    "asking_price": {"amount": "100.50", "currency": "SEK"},
+    "monthly_fee": {"amount": "300", "currency": "EUR"},
+    "yearly_running_costs": {"amount": "99999999999", "currency": "SEK"},
+    "living_area": "20000",
+    "category": "farm",
+    "subcategory": "201",
+    "tenure": "unknown",
+    "transaction": "rent",
+    "media": [
+        {"url": "http://192.168.1.4/a.jpg"},
+        {"url": "https://v.example.se/a.mp4", "kind": "video"},
+    ],
+    "description": {"en": "English only"},
+    "links": {"all_images": "http://localhost/imgs"},
+}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        HOSTILE,
+        {"address": {"country": "SE", "street": "G", "city": "Lund"}, "media": []},
+        {"category": "office", "subcategory": "999", "description": {}},
+        {"coordinates": {"lat": 69.15, "lon": 18.0}, "living_area": None},
+        {
+            "category": "farm",
+            "subcategory": "620",
+            "address": {
+                "country": "SE",
+                "street": "G",
+                "postal_code": "22100",
+                "city": "Lund",
+                "apartment_number": "12",
+            },
+        },
+        {"media": [{"url": f"https://img.example.se/{n}.jpg"} for n in range(101)]},
+        {"category": "plot", "subcategory": "150", "coordinates": None, "asking_price": None},
+    ],
+)
+def test_every_issue_carries_a_known_rule_id(
+    adapter: HemnetAdapter, overrides: dict[str, Any]
+) -> None:
+    """Every issue `prepare` reports names its rule, one of `rules.RULES` (none is None)."""
+    issues = adapter.prepare(make_listing(**overrides)).issues
+    assert issues
+    assert all(issue.rule in RULES for issue in issues), [
+        (i.path, i.rule) for i in issues if i.rule not in RULES
+    ]
+
+
+def test_the_rule_ids_cover_every_check() -> None:
+    """The hostile listing trips most rules at once; each id it reports is distinct per check."""
+    found = {i.rule for i in preflight(make_listing(**HOSTILE))}
+    assert found >= {
+        "sweden-only",
+        "sale-only",
+        "housing-form-category",
+        "tenure-unknown",
+        "amount-sek",
+        "amount-whole-kronor",
+        "amount-plausible",
+        "size-limit",
+        "publish-coordinates",
+        "public-url",
+        "images-only",
+        "description-swedish",
+    }

@@ -8,10 +8,11 @@ import importlib.metadata
 import httpx
 
 from listsync.adapter import WriteAdapter
+from listsync.testing import Driver
 from listsync_hemnet import HemnetAdapter
 from listsync_hemnet.sandbox import HemnetSandbox
 
-from .conftest import BASE_URL, AdapterFactory, Syncer, make_listing, split_settings
+from .conftest import BASE_URL, AdapterFactory, make_listing, split_settings
 
 
 async def test_accounts_see_only_their_own_listings(
@@ -20,7 +21,7 @@ async def test_accounts_see_only_their_own_listings(
     """A listing created with one account's key is invisible to another account."""
     first = await make_adapter("default")
     other = await make_adapter("agency-b")
-    await Syncer(first).sync(make_listing(status="draft"))
+    await Driver(first).sync(make_listing(status="draft"))
     [mine] = sandbox.listings("default")
     assert sandbox.listings("agency-b") == []
     assert await other.fetch("obj-1001", None) is None

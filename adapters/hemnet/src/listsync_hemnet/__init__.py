@@ -1,9 +1,11 @@
 """listsync adapter for Hemnet's BrokerAPI (write: listings, images, showings, publication).
 
-Docs: portal-docs/hemnet-*.txt and PORTALS.md §1; wire paths: DESIGN.md ("The wire contract we
-assume"), kept in `listsync_hemnet.client.ROUTES`. The sandbox is `listsync_hemnet.sandbox`.
+The adapter is `HemnetAdapter` (adapter.py), configured by `HemnetSettings` and `HemnetAccount`
+(settings.py); the wire paths are `listsync_hemnet.client.ROUTES`; the fake portal for tests and
+demos is `listsync_hemnet.sandbox.HemnetSandbox`.
 """
 
-from listsync_hemnet.adapter import HemnetAccount, HemnetAdapter, HemnetSettings
+from listsync_hemnet.adapter import HemnetAdapter
+from listsync_hemnet.settings import PORTAL, HemnetAccount, HemnetSettings
 
-__all__ = ["HemnetAccount", "HemnetAdapter", "HemnetSettings"]
+__all__ = ["PORTAL", "HemnetAccount", "HemnetAdapter", "HemnetSettings"]

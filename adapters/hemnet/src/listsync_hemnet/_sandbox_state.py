@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from listsync_hemnet.housing_forms import HemnetTenure, HousingForm
+from listsync_hemnet._housing_forms import HemnetTenure, HousingForm
 from listsync_hemnet.rules import SWEDEN_BOUNDS, check_url
 
 __all__ = [

@@ -1,38 +1,22 @@
-"""Helpers of `HemnetAdapter`: credentials wiring, results, item error paths."""
+"""Helpers of `HemnetAdapter`: a shared transport, results, item error paths."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 from typing_extensions import override
 
-from listsync.adapter import (
-    CredentialStore,
-    OperationContext,
-    OperationResult,
-    PortalStatus,
-)
+from listsync.adapter import OperationContext, OperationResult, PortalStatus
 from listsync.errors import NotFoundError, PortalValidationError
 from listsync_hemnet.client import Reply
-from listsync_hemnet.errors import PORTAL
-from listsync_hemnet.keys import (
-    default_credential_path,
-    file_credential_store,
-    load_credentials,
-    token_origin,
-)
-from listsync_hemnet.settings import HemnetAccount
+from listsync_hemnet.settings import PORTAL
 
 __all__ = [
     "SharedTransport",
-    "Store",
     "at_item",
     "canonical_index",
-    "credentials",
     "listing_result",
     "portal_status",
     "remote_of",
@@ -57,40 +41,6 @@ class SharedTransport(httpx.AsyncBaseTransport):
         return None
 
 
-Store = Callable[[Mapping[str, str]], Awaitable[None]]
-
-
-def credentials(
-    account: HemnetAccount,
-    account_name: str,
-    credential_store: CredentialStore | None,
-    *,
-    base_url: str = "",
-) -> tuple[SecretStr, str | None, Store]:
-    """The key to start from and where a rotated key goes.
-
-    With the embedding application's `credential_store`, the configured token is used and
-    new keys go to the callback. Without one, keys go to a 0600 JSON file, and a key found in
-    that file wins over the configured token only when it was rotated from that same
-    configured token for the same base URL (the file records their fingerprint as `origin`).
-    """
-    if credential_store is not None:
-        callback = credential_store
-
-        async def to_callback(secrets: Mapping[str, str]) -> None:
-            await callback(PORTAL, account_name, secrets)
-
-        return account.token, account.key_id, to_callback
-    path = account.credential_file or default_credential_path(account_name)
-    origin = token_origin(account.token, base_url)
-    token, key_id = load_credentials(path, origin) or (account.token, account.key_id)
-
-    async def to_file(secrets: Mapping[str, str]) -> None:
-        await file_credential_store(path, {**secrets, "origin": origin})
-
-    return token, key_id, to_file
-
-
 def portal_status(body: JSON) -> PortalStatus:
     """Where a Hemnet listing body stands: sold, live, awaiting approval, withdrawn, draft."""
     if body.get("sale"):
@@ -100,12 +50,15 @@ def portal_status(body: JSON) -> PortalStatus:
     return PortalStatus.WITHDRAWN if body.get("unpublishedAt") else PortalStatus.DRAFT
 
 
-def listing_result(reply: Reply, *, remote_id: str | None = None, **extra: Any) -> OperationResult:
-    body = reply.body
+def listing_result(
+    answer: Reply | JSON, *, remote_id: str | None = None, **extra: Any
+) -> OperationResult:
+    """The result of an operation from the listing Hemnet answered with (or listed)."""
+    body = answer.body if isinstance(answer, Reply) else answer
     return OperationResult(
         remote_id=remote_id,
         status=portal_status(body),
-        request_id=reply.request_id,
+        request_id=answer.request_id if isinstance(answer, Reply) else None,
         is_visible=body.get("isVisible"),
         is_approved=body.get("isApproved"),
         approval_url=body.get("approvalUrl"),

@@ -1,13 +1,15 @@
 """`HemnetAdapter`: the listing lifecycle on Hemnet's BrokerAPI, orchestrated.
 
-Speaks the BrokerAPI ("BostadsAPI") as described in portal-docs/hemnet-*.txt, over the paths of
-DESIGN.md's wire contract (client.ROUTES). One instance serves one Hemnet account (one API key
-lineage). Mapping lives in mapping.py, preflight in rules.py, HTTP in client.py, keys in keys.py.
+Speaks the BrokerAPI ("BostadsAPI") as Hemnet's guides describe it, over the paths of
+`client.ROUTES`. One instance serves one Hemnet account (one API key lineage). Mapping lives in
+mapping.py, the offline rules in rules.py, HTTP in client.py, keys in auth.py, error answers in
+errors.py; this module only orchestrates.
 
-Agencies: the projection carries the agency's canonical identity under `mapping.AGENCY_KEY`;
-on create (and when it changes) the adapter ensures the agency on Hemnet (look up by
-`externalId`, create when missing, cache the id) and sends `brokerAgencyId` instead.
-Agency details are not updated on Hemnet after creation (the wire contract has no agency PATCH).
+Agencies: the projection carries the agency's identity as `refs["agency"]` (the BrokerAgency
+body, keyed by the canonical `externalId`), never inside the listing fields. A create resolves
+it, and an update resolves it when it changed: the adapter ensures the agency on Hemnet (look up
+by `externalId`, create when missing, cache the id) and sends `brokerAgencyId`. Agency details
+are not updated on Hemnet after creation (the wire contract has no agency PATCH).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -31,10 +33,9 @@ from listsync.adapter import (
     OperationContext,
     OperationResult,
     OpKind,
-    Projection,
+    Prepared,
     RemoteRecord,
     Severity,
-    TargetState,
 )
 from listsync.errors import (
     ConflictError,
@@ -45,40 +46,31 @@ from listsync.errors import (
     UnknownOutcomeError,
 )
 from listsync.http import PortalHttp
-from listsync.model import Agency, Listing, ListingStatus
-from listsync.sync import ProjectionDiff, default_plan
+from listsync.model import Agency, Listing
 from listsync_hemnet import mapping, rules
 from listsync_hemnet._support import (
     SharedTransport,
     at_item,
     canonical_index,
-    credentials,
     listing_result,
     portal_status,
     remote_of,
     same_instant,
 )
-from listsync_hemnet.client import PAGE_SIZE, HemnetClient, Reply
-from listsync_hemnet.errors import PORTAL, hemnet_error
-from listsync_hemnet.keys import (
-    HemnetKeyAuth,
-    KeyManager,
-)
-from listsync_hemnet.settings import HemnetAccount, HemnetSettings
+from listsync_hemnet.auth import HemnetKeyAuth, KeyManager, credentials
+from listsync_hemnet.client import PAGE_SIZE, HemnetClient
+from listsync_hemnet.errors import map_error
+from listsync_hemnet.settings import PORTAL, HemnetAccount, HemnetSettings
 
-__all__ = ["HemnetAccount", "HemnetAdapter", "HemnetSettings"]
+__all__ = ["HemnetAdapter"]
 
 log = structlog.stdlib.get_logger(__name__)
 
 JSON = dict[str, Any]
 
-_TARGETS = {
-    ListingStatus.DRAFT: TargetState.DRAFT,
-    ListingStatus.COMING_SOON: TargetState.PUBLISHED,
-    ListingStatus.FOR_SALE: TargetState.PUBLISHED,
-    ListingStatus.SOLD: TargetState.SOLD,
-    ListingStatus.WITHDRAWN: TargetState.UNPUBLISHED,
-}
+_LEGACY_AGENCY_FIELD = "_agency"
+"""Where sent projections stored before refs existed kept the agency (as a field): its removal
+from the fields is not a change to send."""
 
 
 class HemnetAdapter:
@@ -124,12 +116,13 @@ class HemnetAdapter:
         common: dict[str, Any] = {
             "portal": PORTAL,
             "account": account_name,
-            "error_mapper": functools.partial(hemnet_error, account=account_name),
+            "error_mapper": functools.partial(map_error, account=account_name),
+            "request_id_header": "X-Request-Id",
         }
         keys_transport = SharedTransport(transport) if transport is not None else None
         keys_http = PortalHttp.from_settings(settings, transport=keys_transport, **common)
         self.keys = KeyManager(
-            client=HemnetClient(keys_http),
+            client=HemnetClient(keys_http, retry=False),
             token=token,
             key_id=key_id,
             window=account.rotate_within_hours * 3600,
@@ -146,44 +139,16 @@ class HemnetAdapter:
         self._agency_ids: dict[str, str] = {}
         self._agencies: dict[str, JSON] = {}
         self._agency_lock = asyncio.Lock()
-        # The media URLs `preflight` read, as text, handed to the `project` call of the same
-        # listing that (in the planner) follows it: read once per listing instead of twice.
-        self._preflighted: tuple[Listing, list[str]] | None = None
 
     # -- contract: offline -----------------------------------------------------------------
-    def preflight(self, listing: Listing) -> list[FieldIssue]:
-        """Hemnet's offline rules; see rules.py."""
+    def prepare(self, listing: Listing) -> Prepared:
+        """Hemnet's offline rules (rules.py) and, unless one is an error, the projection
+        (`mapping.project`)."""
         urls = mapping.media_urls(listing)
-        self._preflighted = (listing, urls)  # holds `listing`: its id is not reused
-        return rules.preflight(listing, urls=urls)
-
-    def _media_urls(self, listing: Listing) -> list[str]:
-        """The media URLs `preflight` read for this very listing object, else read anew."""
-        memo = self._preflighted
-        if memo is not None and memo[0] is listing:
-            self._preflighted = None
-            return memo[1]
-        return mapping.media_urls(listing)
-
-    def project(self, listing: Listing) -> Projection:
-        """The Hemnet listing body, images, showings and lifecycle target of `listing`."""
-        fields = mapping.to_hemnet_listing(listing)
-        fields[mapping.AGENCY_KEY] = mapping.to_hemnet_agency(listing.agency)
-        target = _TARGETS[listing.status]
-        sale = None
-        if target is TargetState.SOLD and listing.sale is not None:
-            sale = mapping.hemnet_sale(listing.sale)
-        return Projection(
-            external_ref=listing.external_ref,
-            fields=fields,
-            media=mapping.hemnet_images(listing, self._media_urls(listing)),
-            showings=mapping.hemnet_showings(listing),
-            target=target,
-            sale=sale,
-        )
-
-    def plan(self, diff: ProjectionDiff) -> list[Operation]:
-        return default_plan(diff, self.capabilities)
+        issues = rules.preflight(listing, urls=urls)
+        if any(issue.severity is Severity.ERROR for issue in issues):
+            return Prepared.of(issues, None)
+        return Prepared.of(issues, mapping.project(listing, urls))
 
     # -- contract: I/O ---------------------------------------------------------------------
     async def check(self) -> None:
@@ -229,7 +194,7 @@ class HemnetAdapter:
             if not found:
                 return None
             first = min(found, key=lambda body: str(body.get("createdAt", "")))
-            return listing_result(Reply(first, None), remote_id=str(first["id"]))
+            return listing_result(first, remote_id=str(first["id"]))
         if ctx.remote_id is None:
             return None
         if op.kind is OpKind.MEDIA_ADD:
@@ -247,15 +212,16 @@ class HemnetAdapter:
         """Read the listing back (with its images and showings) as a `RemoteRecord`."""
         if remote_id is not None:
             try:
-                body = (await self.client.get_listing(remote_id)).body
+                reply = await self.client.get_listing(remote_id)
             except NotFoundError:
                 return None
+            body, listing_id = reply.body, reply.id
         else:
             found = await self.client.find_listings(external_ref)
             if not found:
                 return None
             body = found[0]
-        listing_id = str(body["id"])
+            listing_id = str(body["id"])  # list entries are checked for their id
         images = await self.client.list_images(listing_id)
         showings = await self.client.list_showings(listing_id)
         agency = await self._agency_of(body.get("brokerAgencyId"))
@@ -266,6 +232,9 @@ class HemnetAdapter:
             )
         except InvalidListingError as exc:
             log.warning("hemnet_read_back_invalid", listing=external_ref, problems=len(exc.issues))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            # A body of a shape the mapping does not expect: the record without its listing.
+            log.warning("hemnet_read_back_unreadable", listing=external_ref, error=repr(exc))
         return RemoteRecord(
             remote_id=listing_id,
             external_ref=body.get("externalId"),
@@ -283,20 +252,24 @@ class HemnetAdapter:
         async with self._agency_lock:
             if external_id in self._agency_ids:
                 return self._agency_ids[external_id]
-            found = await self.client.find_agencies(external_id)
-            if not found:
+            found = await self.client.find_agencies(external_id)  # entries have an id
+            if found:
+                agency = found[0]
+            else:
                 try:
-                    found = [(await self.client.create_agency(body)).body]
+                    reply = await self.client.create_agency(body)
+                    agency = {**reply.body, "id": reply.id}
                 except UnknownOutcomeError:
                     # The answer was lost: the agency may exist now; look before giving up.
                     found = await self.client.find_agencies(external_id)
                     if not found:
                         raise
+                    agency = found[0]
                 log.info("hemnet_agency_created", account=self.account_name, agency=external_id)
-            agency = found[0]
-            self._agency_ids[external_id] = str(agency["id"])
-            self._agencies[str(agency["id"])] = agency
-            return str(agency["id"])
+            agency_id = str(agency["id"])
+            self._agency_ids[external_id] = agency_id
+            self._agencies[agency_id] = agency
+            return agency_id
 
     async def _agency_of(self, agency_id: Any) -> Agency:
         if agency_id is not None and str(agency_id) not in self._agencies:
@@ -309,23 +282,27 @@ class HemnetAdapter:
             email=body.get("emailAddress"),
         )
 
-    async def _with_agency(self, fields: JSON) -> JSON:
-        """`fields` for the wire: adapter-local keys stripped, the agency as `brokerAgencyId`."""
-        out = {k: v for k, v in fields.items() if not k.startswith("_")}
-        agency = fields.get(mapping.AGENCY_KEY)
-        if isinstance(agency, dict):
-            out["brokerAgencyId"] = await self._ensure_agency(agency)
-        return out
+    async def _agency_id(self, ref: Any) -> str:
+        """Hemnet's id for the projection's agency ref (the BrokerAgency body)."""
+        if not isinstance(ref, Mapping) or not ref.get("externalId"):
+            raise ValueError(f"the agency ref has no externalId: {ref!r}")  # not from prepare
+        return await self._ensure_agency(dict(ref))
 
     # -- listing -----------------------------------------------------------------------------
     async def _create(self, op: Operation, ctx: OperationContext) -> OperationResult:
-        body = await self._with_agency(op.payload or ctx.projection.fields)
+        body = dict(op.payload or ctx.projection.fields)
+        refs = op.refs or ctx.projection.refs
+        if mapping.AGENCY in refs:
+            body["brokerAgencyId"] = await self._agency_id(refs[mapping.AGENCY])
         reply = await self.client.create_listing(body)
-        return listing_result(reply, remote_id=str(reply.body["id"]))
+        return listing_result(reply, remote_id=reply.id)
 
     async def _update(self, op: Operation, ctx: OperationContext) -> OperationResult:
         listing_id = remote_of(ctx)
-        changes = await self._with_agency(op.changes)
+        changes = dict(op.changes)
+        changes.pop(_LEGACY_AGENCY_FIELD, None)
+        if op.refs.get(mapping.AGENCY) is not None:  # changed (None: unset, which Hemnet cannot do)
+            changes["brokerAgencyId"] = await self._agency_id(op.refs[mapping.AGENCY])
         if not changes:
             return listing_result(await self.client.get_listing(listing_id))
         return listing_result(await self.client.update_listing(listing_id, changes))
@@ -337,7 +314,7 @@ class HemnetAdapter:
             reply = await self.client.create_image(remote_of(ctx), url, index)
         except PortalValidationError as exc:
             raise at_item(exc, canonical_index(ctx.projection.media, op.key)) from None
-        return OperationResult(remote_id=str(reply.body["id"]), request_id=reply.request_id)
+        return OperationResult(remote_id=reply.id, request_id=reply.request_id)
 
     async def _media_remove(self, op: Operation, ctx: OperationContext) -> OperationResult:
         image_id = ctx.item_ids.get(op.key or "")
@@ -403,7 +380,7 @@ class HemnetAdapter:
             reply = await self.client.create_showing(remote_of(ctx), dict(op.payload))
         except PortalValidationError as exc:
             raise at_item(exc, canonical_index(ctx.projection.showings, op.key)) from None
-        return OperationResult(remote_id=str(reply.body["id"]), request_id=reply.request_id)
+        return OperationResult(remote_id=reply.id, request_id=reply.request_id)
 
     async def _showing_update(self, op: Operation, ctx: OperationContext) -> OperationResult:
         showing_id = ctx.item_ids[op.key or ""]

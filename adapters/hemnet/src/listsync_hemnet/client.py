@@ -1,10 +1,14 @@
 """Hemnet BrokerAPI calls: one typed method per endpoint, the route table in one place.
 
-Paths follow the wire contract in DESIGN.md ("The wire contract we assume"): Hemnet's real paths
-sit behind its Swagger, so aligning with it is a change to `ROUTES` only. Bodies are flat JSON;
-single resources come back wrapped in their singular name (`{"listing": {...}}`), lists as
+Hemnet's real paths sit behind its Swagger; `ROUTES` holds the ones listsync assumes, so aligning
+with the Swagger is a change to `ROUTES` only (the sandbox serves exactly these). Bodies are flat
+JSON; single resources come back wrapped in their singular name (`{"listing": {...}}`), lists as
 `{"<plural>": [...], "totalCount": N}` with `limit`/`offset`. No mapping and no retries here:
 `PortalHttp` retries, mapping.py maps.
+
+Answers of the wrong shape (not JSON, not an object, a list that is not a list, a resource
+without its `id`) raise `PortalBugError` naming the request, status and request id, through the
+contract's `Response`; nothing here raises `KeyError` or `JSONDecodeError`.
 """
 
 from __future__ import annotations
@@ -13,12 +17,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-import httpx
 from pydantic import SecretStr
 
+from listsync.adapter import Response
 from listsync.http import PortalHttp
 
-__all__ = ["ROUTES", "HemnetClient", "Reply"]
+__all__ = ["PAGE_SIZE", "ROUTES", "HemnetClient", "Reply"]
 
 ROUTES: Final[dict[str, tuple[str, str]]] = {
     "list_keys": ("GET", "/keys"),
@@ -51,23 +55,39 @@ PAGE_SIZE = 100
 JSON = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """A successful answer: the unwrapped resource and Hemnet's request id."""
+    """A successful answer: the unwrapped resource and the answer it came from."""
 
     body: JSON
-    request_id: str | None
+    response: Response
+
+    @property
+    def request_id(self) -> str | None:
+        return self.response.request_id
+
+    @property
+    def id(self) -> str:
+        """The resource's `id`; `PortalBugError` when the answer has none."""
+        return str(self.response.field(self.body, "id"))
+
+    def field(self, name: str) -> Any:
+        """`body[name]`; `PortalBugError` when the answer has no such field."""
+        return self.response.field(self.body, name)
 
 
 class HemnetClient:
     """Typed calls over one `PortalHttp`.
 
     `token` on the key calls sets the bearer explicitly: the key manager uses it on its own
-    un-authenticated `PortalHttp` while it rotates.
+    un-authenticated `PortalHttp`. With `retry=False` every call is sent once
+    (`PortalHttp.request(..., retry=False)`): the key manager's calls run inside another
+    request's auth flow, whose own retries cover them.
     """
 
-    def __init__(self, http: PortalHttp) -> None:
+    def __init__(self, http: PortalHttp, *, retry: bool = True) -> None:
         self.http = http
+        self._retry = retry
 
     async def _call(
         self,
@@ -88,8 +108,9 @@ class HemnetClient:
             params=params,
             headers=headers,
             idempotent=idempotent,
+            retry=self._retry,
         )
-        return Reply(_body(response), response.headers.get("X-Request-Id"))
+        return Reply(response.json_object(), response)
 
     async def _pages(self, route: str, plural: str, **kw: Any) -> AsyncIterator[JSON]:
         """Every item of a list endpoint, paging with limit/offset until totalCount."""
@@ -99,11 +120,14 @@ class HemnetClient:
         while True:
             page = {**params, "limit": limit, "offset": offset}
             reply = await self._call(route, params=page, **kw)
-            items = reply.body.get(plural) or []
+            items = _items(reply, plural)
             for item in items:
                 yield item
             offset += len(items)
-            if not items or offset >= int(reply.body.get("totalCount", offset)):
+            total = reply.body.get("totalCount", offset)
+            if not isinstance(total, int) or isinstance(total, bool):
+                raise reply.response.malformed(f"a totalCount of {total!r}")
+            if not items or offset >= total:
                 return
 
     # -- keys ------------------------------------------------------------------------------
@@ -113,9 +137,9 @@ class HemnetClient:
     async def get_key(self, key_id: str, *, token: SecretStr | None = None) -> JSON:
         return _unwrap(await self._call("get_key", key_id=key_id, token=token), "key").body
 
-    async def create_key(self, name: str, *, token: SecretStr | None = None) -> JSON:
-        """`{"authToken", "key"}`; not retried (a lost answer would orphan a key)."""
-        return (await self._call("create_key", json={"name": name}, token=token)).body
+    async def create_key(self, name: str, *, token: SecretStr | None = None) -> Reply:
+        """`{"authToken", "key"}`; a POST, so never resent once it may have landed."""
+        return await self._call("create_key", json={"name": name}, token=token)
 
     async def delete_key(self, key_id: str, *, token: SecretStr | None = None) -> None:
         await self._call("delete_key", key_id=key_id, token=token)
@@ -192,13 +216,22 @@ class HemnetClient:
         return await self._call("delete_showing", listing_id=listing_id, showing_id=showing_id)
 
 
-def _body(response: httpx.Response) -> JSON:
-    if not response.content:
-        return {}
-    data = response.json()
-    return data if isinstance(data, dict) else {"data": data}
+def _items(reply: Reply, plural: str) -> list[JSON]:
+    """The `plural` list of a page: objects that each have an `id`."""
+    items = reply.body.get(plural)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise reply.response.malformed(f"{plural!r} that is not a list")
+    for item in items:
+        if not isinstance(item, dict) or "id" not in item:
+            raise reply.response.malformed(f"an entry of {plural!r} without an 'id'")
+    return items
 
 
 def _unwrap(reply: Reply, name: str) -> Reply:
-    inner = reply.body.get(name)
-    return Reply(inner if isinstance(inner, dict) else reply.body, reply.request_id)
+    """The resource inside `{"<name>": {...}}` (or the body itself when it is not wrapped)."""
+    inner = reply.body.get(name, reply.body)
+    if not isinstance(inner, dict):
+        raise reply.response.malformed(f"a {name!r} that is not an object")
+    return Reply(inner, reply.response)

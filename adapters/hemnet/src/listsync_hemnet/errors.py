@@ -1,7 +1,7 @@
-"""Hemnet's error body -> listsync errors, in one function (`hemnet_error`).
+"""Hemnet's error answers -> listsync errors, in one function: `map_error`.
 
-Hemnet answers every error as `{"errors": [{"type", "message", ...}]}` (portal-docs/
-hemnet-broker-api-first-steps.txt, "Error handling"):
+Hemnet's BrokerAPI guide ("Error handling") says every error is answered as
+`{"errors": [{"type", "message", ...}]}`:
 
 - `ValidationError` (+ `field` in dot notation, `fieldMessage`) -> `PortalValidationError` with
   one `FieldIssue` per error, its Hemnet field mapped to the canonical path (mapping.py);
@@ -10,34 +10,35 @@ hemnet-broker-api-first-steps.txt, "Error handling"):
 - 401 -> `AuthenticationError`, 403 -> `PermissionDeniedError`, 404 -> `NotFoundError`,
   429 -> `RateLimitedError` (with `Retry-After`), 5xx -> `TransientError`, whatever the type.
 
-The request id comes from the `X-Request-Id` response header (inferred; Hemnet's webhooks use
-that header name).
+An answer that is not JSON, or not in that format, falls back to its status. The request id is
+the `X-Request-Id` answer header (inferred: Hemnet's webhooks use that header name), which
+`PortalHttp` reads into `Response.request_id`.
 """
 
 from __future__ import annotations
 
+import http
 import re
 from typing import Any
 
-import httpx
-
+from listsync.adapter import Response
 from listsync.errors import (
     ConflictError,
     FieldIssue,
+    PortalBugError,
     PortalError,
     PortalValidationError,
 )
 from listsync.http import error_from_status
 from listsync_hemnet.mapping import canonical_path
+from listsync_hemnet.settings import PORTAL
 
-__all__ = ["PORTAL", "hemnet_error", "resource_of"]
-
-PORTAL = "hemnet"
+__all__ = ["map_error"]
 
 _ITEM = re.compile(r"^/listings/[^/]+/(images|showings|sale)(/|$)")
 
 
-def resource_of(path: str) -> str:
+def _resource_of(path: str) -> str:
     """Which Hemnet resource a request path addresses (`listing`, `image`, `showing`, ...)."""
     if path.startswith("/broker_agencies"):
         return "agency"
@@ -49,10 +50,11 @@ def resource_of(path: str) -> str:
     return "listing"
 
 
-def _errors(response: httpx.Response) -> list[dict[str, Any]]:
+def _errors(response: Response) -> list[dict[str, Any]]:
+    """The `errors` entries of Hemnet's error body; none when the body is another shape."""
     try:
         body = response.json()
-    except ValueError:
+    except PortalBugError:
         return []
     errors = body.get("errors") if isinstance(body, dict) else None
     if not isinstance(errors, list):
@@ -72,42 +74,47 @@ def _issue(error: dict[str, Any], resource: str) -> FieldIssue:
     )
 
 
-def hemnet_error(response: httpx.Response, *, account: str | None = None) -> PortalError:
-    """Turn one non-success Hemnet response into the matching listsync error.
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def map_error(response: Response, *, account: str | None = None) -> PortalError:
+    """Turn one non-success Hemnet answer into the matching listsync error.
 
     `account` names the portal account in the message (the adapter binds it).
     """
     errors = _errors(response)
-    request_id = response.headers.get("X-Request-Id")
-    status = response.status_code
-    method, path = response.request.method, response.request.url.path
-    summary = "; ".join(str(e.get("message", "")) for e in errors) or response.reason_phrase
-    message = f"{method} {path} -> {status}: {summary}"
+    status = response.status
+    summary = "; ".join(str(e.get("message", "")) for e in errors)
+    if not summary:
+        summary = (
+            f"{_phrase(status)} {response.excerpt()!r}" if response.content else _phrase(status)
+        )
+    message = f"{response.method} {response.path} -> {status}: {summary}"
+    if status in (401, 403, 404, 429) or status >= 500:
+        return _by_status(response, message, account)
     types = {e.get("type") for e in errors}
     common: dict[str, Any] = {
         "portal": PORTAL,
         "account": account,
-        "request_id": request_id,
+        "request_id": response.request_id,
         "status_code": status,
     }
-    if status in (401, 403, 404, 429) or status >= 500:
-        return _by_status(response, message, account, request_id)
     if "ValidationError" in types:
-        resource = resource_of(path)
+        resource = _resource_of(response.path)
         issues = [_issue(e, resource) for e in errors if e.get("type") == "ValidationError"]
         return PortalValidationError(message, issues, **common)
     if "TransitionError" in types:
         return ConflictError(message, **common)
-    return _by_status(response, message, account, request_id)
+    return _by_status(response, message, account)
 
 
-def _by_status(
-    response: httpx.Response, message: str, account: str | None, request_id: str | None
-) -> PortalError:
+def _by_status(response: Response, message: str, account: str | None) -> PortalError:
     """`error_from_status`, with the account named in the message."""
     where = f"account {account!r}: " if account not in (None, "default") else ""
-    error = error_from_status(
-        response, portal=PORTAL, message=f"{where}{message}", request_id=request_id
-    )
+    error = error_from_status(response, portal=PORTAL, message=f"{where}{message}")
     error.account = account
     return error

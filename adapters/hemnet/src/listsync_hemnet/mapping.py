@@ -1,14 +1,14 @@
 """Canonical listing <-> Hemnet BrokerAPI payloads, and Hemnet field paths -> canonical paths.
 
-Pure functions, no I/O. Field names follow portal-docs/hemnet-migrating-from-soap.txt (the
-SOAP -> BrokerAPI tables) and PORTALS.md §1.4; value shapes that the public documents do not show
-are **inferred** and marked so (`askingPrice` as whole kronor, `coordinates` as
+Pure functions, no I/O. Field names follow the SOAP -> BrokerAPI tables of Hemnet's guide to
+migrating from its SOAP API; value shapes that Hemnet's public documents do not show are
+**inferred** and marked so (`askingPrice` as whole kronor, `coordinates` as
 `{latitude, longitude}`, `constructionSpan` as `{from, to}`).
 
 The listing body is flat camelCase JSON; nested objects (`urls`, `broker`, `coordinates`,
-`constructionSpan`) are always sent whole, so a PATCH of `urls` replaces both links.
-`AGENCY_KEY` carries the agency's canonical identity inside the projected fields: the adapter
-strips it before sending and turns it into `brokerAgencyId` (an agency change is then a PATCH of
+`constructionSpan`) are always sent whole, so a PATCH of `urls` replaces both links. The agency
+is not part of the body: `to_hemnet_agency` is the projection's `refs["agency"]`, which the
+adapter turns into `brokerAgencyId` when it sends (an agency change is then a PATCH of
 `brokerAgencyId`).
 """
 
@@ -20,9 +20,17 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from listsync.adapter import ProjectedItem, _item
-from listsync.model import Agency, Listing, MediaKind, Money, Sale, parse_listing
-from listsync_hemnet.housing_forms import (
+from listsync.adapter import ProjectedItem, Projection, TargetState, new_item
+from listsync.model import (
+    Agency,
+    Listing,
+    ListingStatus,
+    MediaKind,
+    Money,
+    Sale,
+    parse_listing,
+)
+from listsync_hemnet._housing_forms import (
     HousingForm,
     canonical_tenure,
     category_for,
@@ -31,10 +39,11 @@ from listsync_hemnet.housing_forms import (
 )
 
 __all__ = [
-    "AGENCY_KEY",
+    "AGENCY",
     "AGENCY_PATHS",
     "IMAGE_KINDS",
     "LISTING_PATHS",
+    "TARGETS",
     "canonical_path",
     "from_hemnet_listing",
     "hemnet_images",
@@ -42,6 +51,7 @@ __all__ = [
     "hemnet_showings",
     "image_key",
     "media_urls",
+    "project",
     "remote_drift",
     "showing_key",
     "text_of",
@@ -49,8 +59,17 @@ __all__ = [
     "to_hemnet_listing",
 ]
 
-AGENCY_KEY = "_agency"
-"""Projected-field key holding the agency payload; never sent (see the module docstring)."""
+AGENCY = "agency"
+"""The projection's ref naming the listing's agency (`Projection.refs`): the BrokerAgency body."""
+
+TARGETS: dict[ListingStatus, TargetState] = {
+    ListingStatus.DRAFT: TargetState.DRAFT,
+    ListingStatus.COMING_SOON: TargetState.PUBLISHED,
+    ListingStatus.FOR_SALE: TargetState.PUBLISHED,
+    ListingStatus.SOLD: TargetState.SOLD,
+    ListingStatus.WITHDRAWN: TargetState.UNPUBLISHED,
+}
+"""The lifecycle state each canonical status asks of Hemnet."""
 
 IMAGE_KINDS = frozenset({MediaKind.PHOTO, MediaKind.FLOOR_PLAN})
 """Media kinds Hemnet shows as listing images; videos and documents are not sent."""
@@ -270,7 +289,7 @@ def hemnet_images(listing: Listing, urls: Sequence[str] | None = None) -> tuple[
         if media.kind not in IMAGE_KINDS or url in seen:
             continue
         seen.add(url)
-        items.append(_item(image_key(url), i, {"url": url, "index": len(items)}))
+        items.append(new_item(image_key(url), i, {"url": url, "index": len(items)}))
     return tuple(items)
 
 
@@ -294,7 +313,7 @@ def hemnet_showings(listing: Listing) -> tuple[ProjectedItem, ...]:
         }
         key = showing_key(showing.start)
         if key not in items:
-            items[key] = _item(key, i, payload)
+            items[key] = new_item(key, i, payload)
     return tuple(items.values())
 
 
@@ -305,6 +324,28 @@ def hemnet_sale(sale: Sale) -> dict[str, Any]:
         "isPricePublic": sale.price_public,
         "soldAt": sale.date.isoformat(),
     }
+
+
+def project(listing: Listing, urls: Sequence[str] | None = None) -> Projection:
+    """Everything Hemnet should hold for `listing`: the listing body, the agency ref, images,
+    showings, the lifecycle target and the sale. No rules are applied (see rules.py).
+
+    Args:
+        urls: `media_urls(listing)`, when the caller has it already.
+    """
+    target = TARGETS[listing.status]
+    sale = None
+    if target is TargetState.SOLD and listing.sale is not None:
+        sale = hemnet_sale(listing.sale)
+    return Projection(
+        external_ref=listing.external_ref,
+        fields=to_hemnet_listing(listing),
+        refs={AGENCY: to_hemnet_agency(listing.agency)},
+        media=hemnet_images(listing, urls),
+        showings=hemnet_showings(listing),
+        target=target,
+        sale=sale,
+    )
 
 
 def _sek(value: Any) -> Money | None:
@@ -416,8 +457,6 @@ def remote_drift(sent: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any]
     """
     drift: dict[str, Any] = {}
     for key, value in sent.items():
-        if key.startswith("_"):
-            continue
         got = remote.get(key)
         if key == "housingForm":
             a, b = parse_code(value), parse_code(got)

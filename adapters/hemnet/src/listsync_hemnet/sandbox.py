@@ -1,11 +1,11 @@
 """`HemnetSandbox`: a stateful in-memory fake of Hemnet's BrokerAPI (an ASGI app).
 
-It serves the routes of `client.ROUTES` (the wire contract of DESIGN.md) and enforces, from the
-server side, what the portal documents (portal-docs/hemnet-*.txt): bearer keys that expire and
-can be revoked (401 in Hemnet's error format), keys managed over `/keys`, validation errors as
-`{"errors": [{"type": "ValidationError", "field": "<dot.path>", ...}]}` (422), PATCH where null
-unsets and absent leaves alone, images moving from `in_progress` to `completed` (or `failed`,
-with a `stateMessage` on the single-image GET) after `image_processing_seconds` of sandbox time,
+It serves the routes of `client.ROUTES` (the wire contract listsync assumes) and enforces, from
+the server side, what Hemnet's guides document: bearer keys that expire and can be revoked (401
+in Hemnet's error format), keys managed over `/keys`, validation errors as `{"errors": [{"type":
+"ValidationError", "field": "<dot.path>", ...}]}` (422), PATCH where null unsets and absent
+leaves alone, images moving from `in_progress` to `completed` (or `failed`, with a
+`stateMessage` on the single-image GET) after `image_processing_seconds` of sandbox time,
 publishing refused without a completed image, approval automatic or through `approve()`,
 `isVisible` only when published and approved, a sale that unpublishes, housing-form codes the
 sandbox "removed" read back as their series base, and list endpoints with `limit`/`offset` and
@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Route
 from typing_extensions import override
 
 from listsync.sandbox import FaultConfig, Sandbox
+from listsync_hemnet._housing_forms import HousingForm
 from listsync_hemnet._sandbox_state import (
     JSON,
     Account,
@@ -46,7 +47,6 @@ from listsync_hemnet._sandbox_state import (
     validate_showing,
 )
 from listsync_hemnet.client import ROUTES
-from listsync_hemnet.housing_forms import HousingForm
 
 __all__ = ["HemnetSandbox"]
 

@@ -1,4 +1,5 @@
-"""Hemnet settings: the portal's (`HemnetSettings`) and one account's (`HemnetAccount`)."""
+"""Hemnet settings: the portal's name (`PORTAL`), its settings (`HemnetSettings`) and one
+account's (`HemnetAccount`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from pydantic import Field, SecretStr
 
 from listsync.adapter import AccountSettings, AdapterSettings
 
-__all__ = ["HemnetAccount", "HemnetSettings"]
+__all__ = ["PORTAL", "HemnetAccount", "HemnetSettings"]
+
+PORTAL = "hemnet"
+"""The adapter's name: in settings (`[portals.hemnet]`), errors, logs and issues."""
 
 
 class HemnetSettings(AdapterSettings):

@@ -1,6 +1,6 @@
 """Hemnet housing-form codes: integer codes in series of 100.
 
-Source: portal-docs/hemnet-migrating-from-soap.txt ("Dealing with unknown HousingForm codes").
+Hemnet's guide to migrating from its SOAP API says ("Dealing with unknown HousingForm codes"):
 Hemnet may add codes (an unknown code such as 620 must be treated as its series base, 600) and
 remove codes (a removed 601 reads back as 600). So a code is kept as sent or read, its series is
 always known, and two codes are compared with `HousingForm.equivalent`, never with `==`.

@@ -1,18 +1,37 @@
-"""Hemnet API keys: expiry tracking, rotation, the credential store, and the bearer `httpx.Auth`.
+"""Hemnet API keys: the bearer `httpx.Auth`, expiry checks, rotation, the credential store.
 
-Hemnet keys expire (portal-docs/hemnet-broker-api-first-steps.txt, "Automatically dealing with
-expiry"): read the current key's `expiresAt` (`GET /keys/{id}`), create a new key before it
-expires (`POST /keys` -> `authToken` + `key`), store it, switch to it and optionally revoke the
-old one (`DELETE /keys/{id}`). The token is opaque (never parsed).
+Hemnet's BrokerAPI guide ("Automatically dealing with expiry") says keys expire: read the
+current key's `expiresAt` (`GET /keys/{id}`), create a new key before it expires (`POST /keys`
+-> `authToken` + `key`), store it, switch to it and optionally revoke the old one
+(`DELETE /keys/{id}`). The token is opaque (never parsed).
 
-- `KeyManager` holds the current key. Rotation happens once per due key even with many
-  concurrent requests (an `asyncio.Lock`, re-checked inside), through its own `HemnetClient`
-  without auth, so a rotation never waits for a concurrency slot held by the requests it serves.
-- `HemnetKeyAuth.async_auth_flow` asks the manager for a fresh token before each request; on a
-  401 it retries once: with the newer token when the key was switched while the request was in
-  flight, or after a forced rotation when the current key itself was refused.
-- The new token goes to the credential store (default: `file_credential_store`, a JSON file with
+- `KeyManager` holds the current key and caches its check: a key whose expiry is further away
+  than the rotation window is used without asking Hemnet again; the key is checked again
+  (`GET /keys/{id}`) when its expiry comes within the window (and then rotated), and after a 401.
+  Checks and rotations happen once per account however many requests wait for them (an
+  `asyncio.Lock`, the state re-read inside it).
+- Its calls go through a `HemnetClient` of their own, without auth and with `retry=False`: they
+  run inside another request's auth flow, so a failure is one failed attempt of that request,
+  retried (or not) by the one retry policy in `PortalHttp`; no retry loop nests inside another.
+  A key check that fails transiently is raised as `RequestNotSentError` (the request it guards
+  was not sent, so even a create may be resent); a rate-limited one as the `RateLimitedError`.
+  Their own `PortalHttp` also means a check never waits for a concurrency slot held by the
+  requests it serves.
+- `HemnetKeyAuth.async_auth_flow` asks the manager for the token before each request; on a 401
+  it resends once: with the newer token when the key was switched while the request was in
+  flight, or after the check found the key due and rotated it.
+- A new token goes to the credential store (default: `file_credential_store`, a JSON file with
   mode 0600) and into no log line.
+
+The most requests one HTTP request can cause, per attempt: the request and its one resend after
+a 401 (2); before it, a key check and a rotation (`GET /keys/{id}`, `POST /keys`, with
+`revoke_old` `DELETE /keys/{old}`: 3, plus the pages of `GET /keys` when no `key_id` is
+configured); after a 401, the same check and rotation again (3): 8 at most, times
+`max_attempts` (5 by default: 40). The checks and rotations are shared by every request of the
+account, so in steady state (the key far from expiry) each attempt is exactly one request. An
+operation of the adapter sends at most a few such requests (a create: the agency look-up and,
+once per agency, its creation, then the listing; a publish: the image polls, bounded by
+`image_poll_timeout`, then the publish).
 """
 
 from __future__ import annotations
@@ -32,12 +51,22 @@ import structlog
 from pydantic import SecretStr
 from typing_extensions import override
 
-from listsync.errors import AuthenticationError, PortalError
+from listsync.adapter import CredentialStore
+from listsync.errors import (
+    AuthenticationError,
+    PortalError,
+    RequestNotSentError,
+    TransientError,
+    UnknownOutcomeError,
+)
 from listsync_hemnet.client import HemnetClient
+from listsync_hemnet.settings import PORTAL, HemnetAccount
 
 __all__ = [
     "HemnetKeyAuth",
     "KeyManager",
+    "Store",
+    "credentials",
     "default_credential_path",
     "file_credential_store",
     "load_credentials",
@@ -98,6 +127,37 @@ def load_credentials(path: Path, origin: str | None = None) -> tuple[SecretStr, 
     return SecretStr(token), key_id if isinstance(key_id, str) else None
 
 
+def credentials(
+    account: HemnetAccount,
+    account_name: str,
+    credential_store: CredentialStore | None,
+    *,
+    base_url: str = "",
+) -> tuple[SecretStr, str | None, Store]:
+    """The key to start from and where a rotated key goes.
+
+    With the embedding application's `credential_store`, the configured token is used and
+    new keys go to the callback. Without one, keys go to a 0600 JSON file, and a key found in
+    that file wins over the configured token only when it was rotated from that same
+    configured token for the same base URL (the file records their fingerprint as `origin`).
+    """
+    if credential_store is not None:
+        callback = credential_store
+
+        async def to_callback(secrets: Mapping[str, str]) -> None:
+            await callback(PORTAL, account_name, secrets)
+
+        return account.token, account.key_id, to_callback
+    path = account.credential_file or default_credential_path(account_name)
+    origin = token_origin(account.token, base_url)
+    token, key_id = load_credentials(path, origin) or (account.token, account.key_id)
+
+    async def to_file(secrets: Mapping[str, str]) -> None:
+        await file_credential_store(path, {**secrets, "origin": origin})
+
+    return token, key_id, to_file
+
+
 def _timestamp(value: Any) -> float | None:
     if not isinstance(value, str):
         return None
@@ -108,7 +168,12 @@ def _timestamp(value: Any) -> float | None:
 
 
 class KeyManager:
-    """The current key of one Hemnet account, rotated inside `window` seconds of expiry."""
+    """The current key of one Hemnet account, checked and rotated inside `window` seconds of
+    its expiry (see the module docstring).
+
+    Attributes:
+        rotations: keys created so far.
+    """
 
     def __init__(
         self,
@@ -130,7 +195,7 @@ class KeyManager:
         self._store = store
         self._clock = clock
         self._account = account
-        self._expires_at: float | None = None
+        self._expires_at: float | None = None  # None: not checked (yet, or since a 401)
         self._refused: str | None = None
         self._lock = asyncio.Lock()
         self.rotations = 0
@@ -143,27 +208,38 @@ class KeyManager:
     def key_id(self) -> str | None:
         return self._key_id
 
-    def _due(self) -> bool:
-        return self._expires_at is not None and self._clock() >= self._expires_at - self._window
+    def _far(self) -> bool:
+        """The checked key expires after the window: use it without asking Hemnet."""
+        return self._expires_at is not None and self._clock() < self._expires_at - self._window
 
     async def fresh_token(self) -> SecretStr:
-        """The token to send now, rotating first when the key expires within the window."""
-        if self._expires_at is None or self._due():
+        """The token to send now: the key is checked when its check is not cached, and rotated
+        when it expires within the window."""
+        if not self._far():
             async with self._lock:
-                if self._expires_at is None:
-                    await self._load_expiry()
-                if self._due():
-                    await self._rotate()
+                if not self._far():
+                    await self._check()
+                    if not self._far():
+                        await self._rotate()
         return self._token
 
     async def after_unauthorized(self, used: SecretStr) -> SecretStr | None:
-        """A request with `used` got 401: the token to retry with once, or None to give up."""
+        """A request with `used` got 401: the token to resend it with once, or None to give up.
+
+        The key is checked again: refused, it is given up (and not checked again for the other
+        requests that got a 401 with it); due, it is rotated; valid and far from expiry, the
+        401 was not about the key and stands.
+        """
         async with self._lock:
             if used.get_secret_value() != self._token.get_secret_value():
                 return self._token  # switched while the request was in flight
             if self._refused == used.get_secret_value():
-                return None  # another request already tried to replace this key
+                return None  # another request has checked this key already
+            self._expires_at = None
             try:
+                await self._check()
+                if self._far():
+                    return None
                 await self._rotate()
             except AuthenticationError:
                 self._refused = used.get_secret_value()
@@ -171,7 +247,8 @@ class KeyManager:
                 return None
             return self._token
 
-    async def _load_expiry(self) -> None:
+    async def _check(self) -> None:
+        """Read the key's expiry (`GET /keys/{id}`, the id found first when not configured)."""
         if self._key_id is None:
             self._key_id = await self._find_own_key_id()
         key = await self._client.get_key(self._key_id, token=self._token)
@@ -183,7 +260,7 @@ class KeyManager:
         active = [k for k in keys if k.get("state", "active") == "active"] or keys
         if not active:
             raise AuthenticationError(
-                "GET /keys listed no key; set key_id", portal="hemnet", account=self._account
+                "GET /keys listed no key; set key_id", portal=PORTAL, account=self._account
             )
         newest = max(active, key=lambda k: _timestamp(k.get("lastUsedAt")) or 0.0)
         return str(newest["id"])
@@ -194,9 +271,10 @@ class KeyManager:
         created = await self._client.create_key(
             f"listsync {self._account} {stamp}", token=old_token
         )
-        key = created.get("key") or {}
-        new_token = SecretStr(str(created["authToken"]))
-        new_id = str(key.get("id")) if key.get("id") else None
+        new_token = SecretStr(str(created.field("authToken")))
+        key = created.body.get("key")
+        key = key if isinstance(key, dict) else {}
+        new_id = str(key["id"]) if key.get("id") else None
         stored = await self._hand_over(new_token, new_id)
         self._token, self._key_id = new_token, new_id
         self._expires_at = _timestamp(key.get("expiresAt")) or float("inf")
@@ -221,8 +299,19 @@ class KeyManager:
         return True
 
 
+def _not_sent(error: TransientError | UnknownOutcomeError) -> RequestNotSentError:
+    """A key check or rotation that failed before the request it guards was sent."""
+    return RequestNotSentError(
+        f"{error.message} (checking the API key; the request itself was not sent)",
+        portal=PORTAL,
+        account=error.account,
+        request_id=error.request_id,
+        status_code=error.status_code,
+    )
+
+
 class HemnetKeyAuth(httpx.Auth):
-    """`Authorization: Bearer <token>` from the key manager, with one retry after a 401.
+    """`Authorization: Bearer <token>` from the key manager, with one resend after a 401.
 
     Requests that already carry `Authorization` (none do on the adapter's client) pass as they
     are.
@@ -238,12 +327,18 @@ class HemnetKeyAuth(httpx.Auth):
         if "Authorization" in request.headers:
             yield request
             return
-        token = await self._manager.fresh_token()
+        try:
+            token = await self._manager.fresh_token()
+        except (TransientError, UnknownOutcomeError) as exc:
+            raise _not_sent(exc) from exc
         request.headers["Authorization"] = f"Bearer {token.get_secret_value()}"
         response = yield request
         if response.status_code != 401:
             return
-        retry_with = await self._manager.after_unauthorized(token)
+        try:
+            retry_with = await self._manager.after_unauthorized(token)
+        except (TransientError, UnknownOutcomeError) as exc:
+            raise _not_sent(exc) from exc  # the 401 applied nothing
         if retry_with is not None:
             request.headers["Authorization"] = f"Bearer {retry_with.get_secret_value()}"
             yield request
