@@ -49,7 +49,7 @@ def summary_table(report: RunReport) -> Table:
         if portal == "-":
             table.add_row(INPUT_ROW, "", *cells)
         else:
-            table.add_row(portal, account, *cells)
+            table.add_row(portal, account if account != "-" else "(no account)", *cells)
     return table
 
 

@@ -21,7 +21,12 @@ from listsync.sync import FAILING_OUTCOMES, EntryResult, Outcome, SourceItem
 __all__ = ["ProgressSink", "RichProgress", "make_progress"]
 
 
+_BUCKETS = ("done", "blocked", "failed", "skipped")
+
+
 def _bucket(outcome: Outcome) -> str:
+    if outcome in (Outcome.BLOCKED, Outcome.INVALID):
+        return "blocked"
     if outcome in FAILING_OUTCOMES:
         return "failed"
     if outcome in (Outcome.SKIPPED, Outcome.INTERRUPTED):
@@ -78,12 +83,13 @@ class ProgressSink:
         c = self.counts[portal]
         total = max(self.routed[portal], sum(c.values()))
         terminal.note(
-            f"{portal}: {sum(c.values())}/{total} listings: {c['done']} done, "
-            f"{c['failed']} failed, {c['skipped']} skipped",
+            f"{portal}: {sum(c.values())}/{total} listings: "
+            + ", ".join(f"{c[k]} {k}" for k in _BUCKETS),
             event="progress",
             portal=portal,
             total=total,
             done=c["done"],
+            blocked=c["blocked"],
             failed=c["failed"],
             skipped=c["skipped"],
         )
@@ -152,7 +158,7 @@ class RichProgress(ProgressSink):
             task,
             total=self._total(portal),
             completed=sum(counts.values()),
-            detail=f"done {counts['done']} failed {counts['failed']} skipped {counts['skipped']}",
+            detail=" ".join(f"{k} {counts[k]}" for k in _BUCKETS if counts[k] or k == "done"),
         )
 
     def close(self) -> None:
