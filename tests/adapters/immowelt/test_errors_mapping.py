@@ -13,6 +13,7 @@ from listsync.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
+    PortalBugError,
     PortalValidationError,
     RateLimitedError,
     TransientError,
@@ -25,7 +26,7 @@ from listsync_immowelt.errors import map_error
 from listsync_immowelt.mapping import canonical_path, from_immowelt_payload
 from listsync_immowelt.sandbox import ImmoweltSandbox
 
-from .conftest import AdapterFactory, build_adapter, make_listing, payload_of, sync
+from .conftest import AdapterFactory, build_adapter, make_listing, payload_of, sync, with_media
 
 PROBLEM = "application/problem+json"
 
@@ -271,3 +272,112 @@ def test_prepare_builds_each_listing_s_own_projection(adapter: ImmoweltAdapter) 
     blocked = adapter.prepare(make_listing(agent={"phone": "(030) 1"}))
     assert blocked.projection is None
     assert [(i.path, i.rule) for i in blocked.issues] == [("agent.phone", "rule-03")]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "said"),
+    [
+        (400, b"<html><body>Bad Request</body></html>", PortalBugError, "Bad Request</body>"),
+        (422, b"", PortalBugError, "empty body"),
+        (400, b"[1, 2]", PortalBugError, "[1, 2]"),
+        (400, b'{"errors": [{"na', PortalBugError, '{"errors"'),
+        (502, b"<html>Bad Gateway</html>", TransientError, "Bad Gateway"),
+        (404, b"<html>nope</html>", NotFoundError, "nope"),
+        (429, b"slow down", RateLimitedError, "slow down"),
+    ],
+)
+def test_answers_without_a_problem_document_are_mapped_by_status(
+    status: int, body: bytes, kind: type[Exception], said: str
+) -> None:
+    """HTML, an empty, truncated or non-object body is mapped by its status with an excerpt
+    and the header's request id: a 400/422 without a problem document is a PortalBugError
+    (it names no field), never a JSONDecodeError nor a validation error without issues."""
+    error = map_error(_response(status, body, request_id="req-9"))
+    assert type(error) is kind
+    assert said in str(error)
+    assert error.request_id == "req-9"
+    assert error.status_code == status
+
+
+def test_problem_members_of_the_wrong_type_do_not_break_the_mapping() -> None:
+    """`errors` that is not a list, entries that are not objects and an `instance` that is
+    not a string are ignored; the header's request id stands in."""
+    body = {"title": "Bad request", "instance": 7, "errors": {"name": "/data"}}
+    error = map_error(_response(400, body, request_id="req-1"))
+    assert isinstance(error, PortalValidationError)
+    assert error.issues == ()
+    assert error.request_id == "req-1"
+    listed = map_error(_response(400, {"errors": ["x", {"name": "/data/estateType"}]}))
+    assert isinstance(listed, PortalValidationError)
+    assert [i.path for i in listed.issues] == ["category"]
+
+
+class _Hostile(httpx.AsyncBaseTransport):
+    """The sandbox, except that answers to `method path` are replaced by `answer`."""
+
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, method: str, path: str, answer: httpx.Response
+    ) -> None:
+        self.inner, self.method, self.path, self.answer = inner, method, path, answer
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if (request.method, request.url.path) == (self.method, self.path):
+            await response.aread()
+            return httpx.Response(
+                self.answer.status_code,
+                headers={**self.answer.headers, "x-request-id": "hostile-1"},
+                content=self.answer.content,
+            )
+        return response
+
+
+_HTML = httpx.Response(200, text="<html><body>Wartung</body></html>")
+
+
+async def _exercise(adapter: ImmoweltAdapter, method: str, path: str) -> None:
+    """Make the adapter send `method path`."""
+    if (method, path) == ("GET", "/v1/listings"):
+        async for _ in adapter.remote_ids():
+            pass
+    elif method == "GET":
+        await Driver(adapter).sync(make_listing())
+        await adapter.fetch("DE-1001", None)
+    else:
+        await Driver(adapter).sync(with_media(make_listing(), "a.jpg"))
+
+
+@pytest.mark.parametrize(
+    ("request_line", "answer", "said"),
+    [
+        ("POST /v1/listings", _HTML, "not JSON"),
+        ("POST /v1/listings", httpx.Response(202, json=["ok"]), "JSON list"),
+        ("POST /v1/medias", httpx.Response(201, json={"url": "x"}), "'presignedURL'"),
+        ("POST /v1/medias", httpx.Response(201, json={"presignedURL": 5}), "'presignedURL'"),
+        ("GET /v1/listings/DE-1001", _HTML, "not JSON"),
+        ("GET /v1/listings/DE-1001", httpx.Response(200, json={"listing": 3}), "no listing"),
+        ("GET /v1/listings", httpx.Response(200, json={"externalListingIds": 3}), "list"),
+        ("GET /v1/listings", httpx.Response(200, content=b'{"external'), "not JSON"),
+    ],
+)
+async def test_hostile_answers_are_portal_bugs_with_the_request_id(
+    make_adapter: AdapterFactory,
+    sandbox: ImmoweltSandbox,
+    request_line: str,
+    answer: httpx.Response,
+    said: str,
+) -> None:
+    """A success answer of the wrong shape (HTML, a truncated body, JSON of another type, a
+    member missing or of the wrong type) fails with a one-line PortalBugError naming the
+    portal, the request, the status, the request id (the `x-request-id` header) and what was
+    wrong: no JSONDecodeError, KeyError or ValueError escapes the adapter."""
+    method, path = request_line.split()
+    adapter = make_adapter(transport=_Hostile(sandbox.transport(), method, path, answer))
+    with pytest.raises(PortalBugError) as bad:
+        await _exercise(adapter, method, path)
+    message = str(bad.value)
+    assert said in message
+    assert f"{method} {path.removeprefix('/v1')}: {answer.status_code}" in message
+    assert bad.value.request_id == "hostile-1"
+    assert bad.value.portal == "immowelt"
+    assert "\n" not in message
