@@ -7,11 +7,14 @@ import json
 import stat
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from listsync.errors import AuthenticationError
+from listsync.adapter import Operation, OpKind
+from listsync.errors import AuthenticationError, RequestNotSentError
+from listsync.retry import observe
 from listsync.testing import Driver
 from listsync_hemnet import HemnetAccount, HemnetAdapter
 from listsync_hemnet.sandbox import HemnetSandbox
@@ -204,3 +207,101 @@ async def test_a_key_file_from_another_portal_environment_is_ignored(
     finally:
         await adapter.aclose()
     assert sandbox.requests[-1].principal == sandbox.add_account("default")["key_id"]
+
+
+def _key_checks(sandbox: HemnetSandbox, key_id: str) -> int:
+    return sum(1 for r in sandbox.requests if r.method == "GET" and r.path == f"/keys/{key_id}")
+
+
+async def test_a_key_far_from_expiry_is_checked_once_not_before_every_request(
+    sandbox: HemnetSandbox, clock: FakeClock, make_adapter: AdapterFactory
+) -> None:
+    """A whole listing's life sends one `GET /keys/{id}`; when the expiry comes within the
+    rotation window the key is checked again and rotated, then the new key is not checked."""
+    key_id = sandbox.add_account("default")["key_id"]
+    adapter = await make_adapter(rotate_within_hours=24)
+    driver = Driver(adapter)
+    await driver.sync(make_listing())
+    await driver.sync(make_listing(asking_price={"amount": "4750000", "currency": "SEK"}))
+    assert len(sandbox.requests) > 8
+    assert _key_checks(sandbox, key_id) == 1
+    clock.advance(180 * DAY - 12 * 3600)  # now inside the window
+    await adapter.check()
+    assert _key_checks(sandbox, key_id) == 2
+    assert len(_key_posts(sandbox)) == 1
+    new_id = sandbox.add_account("default")["key_id"]
+    await driver.sync(make_listing())
+    assert _key_checks(sandbox, key_id) == 2
+    assert _key_checks(sandbox, new_id) == 0  # its expiry came with it
+
+
+class _KeysDown(httpx.AsyncBaseTransport):
+    """The sandbox, except that `GET /keys/{id}` answers 503 (the first `failures` times)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, failures: int = 1_000) -> None:
+        self._inner = inner
+        self.failures = failures
+        self.checks = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path.startswith("/keys/"):
+            self.checks += 1
+            if self.checks <= self.failures:
+                body = {"errors": [{"type": "GenericError", "message": "down"}]}
+                return httpx.Response(503, json=body, request=request)
+        return await self._inner.handle_async_request(request)
+
+
+def _adapter_over(
+    transport: httpx.AsyncBaseTransport, sandbox: HemnetSandbox, clock: FakeClock
+) -> HemnetAdapter:
+    settings, account = split_settings(sandbox.client_settings(BASE_URL))
+    settings = settings.model_copy(update={"max_attempts": 3})
+    return HemnetAdapter(
+        settings, account, transport=transport, credential_store=_store_nothing, clock=clock
+    )
+
+
+async def _store_nothing(portal: str, account: str, secrets: object) -> None:
+    return None
+
+
+async def test_a_failing_key_check_is_one_attempt_of_the_request_it_guards(
+    sandbox: HemnetSandbox, clock: FakeClock
+) -> None:
+    """With the key check down, a request makes `max_attempts` attempts, each with one key
+    check (3, not 3 x 3), the request itself is never sent, and the retries counted are the
+    request's own."""
+    transport = _KeysDown(sandbox.transport())
+    adapter = _adapter_over(transport, sandbox, clock)
+    try:
+        with observe() as retries, pytest.raises(RequestNotSentError) as info:
+            await adapter.check()
+    finally:
+        await adapter.aclose()
+    assert transport.checks == 3
+    assert [r.what for r in retries] == ["GET /keys", "GET /keys"]
+    assert not any(r.path == "/keys" for r in sandbox.requests)
+    assert "503" in str(info.value) or info.value.status_code == 503
+
+
+async def test_a_create_whose_key_check_failed_is_sent_once_the_check_passes(
+    sandbox: HemnetSandbox, clock: FakeClock
+) -> None:
+    """A key check that fails before a POST means the POST was not sent: the HTTP layer may
+    send it again (not an unknown outcome), and exactly one listing is created."""
+    transport = _KeysDown(sandbox.transport(), failures=1)
+    adapter = _adapter_over(transport, sandbox, clock)
+    try:
+        driver = Driver(adapter, recover=False)
+        listing = make_listing(status="draft", media=[], showings=[])
+        desired = driver.desired(listing)
+        create = Operation(kind=OpKind.CREATE, payload=dict(desired.fields), refs=desired.refs)
+        with observe() as retries:
+            result = await driver.apply(create, desired, listing)
+    finally:
+        await adapter.aclose()
+    assert result.remote_id
+    assert transport.checks == 2
+    assert [r.error for r in retries] == ["RequestNotSentError"]
+    assert len(sandbox.listings()) == 1

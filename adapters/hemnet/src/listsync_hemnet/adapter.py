@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import httpx
-import structlog
 
 from listsync.adapter import (
     AccountSettings,
@@ -46,6 +45,7 @@ from listsync.errors import (
     UnknownOutcomeError,
 )
 from listsync.http import PortalHttp
+from listsync.log import get_logger
 from listsync.model import Agency, Listing
 from listsync_hemnet import mapping, rules
 from listsync_hemnet._support import (
@@ -64,7 +64,7 @@ from listsync_hemnet.settings import PORTAL, HemnetAccount, HemnetSettings
 
 __all__ = ["HemnetAdapter"]
 
-log = structlog.stdlib.get_logger(__name__)
+log = get_logger(__name__)
 
 JSON = dict[str, Any]
 

@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import structlog
 from pydantic import SecretStr
 from typing_extensions import override
 
@@ -59,6 +58,7 @@ from listsync.errors import (
     TransientError,
     UnknownOutcomeError,
 )
+from listsync.log import get_logger
 from listsync_hemnet.client import HemnetClient
 from listsync_hemnet.settings import PORTAL, HemnetAccount
 
@@ -73,7 +73,7 @@ __all__ = [
     "token_origin",
 ]
 
-log = structlog.stdlib.get_logger(__name__)
+log = get_logger(__name__)
 
 Store = Callable[[Mapping[str, str]], Awaitable[None]]
 
