@@ -9,9 +9,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
-import stamina
 import structlog
-from stamina.instrumentation import RetryDetails, get_on_retry_hooks, set_on_retry_hooks
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -19,6 +17,8 @@ from typing_extensions import override
 
 from listsync.errors import PortalError
 from listsync.http import PortalHttp, error_from_status
+from listsync.http import Response as PortalAnswer
+from listsync.retry import RetryEvent, observe
 from listsync.sandbox import FaultConfig, Sandbox
 
 
@@ -90,12 +90,12 @@ class ItemsSandbox(Sandbox):
         return JSONResponse({}, 200)
 
 
-def map_items_error(response: httpx.Response) -> PortalError:
+def map_items_error(response: PortalAnswer) -> PortalError:
     """The test portal's error mapper: status-code based, with its request id."""
     return error_from_status(
         response,
         portal="items",
-        message=f"HTTP {response.status_code}",
+        message=f"HTTP {response.status}",
         request_id=response.headers.get("x-request-id"),
     )
 
@@ -110,6 +110,7 @@ def make_http(
     """A PortalHttp for the items portal, in process unless a transport or URL says otherwise."""
     if transport is None and sandbox is not None:
         transport = sandbox.transport()
+    kwargs.setdefault("retry_backoff", 0.0)  # no sleeping between attempts in tests
     return PortalHttp(
         portal="items",
         account="default",
@@ -128,22 +129,10 @@ def sandbox() -> ItemsSandbox:
 
 
 @pytest.fixture
-def retries() -> Iterator[list[RetryDetails]]:
-    """Every retry stamina schedules, with the wait it chose (backoffs really happen)."""
-    seen: list[RetryDetails] = []
-    saved = get_on_retry_hooks()
-    set_on_retry_hooks([seen.append])
-    try:
+def retries() -> Iterator[list[RetryEvent]]:
+    """Every retry the HTTP layer schedules, with the wait the policy chose."""
+    with observe() as seen:
         yield seen
-    finally:
-        set_on_retry_hooks(saved)
-
-
-@pytest.fixture
-def no_backoff() -> Iterator[None]:
-    """stamina's test mode: no sleeping between attempts, attempt limits unchanged."""
-    with stamina.set_testing(True, attempts=1000, cap=True):
-        yield
 
 
 @pytest.fixture

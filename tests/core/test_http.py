@@ -8,24 +8,22 @@ from typing import Any
 
 import httpx
 import pytest
-import stamina
 import structlog
-from stamina.instrumentation import RetryDetails
 
 from listsync.errors import (
     ConfigurationError,
     NotFoundError,
     PortalBugError,
     RateLimitedError,
+    RequestNotSentError,
     TransientError,
     UnknownOutcomeError,
 )
-from listsync.http import error_from_status, parse_retry_after, retry_decision, user_agent
+from listsync.http import Response, error_from_status, parse_retry_after, user_agent
+from listsync.retry import RetryEvent, RetryPolicy
 from listsync.sandbox import FaultConfig
 
 from .conftest import ItemsSandbox, make_http
-
-pytestmark = pytest.mark.usefixtures("no_backoff")
 
 
 class FlakyConnect(httpx.AsyncBaseTransport):
@@ -92,7 +90,7 @@ async def test_post_marked_idempotent_is_retried_after_5xx(sandbox: ItemsSandbox
     sandbox.set_faults(FaultConfig(error_rate=1.0, error_statuses=(500,), max_faults=1))
     async with make_http(sandbox) as http:
         response = await http.request("POST", "/items", json={"a": 1}, idempotent=True)
-    assert response.status_code == 201
+    assert response.status == 201
     assert len(sandbox.requests) == 2
 
 
@@ -101,7 +99,7 @@ async def test_post_is_retried_when_the_connection_was_refused(sandbox: ItemsSan
     flaky = FlakyConnect(sandbox.transport(), httpx.ConnectError, failures=2)
     async with make_http(transport=flaky) as http:
         response = await http.request("POST", "/items", json={"title": "x"})
-    assert response.status_code == 201
+    assert response.status == 201
     assert flaky.calls == 3
     assert len(sandbox.write_requests()) == 1
 
@@ -122,20 +120,19 @@ async def test_read_timeout_on_get_is_retried(sandbox: ItemsSandbox) -> None:
     flaky = FlakyConnect(sandbox.transport(), httpx.ReadTimeout, failures=1)
     async with make_http(transport=flaky) as http:
         response = await http.request("GET", "/items/1")
-    assert response.status_code == 200
+    assert response.status == 200
     assert flaky.calls == 2
 
 
-async def test_retry_after_is_honoured(sandbox: ItemsSandbox, retries: list[RetryDetails]) -> None:
+async def test_retry_after_is_honoured(sandbox: ItemsSandbox, retries: list[RetryEvent]) -> None:
     """429 with Retry-After: the wait scheduled before each retry is the portal's value."""
     sandbox.items["1"] = {"title": "x"}
     sandbox.set_faults(FaultConfig(rate_limit_rate=1.0, retry_after=0.01, max_faults=2))
-    with stamina.set_testing(False):  # real (tiny) waits, so the scheduled wait is observable
-        async with make_http(sandbox) as http:
-            response = await http.request("GET", "/items/1")
-    assert response.status_code == 200
+    async with make_http(sandbox) as http:
+        response = await http.request("GET", "/items/1")
+    assert response.status == 200
     assert [r.status for r in sandbox.requests] == [429, 429, 200]
-    assert [d.wait_for for d in retries] == [0.01, 0.01]
+    assert [d.wait for d in retries] == [0.01, 0.01]
 
 
 async def test_rate_limited_post_is_retried(sandbox: ItemsSandbox) -> None:
@@ -143,7 +140,7 @@ async def test_rate_limited_post_is_retried(sandbox: ItemsSandbox) -> None:
     sandbox.set_faults(FaultConfig(rate_limit_rate=1.0, retry_after=0, max_faults=1))
     async with make_http(sandbox) as http:
         response = await http.request("POST", "/items", json={"title": "x"})
-    assert response.status_code == 201
+    assert response.status == 201
     assert len(sandbox.write_requests()) == 1
 
 
@@ -173,7 +170,7 @@ async def test_dropped_put_is_resent(sandbox: ItemsSandbox) -> None:
     sandbox.set_faults(FaultConfig(drop_rate=1.0, max_faults=1))
     async with make_http(sandbox) as http:
         response = await http.request("PUT", "/items/7", json={"v": 2})
-    assert response.status_code == 200
+    assert response.status == 200
     assert len(sandbox.write_requests()) == 2
 
 
@@ -288,21 +285,20 @@ async def test_commit_then_drop_over_loopback_is_an_unknown_outcome(
 
 
 async def test_retry_after_over_loopback(
-    sandbox: ItemsSandbox, served: str, retries: list[RetryDetails]
+    sandbox: ItemsSandbox, served: str, retries: list[RetryEvent]
 ) -> None:
     """A 429 with Retry-After over a real socket is retried after the portal's wait."""
     sandbox.items["1"] = {}
     sandbox.set_faults(FaultConfig(rate_limit_rate=1.0, retry_after=0.01, max_faults=1))
-    with stamina.set_testing(False):
-        async with make_http(base_url=served) as http:
-            response = await http.request("GET", "/items/1")
-    assert response.status_code == 200
+    async with make_http(base_url=served) as http:
+        response = await http.request("GET", "/items/1")
+    assert response.status == 200
     assert [r.status for r in sandbox.requests] == [429, 200]
-    assert [d.wait_for for d in retries] == [0.01]
+    assert [d.wait for d in retries] == [0.01]
 
 
 async def test_connection_refused_over_loopback_is_retried_then_transient(
-    retries: list[RetryDetails],
+    retries: list[RetryEvent],
 ) -> None:
     """Nothing listening: a POST is retried (nothing was sent), then TransientError."""
     with socket.socket() as sock:
@@ -337,22 +333,42 @@ async def test_connection_dropped_after_a_post_over_loopback_is_not_resent() -> 
 
 
 @pytest.mark.parametrize(
-    ("error", "idempotent", "expected"),
+    ("error", "safe", "expected"),
     [
         (RateLimitedError("slow", portal="p", retry_after=2.5), False, 2.5),
-        (RateLimitedError("slow", portal="p", retry_after=61), True, False),
-        (RateLimitedError("slow", portal="p"), False, True),
-        (TransientError("5xx", portal="p"), True, True),
-        (TransientError("5xx", portal="p"), False, False),
-        (UnknownOutcomeError("lost", portal="p"), True, False),
-        (NotFoundError("gone", portal="p"), True, False),
-        (PortalBugError("odd", portal="p"), True, False),
-        (ValueError("not ours"), True, False),
+        (RateLimitedError("slow", portal="p", retry_after=61), True, None),
+        (RateLimitedError("slow", portal="p"), False, "backoff"),
+        (TransientError("5xx", portal="p"), True, "backoff"),
+        (TransientError("5xx", portal="p"), False, None),
+        (RequestNotSentError("refused", portal="p"), False, "backoff"),
+        (UnknownOutcomeError("lost", portal="p"), False, None),
+        (UnknownOutcomeError("lost", portal="p"), True, "backoff"),
+        (NotFoundError("gone", portal="p"), True, None),
+        (PortalBugError("odd", portal="p"), True, None),
+        (ValueError("not ours"), True, None),
     ],
 )
-def test_retry_decision(error: Exception, idempotent: bool, expected: bool | float) -> None:
-    """The one decision function: what is retried, and how long a 429 waits."""
-    assert retry_decision(error, idempotent=idempotent, max_wait=60) == expected
+def test_the_one_retry_policy(error: Exception, safe: bool, expected: float | str | None) -> None:
+    """What is retried, and how long: a 429's Retry-After within `max_wait`, else at once; a
+    backoff for transient failures of requests that are safe to resend or were never sent."""
+    policy = RetryPolicy(max_attempts=5, max_wait=60, backoff=1.0, backoff_max=30)
+    wait = policy.wait(error, 1, safe_to_resend=safe)
+    if expected == "backoff":
+        assert wait is not None
+        assert 0.5 <= wait < 1.5
+    else:
+        assert wait == expected
+    assert policy.wait(error, 5, safe_to_resend=safe) is None  # attempts used up
+
+
+def test_backoff_doubles_up_to_its_cap() -> None:
+    """Each further attempt waits about twice as long, never more than `backoff_max` (x1.5)."""
+    policy = RetryPolicy(max_attempts=20, backoff=1.0, backoff_max=4.0)
+    error = TransientError("5xx", portal="p")
+    waits = [policy.wait(error, n, safe_to_resend=True) or 0.0 for n in range(1, 8)]
+    assert 0.5 <= waits[0] < 1.5
+    assert 1.0 <= waits[1] < 3.0
+    assert all(2.0 <= w < 6.0 for w in waits[3:])
 
 
 @pytest.mark.parametrize(
@@ -383,7 +399,7 @@ def test_parse_retry_after(header: str | None, expected: float | None) -> None:
 )  # fmt: skip
 def test_error_from_status(status: int, kind: str) -> None:
     """The fallback mapper picks the error class from the status code."""
-    response = httpx.Response(status, headers={"Retry-After": "7"})
+    response = Response(status, httpx.Headers({"Retry-After": "7"}), b"", portal="p")
     error = error_from_status(response, portal="p", message="m", request_id="r1")
     assert type(error).__name__ == kind
     assert error.status_code == status
@@ -421,10 +437,8 @@ async def test_requests_are_joined_to_the_base_url_with_params_and_no_cookies() 
 async def test_a_failed_token_fetch_before_a_create_is_retried_like_a_refused_connection() -> None:
     """RequestNotSentError (nothing reached the portal, e.g. its token endpoint was down) lets
     even a non-idempotent create be retried by the HTTP layer."""
-    from listsync.errors import RequestNotSentError
-
     error = RequestNotSentError("token endpoint unavailable (503)", portal="items")
-    assert retry_decision(error, idempotent=False, max_wait=60) is True
+    assert RetryPolicy().wait(error, 1, safe_to_resend=False) is not None
 
 
 _BASES = [

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
         PortalError,
     )
     from listsync.model import Listing, parse_listing
-    from listsync.syndicator import Syndicator, SyncSyndicator
+    from listsync.syndicator import SyncSyndicator, Syndicator
 
 __all__ = [
     "AuthenticationError",

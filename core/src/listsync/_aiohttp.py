@@ -23,6 +23,8 @@ import httpx
 import yarl
 from typing_extensions import override
 
+from listsync._requests import AnswerTooLargeError
+
 __all__ = ["AiohttpTransport"]
 
 # Most specific first: the first match wins.
@@ -53,10 +55,19 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     Args:
         max_connections: the connection pool's size (all hosts together).
         verify: an SSL context, or False to skip certificate checks (True: the system's).
+        max_response_bytes: stop reading an answer larger than this (AnswerTooLargeError),
+            so a hostile or broken server cannot fill memory.
     """
 
-    def __init__(self, *, max_connections: int = 100, verify: ssl.SSLContext | bool = True):
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        verify: ssl.SSLContext | bool = True,
+        max_response_bytes: int | None = None,
+    ):
         self._max_connections = max_connections
+        self._max_bytes = max_response_bytes
         self._ssl = verify
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
@@ -94,7 +105,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 timeout=self._timeout(request),
             ) as answer:
-                content = await answer.read()
+                content = await self._read(answer, request)
                 status, headers, reason = answer.status, answer.raw_headers, answer.reason
         except Exception as exc:
             mapped = _httpx_error(exc, request)
@@ -107,6 +118,23 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status, headers=headers, content=content, request=request, extensions=extensions
         )
+
+    async def _read(self, answer: aiohttp.ClientResponse, request: httpx.Request) -> bytes:
+        """The whole body, or AnswerTooLargeError once it passes `max_response_bytes`."""
+        limit = self._max_bytes
+        if limit is None:
+            return await answer.read()
+        declared = answer.content_length
+        if declared is not None and declared > limit:
+            raise AnswerTooLargeError(f"answer of {declared} bytes", request=request)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in answer.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > limit:
+                raise AnswerTooLargeError(f"answer over {limit} bytes", request=request)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     @override
     async def aclose(self) -> None:

@@ -18,13 +18,17 @@ from typing import Any
 
 import httpx
 
-__all__ = ["RequestBuilder"]
+__all__ = ["AnswerTooLargeError", "RequestBuilder"]
 
 # What httpx.AsyncClient sends by default (the User-Agent comes with the client's headers).
 DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
 _URL_CACHE_SIZE = 2048
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _CONTENT_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
+
+
+class AnswerTooLargeError(httpx.TransportError):
+    """A transport stopped reading an answer larger than the client's `max_response_bytes`."""
 
 
 class RequestBuilder:

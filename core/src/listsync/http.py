@@ -41,10 +41,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import httpx
-import structlog
 from aiolimiter import AsyncLimiter
 
-from listsync._requests import DEFAULT_HEADERS, RequestBuilder
+from listsync._requests import DEFAULT_HEADERS, AnswerTooLargeError, RequestBuilder
 from listsync.adapter._response import Response
 from listsync.errors import (
     AuthenticationError,
@@ -61,7 +60,7 @@ from listsync.errors import (
     TransientError,
     UnknownOutcomeError,
 )
-from listsync.log import debug_enabled
+from listsync.log import debug_enabled, get_logger
 from listsync.redact import redact_text
 from listsync.retry import RetryEvent, RetryPolicy, report
 
@@ -81,7 +80,7 @@ __all__ = [
     "user_agent",
 ]
 
-log = structlog.stdlib.get_logger(__name__)
+log = get_logger(__name__)
 
 ErrorMapper = Callable[[Response], PortalError]
 """Turns a portal's non-success response into a listsync error (one function per adapter)."""
@@ -101,11 +100,13 @@ def user_agent(extra: str | None = None) -> str:
     return f"listsync/{v}" + (f" {extra}" if extra else "")
 
 
-def default_transport(max_connections: int = 100) -> httpx.AsyncBaseTransport:
+def default_transport(
+    max_connections: int = 100, *, max_response_bytes: int | None = None
+) -> httpx.AsyncBaseTransport:
     """httpx's API over aiohttp's connection pool (measured faster, see the module docstring)."""
     from listsync._aiohttp import AiohttpTransport  # noqa: PLC0415  (aiohttp only where we send)
 
-    return AiohttpTransport(max_connections=max_connections)
+    return AiohttpTransport(max_connections=max_connections, max_response_bytes=max_response_bytes)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -162,15 +163,20 @@ class PortalHttp:
         requests_per_second: float | None = None,
         max_attempts: int = 5,
         max_retry_wait: float = 60.0,
+        retry_backoff: float = 0.1,
         headers: Mapping[str, str] | None = None,
         user_agent_extra: str | None = None,
         request_id_header: str | None = None,
+        max_response_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self.portal = portal
         self.account = account
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self.policy = RetryPolicy(
             max_attempts=max_attempts,
             max_wait=max_retry_wait,
+            backoff=retry_backoff,
             backoff_max=min(30.0, max(max_retry_wait, 0.1)),
         )
         self._request_id_header = request_id_header
@@ -187,7 +193,11 @@ class PortalHttp:
             httpx.Timeout(timeout, connect=min(timeout, 10.0)).as_dict(),
         )
         self._auth = auth
-        self._transport = transport if transport is not None else default_transport(max_concurrency)
+        self._transport = (
+            transport
+            if transport is not None
+            else default_transport(max_concurrency, max_response_bytes=max_response_bytes)
+        )
 
     @classmethod
     def from_settings(
@@ -219,9 +229,11 @@ class PortalHttp:
             requests_per_second=settings.requests_per_second,
             max_attempts=settings.max_attempts,
             max_retry_wait=settings.max_retry_wait,
+            retry_backoff=settings.retry_backoff,
             headers=headers,
             user_agent_extra=settings.user_agent,
             request_id_header=request_id_header,
+            max_response_bytes=settings.max_response_bytes,
         )
 
     async def aclose(self) -> None:
@@ -290,7 +302,12 @@ class PortalHttp:
                 if wait is None:
                     raise
                 event = RetryEvent(
-                    self.portal, self.account, f"{method} {path}", attempts, wait, type(exc).__name__
+                    self.portal,
+                    self.account,
+                    f"{method} {path}",
+                    attempts,
+                    wait,
+                    type(exc).__name__,
                 )
                 report(event)
                 log.info(
@@ -324,9 +341,16 @@ class PortalHttp:
                 request = self.requests.build(
                     method, path, json=json, params=params, content=content, headers=headers
                 )
-                response = await self._send(request)
+                # One deadline for the whole attempt (auth flow, connect, send, the whole
+                # answer): a server that trickles its answer cannot hold the run.
+                async with asyncio.timeout(self.timeout):
+                    response = await self._send(request)
             except (httpx.TransportError, httpx.StreamError) as exc:
                 raise self._transport_error(exc, method, path, safe=safe) from exc
+            except TimeoutError as exc:
+                kind = TransientError if safe else UnknownOutcomeError
+                message = f"{method} {path}: no complete answer within {self.timeout:g} s"
+                raise kind(message, portal=self.portal, account=self.account) from exc
         if debug_enabled(_stdlib_log):
             log.debug(
                 "http_request",
@@ -337,6 +361,8 @@ class PortalHttp:
                 status=response.status_code,
                 elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
             )
+        if len(response.content) > self.max_response_bytes:
+            raise self._too_large(method, path, safe=safe)
         answer = self._answer(response, method, path)
         if ok(answer) if ok is not None else answer.is_success:
             return answer
@@ -416,6 +442,8 @@ class PortalHttp:
         self, exc: httpx.TransportError | httpx.StreamError, method: str, path: str, *, safe: bool
     ) -> ListsyncError:
         """Translate an httpx transport error into the error tree (the one boundary)."""
+        if isinstance(exc, AnswerTooLargeError):
+            return self._too_large(method, path, safe=safe)
         if isinstance(exc, httpx.UnsupportedProtocol):
             return ConfigurationError(
                 f"{self.portal}: cannot send {method} {path}: {exc}", key="base_url"
@@ -432,6 +460,13 @@ class PortalHttp:
             portal=self.portal,
             account=self.account,
         )
+
+    def _too_large(self, method: str, path: str, *, safe: bool) -> PortalError:
+        """An answer over `max_response_bytes`: a portal error (a create may have landed)."""
+        message = f"{method} {path}: answer larger than {self.max_response_bytes} bytes"
+        if safe:
+            return PortalBugError(message, portal=self.portal, account=self.account)
+        return UnknownOutcomeError(message, portal=self.portal, account=self.account)
 
 
 def _provably_not_sent(exc: Exception) -> bool:

@@ -61,6 +61,7 @@ class RetryPolicy:
         return cls(
             max_attempts=settings.max_attempts,
             max_wait=settings.max_retry_wait,
+            backoff=settings.retry_backoff,
             backoff_max=min(30.0, max(settings.max_retry_wait, 0.1)),
         )
 

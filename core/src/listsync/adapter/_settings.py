@@ -17,7 +17,15 @@ import math
 import urllib.parse
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 __all__ = ["AccountSettings", "AdapterSettings", "check_header_value", "check_portal_url"]
 
@@ -82,11 +90,14 @@ class AdapterSettings(BaseModel):
         max_attempts: sends of one request, the first included.
         max_retry_wait: the longest `Retry-After` waited for; a longer one fails the request
             as rate-limited at once.
+        retry_backoff: the first wait between two attempts, doubled for each further one.
         allow_insecure_http: accept plain `http://` URLs to hosts other than loopback.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
+    # First, so the URL checks below (which run field by field) know it.
+    allow_insecure_http: bool = False
     base_url: str
     timeout: float = Field(default=30.0, gt=0)
     max_response_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
@@ -94,10 +105,10 @@ class AdapterSettings(BaseModel):
     requests_per_second: float | None = Field(default=None, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     max_retry_wait: float = Field(default=60.0, ge=0)
+    retry_backoff: float = Field(default=0.1, ge=0)
     user_agent: str | None = None
-    allow_insecure_http: bool = False
 
-    @field_validator("timeout", "max_retry_wait", "requests_per_second")
+    @field_validator("timeout", "max_retry_wait", "retry_backoff", "requests_per_second")
     @classmethod
     def _finite(cls, value: float | None) -> float | None:
         if value is not None and not math.isfinite(value):
@@ -109,18 +120,14 @@ class AdapterSettings(BaseModel):
     def _header_safe(cls, value: str | None) -> str | None:
         return None if value is None else check_header_value(value)
 
-    @model_validator(mode="after")
-    def _urls(self) -> Self:
-        for name in type(self).model_fields:
-            if name == "base_url" or name.endswith("_url"):
-                value: Any = getattr(self, name)
-                if value is None:
-                    continue
-                try:
-                    check_portal_url(str(value), allow_insecure_http=self.allow_insecure_http)
-                except ValueError as exc:
-                    raise ValueError(f"{name} {exc}") from None
-        return self
+    @field_validator("*", mode="after")
+    @classmethod
+    def _urls(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        if value is not None and (name == "base_url" or name.endswith("_url")):
+            allow = bool(info.data.get("allow_insecure_http", False))
+            check_portal_url(str(value), allow_insecure_http=allow)
+        return value
 
 
 class AccountSettings(BaseModel):

@@ -57,7 +57,7 @@ from listsync.errors import (
     StateStoreError,
     UnknownOutcomeError,
 )
-from listsync.log import debug_enabled
+from listsync.log import debug_enabled, get_logger
 from listsync.redact import redact_text
 from listsync.retry import RetryEvent, RetryPolicy, report
 from listsync.sync._accounts import AdapterPool
@@ -92,7 +92,7 @@ from listsync.sync._store import (
 
 __all__ = ["Engine", "EntryResult"]
 
-log = structlog.stdlib.get_logger(__name__)
+log = get_logger(__name__)
 _stdlib_log = logging.getLogger(__name__)
 
 
@@ -217,9 +217,7 @@ class Engine:
             if not self.dry_run:
                 self._record_unsent(entry, Outcome.FAILED, entry.error_class, entry.message)
             error = (entry.error_class, entry.message)
-            return EntryResult(
-                entry, Outcome.FAILED, error_class=error[0], error_message=error[1]
-            )
+            return EntryResult(entry, Outcome.FAILED, error_class=error[0], error_message=error[1])
         if self.dry_run and entry.needs_apply:
             return EntryResult(entry, Outcome.PLANNED, issues=entry.issues)
         return EntryResult(entry, Outcome.UNCHANGED, issues=entry.issues)
@@ -268,7 +266,7 @@ class Engine:
         except ListsyncError as exc:
             return self._failure(entry, key, state, exc)
         except Exception as exc:  # an adapter bug fails this listing, never the run
-            log.error("adapter_failed", exc_info=exc)
+            log.exception("adapter_failed")
             latest = self.store.get(key) or state
             return self._fail(entry, latest, type(exc).__name__, redact_text(str(exc)), ())
         finally:

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, cast
 
-import structlog
-
 from listsync.adapter import (
     CustomPlan,
     Operation,
@@ -37,6 +35,7 @@ from listsync.adapter import (
     diff_projection,
 )
 from listsync.errors import ConfigurationError, FieldIssue, InvalidListingError, Severity
+from listsync.log import get_logger
 from listsync.model import Listing
 from listsync.redact import redact_text
 from listsync.sync._accounts import AdapterPool
@@ -54,7 +53,7 @@ __all__ = [
     "SourceItem",
 ]
 
-log = structlog.stdlib.get_logger(__name__)
+log = get_logger(__name__)
 
 SourceItem = Listing | tuple[int, Listing | InvalidListingError]
 """What the planner reads: listings, or `(line number, listing or error)` from a JSONL file."""
@@ -192,7 +191,11 @@ class PlannedEntry:
 
     def to_json(self) -> dict[str, Any]:
         operations = [
-            {"kind": op.kind.value, "key": op.key, "fields": sorted([*op.changes, *op.refs]) or None}
+            {
+                "kind": op.kind.value,
+                "key": op.key,
+                "fields": sorted([*op.changes, *op.refs]) or None,
+            }
             for op in self.operations
         ]
         return _entry_json(self, operations=operations)
@@ -297,6 +300,34 @@ class Planner:
     ) -> PlanEntry:
         """The entry of `listing` on `portal` (`index`: its place in `listing.portals`)."""
         ref = listing.external_ref
+        routed = self._adapter_for(listing, portal, index, line)
+        if isinstance(routed, BlockedEntry):
+            return routed
+        account, adapter = routed
+        try:
+            prepared = adapter.prepare(listing)
+        except InvalidListingError as exc:
+            return BlockedEntry(ref, portal, account, exc.issues, line)
+        except Exception as exc:  # an adapter bug fails this listing, never the run
+            return _failed(ref, portal, account, exc, line=line, call="prepare")
+        if prepared.projection is None:
+            return BlockedEntry(ref, portal, account, prepared.issues, line)
+        return self._entry(
+            listing,
+            portal=portal,
+            account=account,
+            desired=prepared.projection,
+            state=states.get((portal, account)),
+            issues=prepared.issues,
+            adapter=adapter,
+            line=line,
+        )
+
+    def _adapter_for(
+        self, listing: Listing, portal: str, index: int, line: int | None
+    ) -> tuple[str, WriteAdapter] | BlockedEntry:
+        """The account serving `listing` on `portal` and its adapter, or why there is none."""
+        ref = listing.external_ref
         if portal not in self.pool:
             issue = FieldIssue(
                 path=f"portals[{index}]",
@@ -314,28 +345,10 @@ class Planner:
             )
             return BlockedEntry(ref, portal, None, (issue,), line)
         try:
-            adapter = self.pool.adapter(portal, account)
+            return account, self.pool.adapter(portal, account)
         except ConfigurationError as exc:
             issue = FieldIssue(path="agency.external_ref", message=str(exc), portal=portal)
             return BlockedEntry(ref, portal, account, (issue,), line)
-        try:
-            prepared = adapter.prepare(listing)
-        except InvalidListingError as exc:
-            return BlockedEntry(ref, portal, account, exc.issues, line)
-        except Exception as exc:  # an adapter bug fails this listing, never the run
-            return _failed(ref, portal, account, exc, line, "prepare")
-        if prepared.projection is None:
-            return BlockedEntry(ref, portal, account, prepared.issues, line)
-        return self._entry(
-            listing,
-            portal=portal,
-            account=account,
-            desired=prepared.projection,
-            state=states.get((portal, account)),
-            issues=prepared.issues,
-            adapter=adapter,
-            line=line,
-        )
 
     def _entry(
         self,
@@ -362,7 +375,7 @@ class Planner:
                 blocking = tuple(issues) + exc.issues
                 return BlockedEntry(listing.external_ref, portal, account, blocking, line)
             except Exception as exc:  # an adapter bug fails this listing, never the run
-                return _failed(listing.external_ref, portal, account, exc, line, "plan")
+                return _failed(listing.external_ref, portal, account, exc, line=line, call="plan")
         return PlannedEntry(
             external_ref=listing.external_ref,
             portal=portal,
@@ -414,7 +427,7 @@ class Planner:
 
 
 def _failed(
-    ref: str, portal: str, account: str | None, exc: Exception, line: int | None, call: str
+    ref: str, portal: str, account: str | None, exc: Exception, *, line: int | None, call: str
 ) -> FailedEntry:
     log.error("adapter_failed", call=call, portal=portal, listing=ref, exc_info=exc)
     return FailedEntry(ref, portal, account, type(exc).__name__, redact_text(str(exc)), line)
