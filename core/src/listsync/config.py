@@ -412,6 +412,8 @@ def _validate(
         if prefix
         else origins
     )
+    for key, problem in _raw_problems(model, data):  # first: their errors name the key
+        raise ConfigurationError(problem, key=local.get(key, _key(where, key)))
     try:
         instance = model.model_validate(dict(data))
     except ValidationError as exc:
@@ -419,6 +421,17 @@ def _validate(
     for key, problem in _problems(instance):
         raise ConfigurationError(problem, key=local.get(key, _key(where, key)))
     return instance
+
+
+def _raw_problems(model: type[BaseModel], data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Text problems of the given values, found before the model's own (whole-model)
+    validators can report them without naming the key."""
+    for key, value in data.items():
+        info = model.model_fields.get(key)
+        if info is None or not isinstance(value, str):
+            continue
+        secret = "SecretStr" in str(info.annotation)
+        yield from ((key, problem) for problem in _text_problems(key, value, secret=secret))
 
 
 _MESSAGES = {
@@ -436,14 +449,18 @@ def _problems(instance: BaseModel) -> Iterator[tuple[str, str]]:
         if isinstance(value, float | Decimal) and not math.isfinite(value):
             yield key, "must be a finite number"
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if not isinstance(text, str):
-            continue
-        if key.endswith("url") and not _http_url(text):
-            yield key, "must be an http:// or https:// URL with a host"
-        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
-            yield key, "must not contain control characters (such as a line break)"
-        if (key == "user_agent" or isinstance(value, SecretStr)) and not _latin1(text):
-            yield key, "must be Latin-1 text (HTTP headers cannot carry other characters)"
+        if isinstance(text, str):
+            secret = isinstance(value, SecretStr)
+            yield from ((key, problem) for problem in _text_problems(key, text, secret=secret))
+
+
+def _text_problems(key: str, text: str, *, secret: bool) -> Iterator[str]:
+    if key.endswith("url") and not _http_url(text):
+        yield "must be an http:// or https:// URL with a host"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        yield "must not contain control characters (such as a line break)"
+    if (key == "user_agent" or secret) and not _latin1(text):
+        yield "must be Latin-1 text (HTTP headers cannot carry other characters)"
 
 
 def _http_url(text: str) -> bool:
