@@ -29,6 +29,7 @@ __all__ = [
     "MEMORY",
     "connect",
     "create_file",
+    "damaged",
     "file_identity",
     "path_of_url",
     "rescue",
@@ -187,6 +188,13 @@ def rescue(db: sqlite3.Connection, path: str) -> str:
     return target
 
 
+def damaged(path: str, reason: str) -> StateStoreError:
+    """The error for a store whose pages do not read back as SQLite wrote them."""
+    return StateStoreError(
+        f"state store {path} is damaged ({reason}): {_RESTORE}", path=path, reason=reason
+    )
+
+
 def store_error(
     path: str, exc: BaseException, *, busy_timeout: float | None = None
 ) -> StateStoreError:
@@ -196,6 +204,8 @@ def store_error(
     if isinstance(exc, sqlite3.Error):
         reason = str(exc) or type(exc).__name__
         name = getattr(exc, "sqlite_errorname", "") or ""
+        if name.startswith("SQLITE_IOERR") and _disk_full(path):  # SQLite's words for ENOSPC
+            name = "SQLITE_FULL"  # (writing the -shm or -wal file) are often an I/O error
         advice = _advice(name, reason, busy_timeout)
     elif isinstance(exc, OSError):
         reason = exc.strerror or str(exc)
@@ -235,6 +245,15 @@ def _advice(name: str, reason: str, busy_timeout: float | None) -> str:
     held = f" for more than {busy_timeout:g} s" if busy_timeout else ""
     text = _ADVICE.get(code, "failed ({reason}): check the file, or " + _RESTORE)
     return text.format(reason=reason, held=held)
+
+
+def _disk_full(path: str) -> bool:
+    """Less than 64 KiB left for this user on the store's file system."""
+    try:
+        stat = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < 64 * 1024
 
 
 def _os_advice(exc: OSError) -> str:

@@ -52,6 +52,7 @@ from listsync.sync._sqlfile import (
     MEMORY,
     connect,
     create_file,
+    damaged,
     file_identity,
     path_of_url,
     rescue,
@@ -206,9 +207,14 @@ class SQLiteStateStore:
     def writer(self, run_id: str | None = None, *, wait: float = 0.0) -> Iterator[None]:
         """Hold the store's writer lease for a run that applies (`StateStore.writer`).
 
+        Once the lease is held, the store is checked before anything is sent: every page
+        reads back (`PRAGMA quick_check`, one pass over the file) and a write commits (the
+        file is writable, not locked by another program for longer than `busy_timeout`, and
+        its disk not full). A damaged store thus stops a run before its first request.
+
         Raises:
             StateLockedError: another run holds it after `wait` seconds (it is named).
-            StateStoreError: the store cannot be written.
+            StateStoreError: the store cannot be written, or is damaged.
         """
         if self._refusal is not None:
             raise self._refusal
@@ -218,9 +224,20 @@ class SQLiteStateStore:
         self._lease.acquire(run_id, wait=wait)
         try:
             self._check_identity()
+            self._check_writable()
             yield
         finally:
             self._lease.release()
+
+    @_writing
+    def _check_writable(self) -> None:
+        with self._lock:
+            problems = [row[0] for row in self._db.execute("PRAGMA quick_check(1)")]
+            if problems != ["ok"]:  # the first problem, shortly: `On tree page 8 cell 5: ...`
+                first = " ".join(problems[0].replace("*** in database main ***", "").split())
+                raise damaged(self.path, first[:60])
+            with self.transaction():  # the version written back: one page, one commit
+                self._db.execute(f"PRAGMA user_version = {sql.version(self._db)}")
 
     def _check_identity(self) -> None:
         """The file at the store's path is still the one this store writes to.
