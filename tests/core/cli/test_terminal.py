@@ -126,9 +126,7 @@ def test_version_names_listsync_and_each_adapter() -> None:
 
 
 @pytest.mark.parametrize("command", ["plan", "apply", "status"])
-def test_unknown_portal_is_exit_2_listing_installed_adapters(
-    command: str, tmp_path: Path
-) -> None:
+def test_unknown_portal_is_exit_2_listing_installed_adapters(command: str, tmp_path: Path) -> None:
     """A misspelt --portal is a usage error naming the installed adapters, on every command."""
     path = tmp_path / "in.jsonl"
     path.write_text(hemnet_rows(1)[0] + "\n", encoding="utf-8")

@@ -23,14 +23,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
 from listsync.errors import PortalBugError
+from listsync.log import get_logger
 from listsync_booli.settings import DEFAULT_MAX_PAGES, DEFAULT_OVERLAP, PORTAL
 
 __all__ = ["FetchPage", "Page", "paginate"]
 
-log = structlog.stdlib.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)

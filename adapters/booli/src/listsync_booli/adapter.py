@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator, Mapping
 from typing import ClassVar
 
 import httpx
-import structlog
 from typing_extensions import override
 
 from listsync.adapter import AccountSettings, AdapterSettings, Capability, CredentialStore
 from listsync.errors import InvalidListingError
 from listsync.http import PortalHttp
+from listsync.log import get_logger
 from listsync.model import Listing
 from listsync_booli._cache import ResponseCache
 from listsync_booli._paging import Page, paginate
@@ -31,7 +31,7 @@ from listsync_booli.settings import PORTAL, BooliAccount, BooliSettings
 
 __all__ = ["BooliAdapter"]
 
-log = structlog.stdlib.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class BooliAdapter:

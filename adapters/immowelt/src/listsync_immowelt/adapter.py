@@ -24,7 +24,6 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
-import structlog
 
 from listsync.adapter import (
     AccountSettings,
@@ -52,6 +51,7 @@ from listsync.errors import (
     PortalValidationError,
 )
 from listsync.http import PortalHttp, user_agent
+from listsync.log import get_logger
 from listsync.model import Listing, parse_listing
 from listsync_immowelt.auth import ImmoweltAuth, TokenManager
 from listsync_immowelt.client import REQUEST_ID_HEADER, ImmoweltClient
@@ -62,7 +62,7 @@ from listsync_immowelt.settings import PORTAL, ImmoweltAccount, ImmoweltSettings
 
 __all__ = ["ImmoweltAdapter"]
 
-log = structlog.stdlib.get_logger(__name__)
+log = get_logger(__name__)
 
 
 def _text(value: Any) -> str | None:

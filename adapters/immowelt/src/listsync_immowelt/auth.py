@@ -38,7 +38,6 @@ import authlib.deprecate
 warnings.filterwarnings("ignore", category=authlib.deprecate.AuthlibDeprecationWarning)
 
 import httpx  # noqa: E402  (after the warning filter above)
-import structlog  # noqa: E402
 from authlib.integrations.base_client import OAuthError  # noqa: E402
 from authlib.integrations.httpx_client import AsyncOAuth2Client  # noqa: E402
 from authlib.oauth2.rfc6749.wrappers import OAuth2Token  # noqa: E402
@@ -51,12 +50,13 @@ from listsync.errors import (  # noqa: E402
     RequestNotSentError,
 )
 from listsync.http import parse_retry_after  # noqa: E402
+from listsync.log import get_logger
 from listsync.redact import redact_text  # noqa: E402
 from listsync_immowelt.settings import PORTAL  # noqa: E402
 
 __all__ = ["ImmoweltAuth", "TokenManager", "token_client_class"]
 
-log = structlog.stdlib.get_logger(__name__)
+log = get_logger(__name__)
 
 _AUTH_METHOD = "client_secret_json_audience"
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
-import structlog
 from pydantic import ValidationError
 
 from listsync.adapter import (
@@ -27,6 +26,7 @@ from listsync.adapter import (
 )
 from listsync.config import DEFAULT_ACCOUNT, Config, parse_portal_config
 from listsync.errors import ConfigurationError
+from listsync.log import get_logger
 from listsync.registry import Registry
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
     "load_portal_setups",
 ]
 
-log = structlog.stdlib.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @runtime_checkable
