@@ -81,11 +81,12 @@ def test_validation_error_maps_the_field_to_the_canonical_path(
     )
     assert isinstance(error, PortalValidationError)
     [issue] = error.issues
-    assert (issue.path, issue.portal, issue.portal_field, issue.message) == (
+    assert (issue.path, issue.portal, issue.portal_field, issue.message, issue.rule) == (
         canonical,
         "hemnet",
         field,
         "is bad",
+        "ValidationError",
     )
     assert "hemnet" in str(error)
     assert "req-42" in str(error)

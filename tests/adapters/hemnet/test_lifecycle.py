@@ -158,7 +158,9 @@ async def test_images_are_replaced_and_failures_land_on_the_media_entry(
     ]
     done = await driver.sync_steps(make_listing(media=media))
     publish = done[-1][1]
-    assert [(i.path, i.portal_field) for i in publish.issues] == [("media[1].url", "url")]
+    assert [(i.path, i.portal_field, i.rule) for i in publish.issues] == [
+        ("media[1].url", "url", "image-failed")
+    ]
     assert "404" in publish.issues[0].message
     assert sandbox.listings()[0]["isPublished"] is True
 
@@ -176,7 +178,7 @@ async def test_publish_refused_when_no_image_completes(
     media = [{"url": "https://unreachable.example.se/a.jpg"}]
     with pytest.raises(PortalValidationError) as info:
         await driver.sync(make_listing(media=media))
-    assert [i.path for i in info.value.issues] == ["media[0].url"]
+    assert [(i.path, i.rule) for i in info.value.issues] == [("media[0].url", "image-failed")]
     assert not any(r.path.endswith("/publish") for r in sandbox.requests)
     assert sandbox.listings()[0]["isPublished"] is False
 

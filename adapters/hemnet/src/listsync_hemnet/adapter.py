@@ -356,6 +356,7 @@ class HemnetAdapter:
                         message="at least one image is required to publish",
                         portal=PORTAL,
                         portal_field="images",
+                        rule="publish-image",
                     )
                 ]
             raise PortalValidationError(
@@ -371,7 +372,7 @@ class HemnetAdapter:
             message=str(detail.get("stateMessage") or "the image could not be processed"),
             portal=PORTAL,
             portal_field="url",
-            rule="image_failed",
+            rule="image-failed",
         )
 
     # -- showings ----------------------------------------------------------------------------
