@@ -1,9 +1,13 @@
 """`listsync new-adapter`: generated distributions for every auth kind (and a read-only one)
-install with pip and pass the conformance kit."""
+install with pip, pass the conformance kit and the import contract (import-linter), and have the
+one adapter shape; the OAuth2 variant's token handling (authlib) retries an unavailable token
+endpoint and sends the configured scopes and audience."""
 
 from __future__ import annotations
 
+import ast
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from listsync.cli import app
-from listsync.scaffold import AuthKind
+from listsync.scaffold import AuthKind, generate, private_modules
 
 from .conftest import run_pytest
 
@@ -88,13 +92,138 @@ def test_new_adapter_refuses_bad_names_and_existing_directories(tmp_path: Path) 
     assert "exists" in again.output
 
 
-def test_generated_distribution_has_every_module(bearer_scaffold: Path) -> None:
-    """The distribution has both entry points and one module per concern."""
+SHAPE = {
+    "__init__.py",
+    "settings.py",
+    "auth.py",
+    "client.py",
+    "mapping.py",
+    "errors.py",
+    "adapter.py",
+    "sandbox.py",
+    "_sandbox_auth.py",
+    "py.typed",
+}
+"""The one adapter shape (the sandbox's half of the auth in a private module)."""
+
+
+def test_generated_distribution_has_the_one_adapter_shape(bearer_scaffold: Path) -> None:
+    """The distribution has both entry points, exactly the modules of the one adapter shape
+    (rules.py for a write adapter), a LICENSE placeholder, a .gitignore and a CI workflow."""
     pyproject = (bearer_scaffold / "pyproject.toml").read_text()
     assert '[project.entry-points."listsync.adapters"]' in pyproject
     assert 'acme = "listsync_acme.sandbox:AcmeSandbox"' in pyproject
     modules = {p.name for p in (bearer_scaffold / "src/listsync_acme").iterdir()}
-    expected = {"adapter.py", "client.py", "mapping.py", "rules.py", "errors.py", "sandbox.py"}
-    assert expected | {"auth.py", "__init__.py", "py.typed"} <= modules
+    assert modules == SHAPE | {"rules.py"}
     assert "ROUTES" in (bearer_scaffold / "src/listsync_acme/client.py").read_text()
-    assert (bearer_scaffold / "README.md").exists()
+    assert (
+        'PORTAL: Final = "acme"' in (bearer_scaffold / "src/listsync_acme/settings.py").read_text()
+    )
+    assert "TODO: choose a license" in (bearer_scaffold / "LICENSE").read_text()
+    assert "__pycache__/" in (bearer_scaffold / ".gitignore").read_text()
+    workflow = (bearer_scaffold / ".github/workflows/ci.yml").read_text()
+    assert "python -m pytest" in workflow
+    assert "lint-imports" in workflow
+    assert "[tool.importlinter]" in pyproject
+
+
+def test_read_only_distribution_has_no_rules(reader_scaffold: Path) -> None:
+    """A read adapter has the same shape without rules.py, and no prepare or preflight."""
+    package = reader_scaffold / "src/listsync_reader"
+    assert {p.name for p in package.iterdir()} == SHAPE
+    adapter = (package / "adapter.py").read_text()
+    assert "def prepare" not in adapter
+    assert "def preflight" not in adapter
+
+
+def _variants(root: Path) -> list[Path]:
+    dists = [
+        generate(f"acme_{kind.value.replace('-', '_')}", auth=kind, output=root)
+        for kind in AuthKind
+    ]
+    dists.append(generate("acme_reader", auth=AuthKind.API_KEY, read_only=True, output=root))
+    return dists
+
+
+def _listsync_imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, names) for every `import listsync...` / `from listsync... import names`."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "listsync" or node.module.startswith("listsync."):
+                found.append((node.module, [alias.name for alias in node.names]))
+        elif isinstance(node, ast.Import):
+            found += [(a.name, []) for a in node.names if a.name.split(".")[0] == "listsync"]
+    return found
+
+
+def test_generated_code_imports_only_public_listsync_names(tmp_path: Path) -> None:
+    """No generated module (tests aside) imports the engine, the CLI, the configuration
+    loader, the registry, the kit, a private listsync module or a private name (an AST scan:
+    import-linter sees modules, not the names imported from them)."""
+    forbidden = ("sync", "cli", "config", "registry", "syndicator", "testing", "scaffold")
+    problems = []
+    for dist in _variants(tmp_path):
+        for path in sorted((dist / "src").rglob("*.py")):
+            for module, names in _listsync_imports(path):
+                parts = module.split(".")
+                if len(parts) > 1 and parts[1] in forbidden:
+                    problems.append(f"{path.name}: imports {module}")
+                if any(part.startswith("_") for part in parts):
+                    problems.append(f"{path.name}: imports the private module {module}")
+                private = [n for n in names if n.startswith("_")]
+                if private:
+                    problems.append(f"{path.name}: imports private {module} names {private}")
+    assert problems == []
+
+
+def test_generated_readme_has_no_dead_links(tmp_path: Path) -> None:
+    """No generated file points at a placeholder address."""
+    for dist in _variants(tmp_path):
+        for path in dist.rglob("*"):
+            if path.is_file():
+                assert "example.invalid" not in path.read_text(), path
+
+
+def test_import_contract_names_every_private_listsync_module(bearer_scaffold: Path) -> None:
+    """The generated contract forbids each private listsync module found at generation time."""
+    pyproject = (bearer_scaffold / "pyproject.toml").read_text()
+    assert private_modules()
+    for module in private_modules():
+        assert f'"{module}"' in pyproject
+    assert "listsync.adapter._types" in private_modules()
+
+
+def _lint_imports(dist: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    lint = Path(sys.executable).with_name("lint-imports")
+    return subprocess.run(  # noqa: S603  (our own venv's tool)
+        [str(lint), "--no-cache"],
+        cwd=dist,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_generated_adapters_keep_the_import_contract(installed: tuple[Path, list[Path]]) -> None:
+    """`lint-imports` (with the contract the scaffold writes into pyproject.toml) passes for
+    every generated variant, and fails once an adapter module imports the engine."""
+    site, dists = installed
+    for dist in dists:
+        result = _lint_imports(dist, site)
+        assert result.returncode == 0, f"{dist.name}:\n{result.stdout[-2000:]}{result.stderr}"
+        assert "1 kept, 0 broken" in result.stdout
+    broken_dist = dists[0].with_name(dists[0].name + "-broken")
+    shutil.copytree(dists[0], broken_dist)
+    package = dists[0].name.replace("-", "_")
+    broken_site = site.with_name("site-broken")
+    shutil.copytree(site, broken_site)
+    adapter = broken_site / package / "adapter.py"
+    adapter.write_text("import listsync.sync  # noqa\n" + adapter.read_text())
+    result = _lint_imports(broken_dist, broken_site)
+    assert result.returncode != 0
+    assert "BROKEN" in result.stdout
+    assert f"{package}.adapter -> listsync.sync" in result.stdout

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import SecretStr
 
+from listsync.adapter import Projection
 from listsync.config import parse_portal_config
 from listsync.model import Listing
 from listsync.registry import ADAPTER_GROUP, SANDBOX_GROUP, Registry
@@ -181,6 +182,12 @@ class AdapterFixtures:
     def refused_listings(self) -> Sequence[RefusedSample]:
         """Listings the portal refuses, with the canonical paths it must flag."""
         return ()
+
+    def unchecked_projection(self, adapter: Any, listing: Listing) -> Projection | None:
+        """The projection of `listing` WITHOUT the portal's offline rules, so a check can send
+        a listing `prepare()` blocks and see the sandbox refuse it (usually the adapter's pure
+        `mapping.project(listing)`). None (the default) skips the checks that need it."""
+        return None
 
     def changed_listing(self, listing: Listing) -> Listing:
         """`listing` with exactly one field changed (default: the asking price)."""

@@ -66,12 +66,6 @@ def check_prepared(result: object, label: str) -> Prepared:
 class PrepareChecks(ConformanceBase):
     """Run on the fixtures' valid and refused samples (write adapters)."""
 
-    def unchecked_projection(self, adapter: Any, listing: Listing) -> Projection | None:
-        """The projection of `listing` WITHOUT the portal's offline rules, so a check can send
-        a listing `prepare()` blocks and see the sandbox refuse it (usually the adapter's pure
-        `mapping.project(listing)`). None (the default) skips the checks that need it."""
-        return None
-
     # -- one pure pass -------------------------------------------------------------------------
     def test_prepare_is_pure(self) -> None:
         """prepare() is synchronous, does no I/O at all, returns a well-formed Prepared, and
