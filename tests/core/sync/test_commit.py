@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from listsync.errors import StateStoreError
 from listsync.sync import AuditEntry, ListingState, SQLiteStateStore, StateKey
 from listsync.sync._commit import GroupCommit
 
@@ -83,3 +85,34 @@ async def test_a_record_that_fails_fails_its_own_listing_only(tmp_path: Path) ->
     assert store.get(_state("L-1").key) is not None
     assert store.get(_state("L-2").key) is not None
     assert store.get(_state("BAD").key) is None
+
+
+async def test_a_failed_store_fails_every_write_of_the_group_at_once(tmp_path: Path) -> None:
+    """When the store itself fails (here: its disk is full), every listing of the group gets
+    that `StateStoreError` at once: no write is tried again on its own (each would only fail
+    the same way, or wait for the same lock again)."""
+    store = CountingStore(tmp_path / "s.sqlite")
+    commits = GroupCommit(store)  # type: ignore[arg-type]  # only what GroupCommit uses
+    pages = store.inner._db.execute("PRAGMA page_count").fetchone()[0]
+    store.inner._db.execute(f"PRAGMA max_page_count = {pages}")  # no page can be added
+    saves = 0
+    save = store.save
+
+    def counted(state: ListingState, **kwargs: Any) -> int | None:
+        nonlocal saves
+        saves += 1
+        return save(state, **kwargs)
+
+    store.save = counted  # type: ignore[method-assign]
+
+    async def write(ref: str) -> int | None:
+        with commits.writing():
+            await asyncio.sleep(0)  # a record larger than the pages left
+            return await commits.save(dataclasses.replace(_state(ref), error_message="x" * 9000))
+
+    refs = [f"L-{n}" for n in range(4)]
+    results = await asyncio.gather(*(write(r) for r in refs), return_exceptions=True)
+    assert all(isinstance(r, StateStoreError) for r in results), results
+    assert {str(r) for r in results} == {str(results[0])}
+    assert "full disk" in str(results[0])
+    assert saves == 1  # the group's first write failed; none was retried

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import os
+import secrets
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +39,7 @@ __all__ = [
 
 MEMORY = ":memory:"
 _PREFIX = "sqlite:///"
-_RESTORE = "restore it from a backup (a new, empty store would send every listing again as new)"
+_RESTORE = "restore it from a backup (an empty store would send every listing again)"
 
 
 def path_of_url(url: str, *, create: bool) -> str:
@@ -80,8 +81,8 @@ def create_file(path: str, init: Callable[[sqlite3.Connection], None]) -> None:
         _make_folders(target.parent)
         if target.exists():
             return
-        temp = target.with_name(f".{target.name}.{os.getpid()}.new")
-        _remove(temp)
+        _refuse_orphan_log(path)
+        temp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.new")
         os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         try:
             db = sqlite3.connect(temp, isolation_level=None)
@@ -101,6 +102,23 @@ def create_file(path: str, init: Callable[[sqlite3.Connection], None]) -> None:
             _remove(temp)
     except (OSError, sqlite3.Error) as exc:
         raise store_error(path, exc) from None
+
+
+def _refuse_orphan_log(path: str) -> None:
+    """A write-ahead log without its database: the store was deleted, perhaps while in use.
+
+    SQLite would read that log as part of a new database at the same path (the log does not
+    say which file it belongs to), so a new store is not created beside it.
+    """
+    log = Path(f"{path}-wal")
+    if log.exists() and log.stat().st_size > 0:
+        raise StateStoreError(
+            f"state store {path} is missing but its write-ahead log {log.name} is there (the "
+            f"store was deleted): {_RESTORE}, or delete {log.name} and {Path(path).name}-shm "
+            "to start a new store",
+            path=path,
+            reason="missing, its log left",
+        )
 
 
 def _make_folders(folder: Path) -> None:
