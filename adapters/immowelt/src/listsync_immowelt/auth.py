@@ -50,7 +50,7 @@ from listsync.errors import (  # noqa: E402
     RequestNotSentError,
 )
 from listsync.http import parse_retry_after  # noqa: E402
-from listsync.log import get_logger
+from listsync.log import get_logger  # noqa: E402
 from listsync.redact import redact_text  # noqa: E402
 from listsync_immowelt.settings import PORTAL  # noqa: E402
 
