@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from listsync.adapter import OpKind
+from listsync.adapter import Operation, OpKind
 from listsync.testing import Driver
 from listsync_hemnet.sandbox import HemnetSandbox
 
@@ -70,3 +70,20 @@ async def test_a_projection_stored_before_refs_existed_converges_with_one_agency
 
 def _agencies(sandbox: HemnetSandbox) -> list[dict[str, str]]:
     return [a for account in sandbox._accounts.values() for a in account.agencies.values()]
+
+
+async def test_a_create_journalled_before_refs_existed_sends_no_agency_field(
+    sandbox: HemnetSandbox, driver: Driver
+) -> None:
+    """A CREATE whose payload still holds the agency as `_agency` (journalled by an older
+    version) is sent without it, with the agency resolved from the projection's ref."""
+    listing = make_listing(status="draft")
+    desired = driver.desired(listing)
+    old = Operation(
+        kind=OpKind.CREATE, payload={**desired.fields, "_agency": desired.refs["agency"]}
+    )
+    result = await driver.apply(old, desired, listing)
+    assert result.remote_id
+    post = next(r for r in sandbox.requests if r.method == "POST" and r.path == "/listings")
+    assert "_agency" not in post.body
+    assert post.body["brokerAgencyId"] == sandbox.listings()[0]["brokerAgencyId"]

@@ -69,8 +69,8 @@ log = get_logger(__name__)
 JSON = dict[str, Any]
 
 _LEGACY_AGENCY_FIELD = "_agency"
-"""Where sent projections stored before refs existed kept the agency (as a field): its removal
-from the fields is not a change to send."""
+"""Where projections and operations stored before refs existed kept the agency (as a field):
+never sent, and its removal from the fields is not a change to send."""
 
 
 class HemnetAdapter:
@@ -291,6 +291,7 @@ class HemnetAdapter:
     # -- listing -----------------------------------------------------------------------------
     async def _create(self, op: Operation, ctx: OperationContext) -> OperationResult:
         body = dict(op.payload or ctx.projection.fields)
+        body.pop(_LEGACY_AGENCY_FIELD, None)  # a create journalled before refs existed
         refs = op.refs or ctx.projection.refs
         if mapping.AGENCY in refs:
             body["brokerAgencyId"] = await self._agency_id(refs[mapping.AGENCY])
