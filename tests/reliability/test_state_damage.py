@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -22,7 +23,7 @@ import pytest
 
 from listsync.sync import SCHEMA_VERSION
 
-from ._support import Served, cli_env, serve, write_listings
+from ._support import Served, cli_env, serve, snapshot, write_listings
 
 pytestmark = pytest.mark.slow
 
@@ -236,3 +237,51 @@ def test_a_full_disk_stops_apply(seeded: tuple[Served, Path], workdir: Path) -> 
         assert _sent(portals) == before
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)  # noqa: S603, S607
+
+
+def _delete_mid_run(workdir: Path) -> tuple[int, str]:
+    """`rm state.sqlite*` while apply runs (after 40 requests); that run's exit code and
+    stderr. Then the same apply again must converge without a single duplicate."""
+    with serve(workdir) as portals:
+        listings = write_listings(workdir / "listings.jsonl", 60)
+        proc = subprocess.Popen(  # noqa: S603  (our own CLI)
+            portals.apply_cmd(listings, "--concurrency", "4"),
+            cwd=workdir,
+            env=cli_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        while proc.poll() is None and _sent(portals) < 40:
+            time.sleep(0.005)
+        for each in workdir.glob("state.sqlite*"):
+            if not each.name.endswith(".lock"):
+                each.unlink()
+        _, err = proc.communicate(timeout=300)
+        assert portals.state.exists()
+        code, again = _apply(portals, listings)
+        assert code == 0, again
+        inventory = snapshot(portals.sandboxes)
+        assert all(n == 1 for counts in inventory.values() for n in counts.values()), inventory
+    return proc.returncode, err
+
+
+def test_a_store_deleted_mid_run_is_written_back_and_the_next_run_converges(
+    workdir: Path,
+) -> None:
+    """The run stops at its next commit after writing what it recorded back to the store's
+    path, so the next run finishes the job without creating anything twice (it used to
+    start afresh and create every listing again)."""
+    code, err = _delete_mid_run(workdir)
+    assert code != 0
+    assert "was deleted or replaced while this run used it; listsync wrote what it held" in err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the engine does not stop cleanly on StateStoreError yet (lead's _apply.py): the "
+    "run ends in an ExceptionGroup traceback instead of one line and exit 2",
+)
+def test_a_store_deleted_mid_run_stops_with_one_line(workdir: Path) -> None:
+    code, err = _delete_mid_run(workdir)
+    _one_clear_line(code, err, "was deleted or replaced while this run used it")
