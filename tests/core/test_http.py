@@ -75,14 +75,20 @@ async def test_post_is_not_retried_after_500_and_reports_unknown_outcome(
     assert caught.value.status_code == 500
 
 
-async def test_post_answered_503_is_not_retried_but_is_transient(sandbox: ItemsSandbox) -> None:
-    """503 means the request was not taken on: a TransientError, still not retried for a POST."""
+async def test_post_answered_503_is_resent_as_not_taken_on(sandbox: ItemsSandbox) -> None:
+    """503 means the server did not take the request on: even a create is sent again (as for
+    a refused connection), up to `max_attempts`, then RequestNotSentError."""
     sandbox.set_faults(FaultConfig(error_rate=1.0, error_statuses=(503,)))
-    async with make_http(sandbox) as http:
-        with pytest.raises(TransientError) as caught:
+    async with make_http(sandbox, max_attempts=3) as http:
+        with pytest.raises(RequestNotSentError) as caught:
             await http.request("POST", "/items", json={"title": "x"})
-    assert not isinstance(caught.value, UnknownOutcomeError)
-    assert len(sandbox.requests) == 1
+    assert caught.value.status_code == 503
+    assert len(sandbox.requests) == 3
+    sandbox.set_faults(FaultConfig(error_rate=1.0, error_statuses=(503,), max_faults=1))
+    async with make_http(sandbox, max_attempts=3) as http:
+        created = await http.request("POST", "/items", json={"title": "y"})
+    assert created.status == 201
+    assert sandbox.items == {"1": {"title": "y"}}
 
 
 async def test_post_marked_idempotent_is_retried_after_5xx(sandbox: ItemsSandbox) -> None:

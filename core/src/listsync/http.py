@@ -367,6 +367,15 @@ class PortalHttp:
         if ok(answer) if ok is not None else answer.is_success:
             return answer
         error = self._mapped_error(answer)
+        if answer.status == 503 and isinstance(error, TransientError):
+            # The server did not take the request on: safe to resend, even a create.
+            raise RequestNotSentError(
+                f"{method} {path} answered 503: the portal did not take it on",
+                portal=self.portal,
+                account=self.account,
+                request_id=error.request_id,
+                status_code=503,
+            ) from error
         if not safe and answer.status in _MAYBE_APPLIED_STATUSES:
             # A server error after a create: the write may have happened (commit-then-drop).
             raise UnknownOutcomeError(

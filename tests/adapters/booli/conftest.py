@@ -11,7 +11,7 @@ from listsync.retry import RetryPolicy
 from listsync_booli import BooliAccount, BooliAdapter, BooliSettings
 from listsync_booli.sandbox import BooliSandbox
 
-BASE_URL = "http://booli.sandbox"
+BASE_URL = "http://booli.sandbox.test"
 ALL_SWEDEN = {"bbox": "55,10,70,25"}
 
 
