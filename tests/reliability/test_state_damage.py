@@ -277,11 +277,7 @@ def test_a_store_deleted_mid_run_is_written_back_and_the_next_run_converges(
     assert "was deleted or replaced while this run used it; listsync wrote what it held" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine does not stop cleanly on StateStoreError yet (lead's _apply.py): the "
-    "run ends in an ExceptionGroup traceback instead of one line and exit 2",
-)
 def test_a_store_deleted_mid_run_stops_with_one_line(workdir: Path) -> None:
+    """The engine stops on the store's error: one line, exit 2, no traceback."""
     code, err = _delete_mid_run(workdir)
     _one_clear_line(code, err, "was deleted or replaced while this run used it")
