@@ -21,6 +21,7 @@ import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from concurrent.futures import Future
+from contextlib import nullcontext
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -49,6 +50,7 @@ from listsync.sync import (
     load_portal_setups,
     open_state_store,
 )
+from listsync.sync._lease import writer_lease
 
 __all__ = ["SyncSyndicator", "Syndicator", "new_run_id"]
 
@@ -76,6 +78,10 @@ class Syndicator:
             credential (e.g. a rotated key).
         adapters: adapter classes by portal name (default: the installed entry points).
         concurrency: listings in flight at once across all portals.
+        lease_wait: seconds an apply waits for another run holding the state store's writer
+            lease before it fails with `StateLockedError` (one writer per state store).
+        read_only: open a state URL without ever creating the file or its folder (`plan`,
+            `validate`, `status`): a missing store reads as empty and refuses writes.
     """
 
     def __init__(
@@ -89,6 +95,8 @@ class Syndicator:
         adapters: Mapping[str, type[Any]] | None = None,
         concurrency: int = 32,
         config: Config | None = None,
+        lease_wait: float = 0.0,
+        read_only: bool = False,
     ) -> None:
         if config is None:
             config = Config(portals={k: dict(v) for k, v in (portals or {}).items()})
@@ -107,7 +115,10 @@ class Syndicator:
             credential_store=credential_store,
         )
         state = config.state_url if state is None else state
-        self.store: StateStore = open_state_store(state) if isinstance(state, str) else state
+        self.store: StateStore = (
+            open_state_store(state, create=not read_only) if isinstance(state, str) else state
+        )
+        self.lease_wait = lease_wait
         self._owns_store = isinstance(state, str)
         self.concurrency = concurrency
         self._engines: set[Engine] = set()
@@ -245,7 +256,10 @@ class Syndicator:
                 on_result(result)
 
         try:
-            await engine.run(entries, emit)
+            wait = self.lease_wait
+            lease = nullcontext() if dry_run else writer_lease(self.store, run_id, wait=wait)
+            async with lease:  # one writer per state store
+                await engine.run(entries, emit)
         finally:
             self._engines.discard(engine)
             report.interrupted = engine.stopping
