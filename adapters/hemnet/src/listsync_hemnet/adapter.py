@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -33,6 +33,7 @@ from listsync.adapter import (
     OperationResult,
     OpKind,
     Prepared,
+    Projection,
     RemoteRecord,
     Severity,
 )
@@ -139,6 +140,9 @@ class HemnetAdapter:
         self._agency_ids: dict[str, str] = {}
         self._agencies: dict[str, JSON] = {}
         self._agency_lock = asyncio.Lock()
+        self._agency_misses: set[str] = set()
+        self._index: dict[str, list[tuple[str, str]]] | None = None
+        self._index_lock = asyncio.Lock()
 
     # -- contract: offline -----------------------------------------------------------------
     def prepare(self, listing: Listing) -> Prepared:
@@ -194,6 +198,7 @@ class HemnetAdapter:
             if not found:
                 return None
             first = min(found, key=lambda body: str(body.get("createdAt", "")))
+            self._remember(ctx.external_ref, first, str(first["id"]))
             return listing_result(first, remote_id=str(first["id"]))
         if ctx.remote_id is None:
             return None
@@ -208,27 +213,41 @@ class HemnetAdapter:
             return None
         return OperationResult(remote_id=str(match[0]["id"])) if match else None
 
-    async def fetch(self, external_ref: str, remote_id: str | None) -> RemoteRecord | None:
-        """Read the listing back (with its images and showings) as a `RemoteRecord`."""
-        if remote_id is not None:
-            try:
-                reply = await self.client.get_listing(remote_id)
-            except NotFoundError:
+    async def fetch(
+        self, external_ref: str, remote_id: str | None, *, like: Projection | None = None
+    ) -> RemoteRecord | None:
+        """The listing as Hemnet holds it, with its images and showings, as a `RemoteRecord`
+        whose `projection` is in `prepare`'s terms (`mapping.read_projection`; `like` settles
+        what Hemnet says differently, e.g. housing-form codes by series); None when Hemnet has
+        no such record.
+
+        By `remote_id`: `GET /listings/{id}` (404 -> None). By `external_ref`: the account's
+        index (`_lookup`: `GET /listings` paged at the largest page size once per adapter
+        instance, then answered from memory), then `GET /listings/{id}` of the record found.
+        Either way `GET .../images` and `GET .../showings` follow, and the account's agencies
+        are listed once per instance. So a record found costs 3 requests, a ref not on
+        Hemnet none beyond the index pages (`ceil(listings / 100)`, at least 1).
+        """
+        if remote_id is None:
+            remote_id = await self._lookup(external_ref)
+            if remote_id is None:
                 return None
-            body, listing_id = reply.body, reply.id
-        else:
-            found = await self.client.find_listings(external_ref)
-            if not found:
-                return None
-            body = found[0]
-            listing_id = str(body["id"])  # list entries are checked for their id
+        try:
+            reply = await self.client.get_listing(remote_id)
+        except NotFoundError:
+            self._forget(external_ref, remote_id)
+            return None
+        body, listing_id = reply.body, reply.id
         images = await self.client.list_images(listing_id)
         showings = await self.client.list_showings(listing_id)
-        agency = await self._agency_of(body.get("brokerAgencyId"))
+        agency_body = await self._agency_body(body.get("brokerAgencyId"))
+        projection, item_ids = mapping.read_projection(
+            body, agency=agency_body, images=images, showings=showings, like=like
+        )
         listing: Listing | None = None
         try:
             listing = mapping.from_hemnet_listing(
-                body, agency=agency, images=images, showings=showings
+                body, agency=_agency_model(agency_body), images=images, showings=showings
             )
         except InvalidListingError as exc:
             log.warning("hemnet_read_back_invalid", listing=external_ref, problems=len(exc.issues))
@@ -243,7 +262,59 @@ class HemnetAdapter:
             is_approved=body.get("isApproved"),
             approval_url=body.get("approvalUrl"),
             listing=listing,
+            projection=projection,
+            item_ids=item_ids,
         )
+
+    async def records(self) -> AsyncIterator[tuple[str | None, str]]:
+        """`(externalId, id)` of every listing of this account, each once (`GET /listings`
+        paged to the end at the largest page size)."""
+        seen: set[str] = set()
+        async for body in self.client.listings():
+            listing_id = str(body["id"])  # list entries are checked for their id
+            if listing_id in seen:
+                continue
+            seen.add(listing_id)
+            ref = body.get("externalId")
+            yield (str(ref) if ref is not None else None), listing_id
+
+    # -- the account's index -----------------------------------------------------------------
+    async def _lookup(self, external_ref: str) -> str | None:
+        """Hemnet's id of the listing with this `externalId` (the oldest, should there be
+        several), from the index of the account's listings read once per instance.
+
+        Listings this instance creates are added to the index; one created meanwhile by another
+        system is not seen until the next instance (the next run). `recover()` does not use
+        the index: it asks Hemnet (`externalId` filter) what a lost create left.
+        """
+        async with self._index_lock:
+            if self._index is None:
+                index: dict[str, list[tuple[str, str]]] = {}
+                async for body in self.client.listings():
+                    ref = body.get("externalId")
+                    if ref is not None:
+                        entry = (str(body.get("createdAt") or ""), str(body["id"]))
+                        index.setdefault(str(ref), []).append(entry)
+                self._index = {ref: sorted(set(found)) for ref, found in index.items()}
+                log.debug("hemnet_index_built", account=self.account_name, refs=len(index))
+        found = self._index.get(external_ref)
+        return found[0][1] if found else None
+
+    def _remember(self, external_ref: str, body: Mapping[str, Any], listing_id: str) -> None:
+        if self._index is not None:
+            entry = (str(body.get("createdAt") or ""), listing_id)
+            known = self._index.setdefault(external_ref, [])
+            if entry not in known:
+                known.append(entry)
+                known.sort()
+
+    def _forget(self, external_ref: str, listing_id: str) -> None:
+        if self._index is not None and external_ref in self._index:
+            kept = [e for e in self._index[external_ref] if e[1] != listing_id]
+            if kept:
+                self._index[external_ref] = kept
+            else:
+                del self._index[external_ref]
 
     # -- agencies --------------------------------------------------------------------------
     async def _ensure_agency(self, body: JSON) -> str:
@@ -271,16 +342,20 @@ class HemnetAdapter:
             self._agencies[agency_id] = agency
             return agency_id
 
-    async def _agency_of(self, agency_id: Any) -> Agency:
-        if agency_id is not None and str(agency_id) not in self._agencies:
-            for agency in await self.client.find_agencies():
-                self._agencies[str(agency["id"])] = agency
-        body = self._agencies.get(str(agency_id), {})
-        return Agency(
-            external_ref=str(body.get("externalId") or "unknown"),
-            name=str(body.get("name") or "unknown"),
-            email=body.get("emailAddress"),
-        )
+    async def _agency_body(self, agency_id: Any) -> JSON | None:
+        """The BrokerAgency body with this id; None when Hemnet has none. The account's
+        agencies are listed when an id is not known yet, once per unknown id and instance."""
+        if agency_id is None:
+            return None
+        wanted = str(agency_id)
+        async with self._agency_lock:
+            if wanted not in self._agencies and wanted not in self._agency_misses:
+                for agency in await self.client.find_agencies():
+                    self._agencies[str(agency["id"])] = agency
+                    self._agency_ids.setdefault(str(agency.get("externalId")), str(agency["id"]))
+                if wanted not in self._agencies:
+                    self._agency_misses.add(wanted)
+        return self._agencies.get(wanted)
 
     async def _agency_id(self, ref: Any) -> str:
         """Hemnet's id for the projection's agency ref (the BrokerAgency body)."""
@@ -296,6 +371,7 @@ class HemnetAdapter:
         if mapping.AGENCY in refs:
             body["brokerAgencyId"] = await self._agency_id(refs[mapping.AGENCY])
         reply = await self.client.create_listing(body)
+        self._remember(ctx.external_ref, reply.body, reply.id)
         return listing_result(reply, remote_id=reply.id)
 
     async def _update(self, op: Operation, ctx: OperationContext) -> OperationResult:
@@ -441,3 +517,13 @@ class HemnetAdapter:
         except PortalValidationError as exc:
             raise at_item(exc, 0) from None
         return listing_result(reply)
+
+
+def _agency_model(body: JSON | None) -> Agency:
+    """The canonical agency of a BrokerAgency body (placeholders when Hemnet has none)."""
+    body = body or {}
+    return Agency(
+        external_ref=str(body.get("externalId") or "unknown"),
+        name=str(body.get("name") or "unknown"),
+        email=body.get("emailAddress"),
+    )

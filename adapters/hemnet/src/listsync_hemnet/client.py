@@ -50,7 +50,8 @@ ROUTES: Final[dict[str, tuple[str, str]]] = {
 """Operation -> (method, path template). The sandbox serves exactly these."""
 
 PAGE_SIZE = 100
-"""Page size for list calls (Hemnet's image list defaults to 20; S000 says to raise it)."""
+"""Page size for list calls: the largest the wire contract allows (`limit` 1..100; Hemnet's
+lists default to 20, and its guide says to raise `limit` to see every image)."""
 
 JSON = dict[str, Any]
 
@@ -159,6 +160,10 @@ class HemnetClient:
     async def find_listings(self, external_id: str) -> list[JSON]:
         params = {"externalId": external_id}
         return [item async for item in self._pages("list_listings", "listings", params=params)]
+
+    def listings(self) -> AsyncIterator[JSON]:
+        """Every listing of the account, `PAGE_SIZE` (the most a page may hold) at a time."""
+        return self._pages("list_listings", "listings")
 
     async def get_listing(self, listing_id: str) -> Reply:
         return _unwrap(await self._call("get_listing", listing_id=listing_id), "listing")

@@ -52,6 +52,7 @@ __all__ = [
     "image_key",
     "media_urls",
     "project",
+    "read_projection",
     "remote_drift",
     "showing_key",
     "text_of",
@@ -465,3 +466,177 @@ def remote_drift(sent: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any]
         if got != value:
             drift[key] = got
     return drift
+
+
+SENT_FIELDS: frozenset[str] = frozenset(
+    name
+    for name in LISTING_PATHS
+    if "." not in name and name not in {"brokerAgencyId", "images", "sale"}
+)
+"""The listing fields `to_hemnet_listing` can send: the only ones read back into a projection
+(fields listsync never sends, such as `id` or `isVisible`, are not drift)."""
+
+_SHOWING_FIELDS = ("startAt", "endAt", "isAllDay", "description")
+_SALE_FIELDS = ("price", "isPricePublic", "soldAt")
+
+
+def remote_target(data: dict[str, Any]) -> TargetState:
+    """The lifecycle state of a Hemnet listing body in projection terms: a sale -> SOLD,
+    published -> PUBLISHED, unpublished after a publication -> UNPUBLISHED, never -> DRAFT."""
+    if data.get("sale"):
+        return TargetState.SOLD
+    if data.get("isPublished"):
+        return TargetState.PUBLISHED
+    return TargetState.UNPUBLISHED if data.get("unpublishedAt") else TargetState.DRAFT
+
+
+def _read_form(value: Any, like: Any) -> Any:
+    """The housing form as `project` would send it: `like`'s code when the two are equivalent
+    under the series rules (a removed 601 read back as 600, an unknown 620 for 600), else the
+    code listsync acts on (620 -> 600)."""
+    got = parse_code(value)
+    if got is None:
+        return value
+    wanted = parse_code(like)
+    if wanted is not None and wanted.equivalent(got):
+        return like
+    return got.effective if got.effective is not None else value
+
+
+def _read_fields(data: dict[str, Any], like: dict[str, Any]) -> dict[str, Any]:
+    fields = {k: v for k, v in data.items() if k in SENT_FIELDS and v is not None}
+    if "housingForm" in fields:
+        fields["housingForm"] = _read_form(fields["housingForm"], like.get("housingForm"))
+    return fields
+
+
+def _read_agency(agency: dict[str, Any] | None, like: Any) -> dict[str, Any] | None:
+    """The agency ref in `to_hemnet_agency` terms. The adapter never changes an agency's
+    details on Hemnet (there is no agency PATCH), so `like`'s ref stands for the same agency
+    (same `externalId`): only a different agency is drift."""
+    if agency is None:
+        return None
+    if isinstance(like, dict) and like.get("externalId") == agency.get("externalId"):
+        return dict(like)
+    keys = ("externalId", "name", "emailAddress", "visitingAddress")
+    return {k: agency[k] for k in keys if agency.get(k) is not None}
+
+
+def _read_images(
+    images: list[dict[str, Any]], like: tuple[ProjectedItem, ...]
+) -> tuple[tuple[ProjectedItem, ...], dict[str, str]]:
+    """Images keyed as `hemnet_images` keys them (the URL's hash). A second image with the same
+    URL gets a key of its own (`<key>~2`), so the diff removes the duplicate."""
+    wanted = {item.key: item.canonical_index for item in like}
+    items: list[ProjectedItem] = []
+    ids: dict[str, str] = {}
+    ordered = sorted(images, key=lambda image: (_int(image.get("index")), str(image.get("id"))))
+    for position, image in enumerate(ordered):
+        url = str(image.get("url"))
+        key = image_key(url)
+        copies = 1
+        while key in ids:
+            copies += 1
+            key = f"{image_key(url)}~{copies}"
+        index = _int(image.get("index"), position)
+        items.append(new_item(key, wanted.get(key, position), {"url": url, "index": index}))
+        ids[key] = str(image["id"])
+    return tuple(items), ids
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _read_showings(
+    showings: list[dict[str, Any]], like: tuple[ProjectedItem, ...]
+) -> tuple[tuple[ProjectedItem, ...], dict[str, str]]:
+    """Showings keyed by start instant, as `hemnet_showings` keys them. Times that are the
+    same instant as `like`'s are read back as `like`'s text (Hemnet may answer in another
+    offset); a second showing at the same start gets a key of its own (`<key>~2`)."""
+    wanted = {item.key: item for item in like}
+    items: list[ProjectedItem] = []
+    ids: dict[str, str] = {}
+    for position, showing in enumerate(showings):
+        start = _instant(showing.get("startAt"))
+        base = showing_key(start) if start is not None else f"?{showing.get('startAt')}"
+        key, copies = base, 1
+        while key in ids:
+            copies += 1
+            key = f"{base}~{copies}"
+        payload = {name: showing.get(name) for name in _SHOWING_FIELDS}
+        payload["isAllDay"] = bool(payload["isAllDay"])
+        match = wanted.get(key)
+        if match is not None:
+            for name in ("startAt", "endAt"):
+                mine, theirs = match.payload.get(name), payload[name]
+                if mine is not None and theirs is not None and _instant(mine) == _instant(theirs):
+                    payload[name] = mine
+        index = match.canonical_index if match is not None else position
+        items.append(new_item(key, index, payload))
+        ids[key] = str(showing["id"])
+    return tuple(items), ids
+
+
+def _read_sale(sale: Any) -> dict[str, Any] | None:
+    if not isinstance(sale, dict):
+        return None
+    out = {name: sale.get(name) for name in _SALE_FIELDS}
+    if out["soldAt"] is not None:
+        out["soldAt"] = str(out["soldAt"])[:10]  # the date `hemnet_sale` sends
+    return out
+
+
+def read_projection(
+    data: dict[str, Any],
+    *,
+    agency: dict[str, Any] | None,
+    images: list[dict[str, Any]],
+    showings: list[dict[str, Any]],
+    like: Projection | None = None,
+) -> tuple[Projection, dict[str, str]]:
+    """What Hemnet holds, in `project`'s terms, and the portal ids of its images and showings
+    by item key: `diff_projection(read, desired)` is then exactly the drift.
+
+    Read from the portal: the sent fields (`SENT_FIELDS`, unset ones left out), the agency (the
+    BrokerAgency body `brokerAgencyId` points at), images and showings (keys derived from the
+    URL and the start instant as `project` derives them), the target (`remote_target`) and the
+    sale. Taken from `like` (the projection listsync would send) only where Hemnet cannot tell
+    or says the same thing differently:
+
+    - `housingForm`: compared by series as Hemnet's migration guide requires (`_read_form`);
+    - `refs["agency"]`: the same agency (`externalId`) stands for `like`'s details (`_read_agency`);
+    - showing times that are the same instant keep `like`'s text;
+    - `canonical_index` of items (a position in the canonical listing, unknown to Hemnet);
+    - `target`: DRAFT and UNPUBLISHED are the same on Hemnet (not published, no sale): an
+      unpublished record reads back as `like`'s target when that is one of the two.
+    """
+    like_fields = like.fields if like is not None else {}
+    target = remote_target(data)
+    if (
+        like is not None
+        and target in (TargetState.DRAFT, TargetState.UNPUBLISHED)
+        and like.target in (TargetState.DRAFT, TargetState.UNPUBLISHED)
+    ):
+        target = like.target
+    agency_ref = _read_agency(agency, like.refs.get(AGENCY) if like is not None else None)
+    media, media_ids = _read_images(images, like.media if like is not None else ())
+    shows, show_ids = _read_showings(showings, like.showings if like is not None else ())
+    projection = Projection(
+        external_ref=str(data.get("externalId") or (like.external_ref if like else "")),
+        fields=_read_fields(data, like_fields),
+        refs={AGENCY: agency_ref} if agency_ref is not None else {},
+        media=media,
+        showings=shows,
+        target=target,
+        sale=_read_sale(data.get("sale")) if target is TargetState.SOLD else None,
+    )
+    return projection, {**media_ids, **show_ids}

@@ -31,7 +31,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from typing_extensions import override
 
+from listsync.adapter import TargetState
+from listsync.model import Listing
 from listsync.sandbox import FaultConfig, Sandbox
+from listsync_hemnet import mapping
 from listsync_hemnet._housing_forms import HousingForm
 from listsync_hemnet._sandbox_state import (
     JSON,
@@ -92,6 +95,34 @@ class HemnetSandbox(Sandbox):
             key = account.current_key() if account.keys else self._new_key(account, "portal", {})
             return {"account": name, "token": key.token, "key_id": key.id}
 
+    @override
+    def dump_credentials(self, account: str) -> dict[str, str]:
+        """`{"token", "key_id"}` of the account's current key (the account made if needed)."""
+        creds = self.add_account(account)
+        return {"token": creds["token"], "key_id": creds["key_id"]}
+
+    @override
+    def load_credentials(self, account: str, values: dict[str, str]) -> None:
+        """Make `values` (`token`, `key_id`) the account's only key, valid for
+        `key_lifetime_days` from now; the account's earlier keys stop working."""
+        token, key_id = values.get("token"), values.get("key_id")
+        if not isinstance(token, str) or not token.strip():
+            raise ValueError("token must be a non-empty string")
+        if not isinstance(key_id, str) or not key_id.strip():
+            raise ValueError("key_id must be a non-empty string")
+        with self._state_lock:
+            held = self._tokens.get(token)
+            if held is not None and held[0].name != account:
+                raise ValueError("the token belongs to another account")
+            found = self._accounts.setdefault(account, Account(account))
+            for old in found.keys.values():
+                self._tokens.pop(old.token, None)
+            found.keys.clear()
+            now = self.clock()
+            key = Key(key_id, token, "portal", now, now + self.key_lifetime, {})
+            found.keys[key_id] = key
+            self._tokens[token] = (found, key)
+
     def expire_key(self, account: str = "default") -> None:
         """Make the account's current key expire now."""
         with self._state_lock:
@@ -127,6 +158,124 @@ class HemnetSandbox(Sandbox):
                         f"{ref}/showings {s.get('startAt')}" for s in record.showings.values()
                     )
         return items
+
+    def seed_listing(
+        self,
+        listing: Listing | Mapping[str, Any],
+        *,
+        account: str = "default",
+        images: Iterable[str] = (),
+        showings: Iterable[Mapping[str, Any]] = (),
+        published: bool = False,
+        sale: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Create a listing behind listsync's back (as another system, e.g. Hemnet's SOAP API,
+        would have); returns its id. Its images are processed already.
+
+        `listing` is a canonical `Listing` (its body, agency, images, showings, publication and
+        sale as `mapping.project` gives them; the keyword options are then ignored) or a raw
+        Hemnet listing body (`externalId` required; without `brokerAgencyId` the account's
+        agency `seeded` is used), validated as `POST /listings` validates.
+        """
+        with self._state_lock:
+            found = self._accounts.get(account) or Account(account)
+            self._accounts.setdefault(account, found)
+            if isinstance(listing, Listing):
+                projection = mapping.project(listing)
+                body = dict(projection.fields)
+                agency_body = projection.refs.get(mapping.AGENCY) or {"externalId": "seeded"}
+                images = [str(item.payload["url"]) for item in projection.media]
+                showings = [item.payload for item in projection.showings]
+                published = projection.target is TargetState.PUBLISHED
+                withdrawn = projection.target is TargetState.UNPUBLISHED
+                sale = projection.sale if projection.target is TargetState.SOLD else None
+            else:
+                body = dict(listing)
+                agency_body = {"externalId": "seeded"}
+                withdrawn = False
+            if "brokerAgencyId" not in body:
+                body["brokerAgencyId"] = self._seed_agency(found, dict(agency_body))
+            fields = validate_listing(body, partial=False, agencies=found.agencies)
+            now = self.clock()
+            record = ListingRecord(
+                new_id("li"), {k: v for k, v in fields.items() if v is not None}, now
+            )
+            record.approved = self.auto_approve
+            for index, url in enumerate(images):
+                image = Image(new_id("im"), url, index, now - self.image_processing - 1)
+                record.images[image.id] = image
+            for given in showings:
+                showing: JSON = {"endAt": None, "isAllDay": False, "description": None}
+                showing |= validate_showing(dict(given), partial=False)
+                showing_id = new_id("sh")
+                record.showings[showing_id] = {**showing, "id": showing_id}
+            record.published = published
+            record.unpublished_at = now if withdrawn else None
+            if sale is not None:
+                today = dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat()
+                record.sale = {"soldAt": today, **dict(sale)}
+                record.sold_at, record.published = now, False
+            found.listings[record.id] = record
+            self._listing_index[record.id] = found
+            return record.id
+
+    def remove_listing(self, external_ref: str, *, account: str | None = None) -> int:
+        """Delete every listing with this `externalId` (of one account, or of all) behind
+        listsync's back, images and showings included; returns how many there were."""
+        with self._state_lock:
+            removed = 0
+            for found in self._scope(account):
+                for record in list(found.listings.values()):
+                    if record.fields.get("externalId") == external_ref:
+                        del found.listings[record.id]
+                        self._listing_index.pop(record.id, None)
+                        removed += 1
+            return removed
+
+    def edit_listing(
+        self, external_ref: str, changes: Mapping[str, Any], *, account: str | None = None
+    ) -> int:
+        """Change listing fields as a broker would in Hemnet's own UI (Hemnet field names, null
+        unsets, validated as `PATCH /listings/{id}`); `isPublished` publishes or unpublishes
+        without the API's checks. Returns how many listings were changed; `KeyError` when none
+        has this `externalId`."""
+        with self._state_lock:
+            edits = dict(changes)
+            publish = edits.pop("isPublished", None)
+            records = [
+                (found, record)
+                for found in self._scope(account)
+                for record in found.listings.values()
+                if record.fields.get("externalId") == external_ref
+            ]
+            if not records:
+                raise KeyError(external_ref)
+            for found, record in records:
+                for name, value in validate_listing(
+                    edits, partial=True, agencies=found.agencies
+                ).items():
+                    if value is None:
+                        record.fields.pop(name, None)
+                    else:
+                        record.fields[name] = value
+                if publish is not None and bool(publish) != record.published:
+                    record.published = bool(publish)
+                    record.unpublished_at = None if publish else self.clock()
+            return len(records)
+
+    def _scope(self, account: str | None) -> list[Account]:
+        if account is None:
+            return list(self._accounts.values())
+        return [self._accounts[account]] if account in self._accounts else []
+
+    def _seed_agency(self, found: Account, body: JSON) -> str:
+        external_id = body.get("externalId")
+        for agency in found.agencies.values():
+            if agency["externalId"] == external_id:
+                return str(agency["id"])
+        agency = {"name": str(external_id), **body, "id": new_id("ag")}
+        found.agencies[agency["id"]] = agency
+        return str(agency["id"])
 
     def key_views(self, account: str = "default") -> list[JSON]:
         """The account's keys as `GET /keys` shows them."""

@@ -14,6 +14,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -40,6 +41,13 @@ def sandbox_serve_command(
     ] = 0.0,
     drop_rate: Annotated[float, typer.Option("--drop-rate", help="Commit-then-drop.")] = 0.0,
     latency_ms: Annotated[float, typer.Option("--latency-ms", help="Added latency.")] = 0.0,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(
+            "--credentials",
+            help="JSON file of fixed fake credentials: made (0600) on first use, reused after.",
+        ),
+    ] = None,
     _show_secrets: Annotated[
         bool, typer.Option("--show-secrets", hidden=True, help="Accepted; credentials are shown.")
     ] = False,
@@ -68,7 +76,16 @@ def sandbox_serve_command(
         raise terminal.fail(f"invalid fault options: {problems}") from None
     if port and not port_free(host, port):
         raise terminal.fail(f"port {port} on {host} is taken; choose another with --port")
-    sandbox = cls(faults=faults)
+    if credentials is not None and not cls.supports_credentials_file():
+        raise terminal.fail(f"sandbox {name} does not support --credentials")
+    try:
+        sandbox = (
+            cls(faults=faults)
+            if credentials is None
+            else cls.with_credentials(credentials, accounts=(account,), faults=faults)
+        )
+    except (ListsyncError, OSError) as exc:
+        raise terminal.fail(f"--credentials: {exc}") from None
     with ExitStack() as stack:
         try:
             base_url = stack.enter_context(sandbox.serve(host=host, port=port))

@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, Self
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from listsync.errors import ConfigurationError
 
 __all__ = [
     "FaultConfig",
@@ -89,6 +94,8 @@ class RecordedRequest:
     status: int = 0
     fault: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+    """When the request arrived (`time.monotonic()` of the sandbox's process)."""
 
     @property
     def is_write(self) -> bool:
@@ -167,6 +174,7 @@ class Sandbox:
         self.faults = faults or FaultConfig()
         self.clock = clock
         self.requests: list[RecordedRequest] = []
+        self.credentials_file: Path | None = None
         self._rng = random.Random(self.faults.seed)
         self._faults_injected = 0
         self._lock = threading.Lock()
@@ -191,6 +199,90 @@ class Sandbox:
     def fault_response(self, status: int, headers: Mapping[str, str]) -> Response:
         """An injected error in the portal's own error format (default: JSON)."""
         return JSONResponse({"error": "injected fault", "status": status}, status, dict(headers))
+
+    def dump_credentials(self, account: str) -> dict[str, str]:
+        """The fake credentials this sandbox accepts for `account` (created with random values
+        if needed), as flat strings: what `load_credentials` needs to restore them."""
+        raise NotImplementedError
+
+    def load_credentials(self, account: str, values: dict[str, str]) -> None:
+        """Accept exactly `values` (from `dump_credentials`) for `account` from now on,
+        creating the account; `ValueError` for missing or malformed values."""
+        raise NotImplementedError
+
+    # -- fixed credentials -----------------------------------------------------------------
+    @classmethod
+    def supports_credentials_file(cls) -> bool:
+        """True when this sandbox implements `dump_credentials` and `load_credentials`."""
+        return (
+            cls.dump_credentials is not Sandbox.dump_credentials
+            and cls.load_credentials is not Sandbox.load_credentials
+        )
+
+    @classmethod
+    def with_credentials(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        accounts: Iterable[str] = ("default",),
+        **options: Any,
+    ) -> Self:
+        """A sandbox (`cls(**options)`) whose fake credentials are fixed by the JSON file at
+        `path`: created with random values on first use, reused after (see
+        `use_credentials_file`), so a person can point a config at it across restarts."""
+        sandbox = cls(**options)
+        sandbox.use_credentials_file(path, accounts)
+        return sandbox
+
+    def use_credentials_file(
+        self, path: str | os.PathLike[str], accounts: Iterable[str] = ("default",)
+    ) -> None:
+        """Load the accounts' fake credentials from `path`, or write them there.
+
+        The file is `{"sandbox": NAME, "accounts": {ACCOUNT: {KEY: VALUE}}}`. Accounts in the
+        file are restored with `load_credentials`; accounts asked for and missing from it get
+        this sandbox's random values (`dump_credentials`) and the file is (re)written
+        atomically, mode 0600, in a folder created 0700 when missing. A file that is not such
+        an object, or belongs to another sandbox, is a `ConfigurationError` naming the file
+        (values are never echoed).
+        """
+        target = Path(path)
+        stored = self._read_credentials(target) if target.exists() else {}
+        try:
+            for account, values in stored.items():
+                self.load_credentials(account, values)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"{target}: not usable credentials for sandbox {self.name} ({exc})"
+            ) from None
+        missing = [a for a in dict.fromkeys(accounts) if a not in stored]
+        if missing or not target.exists():
+            merged = {**stored, **{a: self.dump_credentials(a) for a in missing}}
+            _write_private_json(target, {"sandbox": self.name, "accounts": merged})
+        self.credentials_file = target
+
+    def _read_credentials(self, path: Path) -> dict[str, dict[str, str]]:
+        def bad(what: str) -> ConfigurationError:
+            return ConfigurationError(
+                f"{path}: {what}; delete it to have new fake credentials made"
+            )
+
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise bad(f"cannot read sandbox credentials ({type(exc).__name__})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("accounts"), dict):
+            raise bad("not a sandbox credentials file")
+        if data.get("sandbox") != self.name:
+            raise bad(f"credentials of another sandbox, not {self.name}")
+        accounts: dict[str, dict[str, str]] = {}
+        for account, values in data["accounts"].items():
+            if not isinstance(values, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in values.items()
+            ):
+                raise bad(f"account {account!r} is not an object of strings")
+            accounts[str(account)] = dict(values)
+        return accounts
 
     # -- shared behaviour ------------------------------------------------------------------
     def set_faults(self, faults: FaultConfig) -> None:
@@ -334,6 +426,21 @@ class _RecordMiddleware:
             await send(message)
 
         await self.app(scope, replay, capture)
+
+
+def _write_private_json(path: Path, data: Any) -> None:
+    """Write `data` to `path` atomically, mode 0600, creating missing folders 0700."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+            out.write("\n")
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 def plain_text(status: int, text: str, headers: Mapping[str, str] | None = None) -> Response:
