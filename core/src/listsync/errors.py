@@ -12,11 +12,12 @@ ListsyncError
     │   └── PermissionDeniedError ... the credentials lack a scope/permission (named)
     ├── ConflictError             the portal's state forbids this (transition refused, 409)
     ├── NotFoundError             the remote record does not exist (any more)
-    ├── RetryableError            retried automatically by the HTTP layer and the engine
+    ├── RetryableError            retried as the one retry policy (listsync.retry) decides
     │   ├── RateLimitedError      429; `retry_after` in seconds when the portal said
     │   ├── TransientError        5xx, timeouts, connection failures
     │   │   └── RequestNotSentError   ... before anything reached the portal: always safe
-    │   └── UnknownOutcomeError   a non-idempotent request may or may not have landed
+    │   ├── UnknownOutcomeError   a non-idempotent request may or may not have landed
+    │   └── PortalUnavailableError  the account's circuit breaker is open: not sent, next run
     └── PortalBugError            the portal answered something its documents rule out
 ```
 
@@ -44,6 +45,7 @@ __all__ = [
     "PermissionDeniedError",
     "PortalBugError",
     "PortalError",
+    "PortalUnavailableError",
     "PortalValidationError",
     "RateLimitedError",
     "RequestNotSentError",
@@ -276,6 +278,11 @@ class TransientError(RetryableError):
 class RequestNotSentError(TransientError):
     """Nothing reached the portal (connection refused, token endpoint down): any request,
     even a create, may be sent again."""
+
+
+class PortalUnavailableError(RetryableError):
+    """The portal account's circuit breaker is open after repeated failures: the request was
+    not sent, and is not retried in this run (the next run retries it)."""
 
 
 class UnknownOutcomeError(RetryableError):

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Self
 import httpx
 from aiolimiter import AsyncLimiter
 
+from listsync._guard import AccountGuard, guard_for
 from listsync._requests import DEFAULT_HEADERS, AnswerTooLargeError, RequestBuilder
 from listsync.adapter._response import Response
 from listsync.errors import (
@@ -62,7 +63,7 @@ from listsync.errors import (
 )
 from listsync.log import debug_enabled, get_logger
 from listsync.redact import redact_text
-from listsync.retry import RetryEvent, RetryPolicy, report
+from listsync.retry import RetryEvent, RetryPolicy, check_stop, pause, report
 
 if TYPE_CHECKING:
     from listsync.adapter import AdapterSettings
@@ -164,6 +165,9 @@ class PortalHttp:
         max_attempts: int = 5,
         max_retry_wait: float = 60.0,
         retry_backoff: float = 0.1,
+        max_retry_time: float = 120.0,
+        breaker_threshold: int = 5,
+        breaker_cooldown: float = 10.0,
         headers: Mapping[str, str] | None = None,
         user_agent_extra: str | None = None,
         request_id_header: str | None = None,
@@ -178,7 +182,10 @@ class PortalHttp:
             max_wait=max_retry_wait,
             backoff=retry_backoff,
             backoff_max=min(30.0, max(max_retry_wait, 0.1)),
+            max_time=max_retry_time,
         )
+        self._breaker = (breaker_threshold, breaker_cooldown)
+        self._guard: tuple[asyncio.AbstractEventLoop, AccountGuard] | None = None
         self._request_id_header = request_id_header
         self._map_error = error_mapper
         self._semaphore = asyncio.Semaphore(max_concurrency)
@@ -230,6 +237,9 @@ class PortalHttp:
             max_attempts=settings.max_attempts,
             max_retry_wait=settings.max_retry_wait,
             retry_backoff=settings.retry_backoff,
+            max_retry_time=settings.max_retry_time,
+            breaker_threshold=settings.breaker_threshold,
+            breaker_cooldown=settings.breaker_cooldown,
             headers=headers,
             user_agent_extra=settings.user_agent,
             request_id_header=request_id_header,
@@ -284,6 +294,7 @@ class PortalHttp:
         """
         safe = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
         attempts = 0
+        started = time.monotonic()
         while True:
             attempts += 1
             try:
@@ -298,7 +309,12 @@ class PortalHttp:
                     ok=ok,
                 )
             except RetryableError as exc:
-                wait = self.policy.wait(exc, attempts, safe_to_resend=safe) if retry else None
+                elapsed = time.monotonic() - started
+                wait = (
+                    self.policy.wait(exc, attempts, safe_to_resend=safe, elapsed=elapsed)
+                    if retry
+                    else None
+                )
                 if wait is None:
                     raise
                 event = RetryEvent(
@@ -319,7 +335,7 @@ class PortalHttp:
                     wait=round(wait, 3),
                     error=event.error,
                 )
-                await asyncio.sleep(wait)
+                await pause(wait)
 
     async def _send_once(
         self,
@@ -336,21 +352,25 @@ class PortalHttp:
         async with self._semaphore:
             if self._limiter is not None:
                 await self._limiter.acquire()
+            check_stop()  # a request not sent yet is given up when the run stops
+            guard = self._account_guard()
+            probe = await guard.admit(max_wait=self.policy.max_wait)
             started = time.perf_counter()
             try:
                 request = self.requests.build(
                     method, path, json=json, params=params, content=content, headers=headers
                 )
-                # One deadline for the whole attempt (auth flow, connect, send, the whole
-                # answer): a server that trickles its answer cannot hold the run.
-                async with asyncio.timeout(self.timeout):
-                    response = await self._send(request)
-            except (httpx.TransportError, httpx.StreamError) as exc:
-                raise self._transport_error(exc, method, path, safe=safe) from exc
-            except TimeoutError as exc:
-                kind = TransientError if safe else UnknownOutcomeError
-                message = f"{method} {path}: no complete answer within {self.timeout:g} s"
-                raise kind(message, portal=self.portal, account=self.account) from exc
+                response = await self._attempt(request, method, path, safe=safe)
+            except PortalError:
+                guard.failed(probe=probe)  # no connection, a broken one, or a timeout
+                raise
+            except BaseException:
+                guard.released(probe=probe)
+                raise
+            if response.status_code >= 500:
+                guard.failed(probe=probe)
+            else:
+                guard.succeeded(probe=probe)
         if debug_enabled(_stdlib_log):
             log.debug(
                 "http_request",
@@ -366,26 +386,61 @@ class PortalHttp:
         answer = self._answer(response, method, path)
         if ok(answer) if ok is not None else answer.is_success:
             return answer
+        raise self._refusal(answer, method, path, safe=safe)
+
+    async def _attempt(
+        self, request: httpx.Request, method: str, path: str, *, safe: bool
+    ) -> httpx.Response:
+        """One exchange within the attempt's deadline (auth flow, connect, send, the whole
+        answer), so a server that trickles its answer cannot hold the run; transport failures
+        translated."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._send(request)
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise self._transport_error(exc, method, path, safe=safe) from exc
+        except TimeoutError as exc:
+            kind = TransientError if safe else UnknownOutcomeError
+            message = f"{method} {path}: no complete answer within {self.timeout:g} s"
+            raise kind(message, portal=self.portal, account=self.account) from exc
+
+    def _refusal(self, answer: Response, method: str, path: str, *, safe: bool) -> PortalError:
+        """The error for an answer that is not a success."""
         error = self._mapped_error(answer)
+        if isinstance(error, RateLimitedError) and error.retry_after:
+            self._account_guard().pause(error.retry_after)  # the whole account waits
         if answer.status == 503 and isinstance(error, TransientError):
             # The server did not take the request on: safe to resend, even a create.
-            raise RequestNotSentError(
+            not_sent = RequestNotSentError(
                 f"{method} {path} answered 503: the portal did not take it on",
                 portal=self.portal,
                 account=self.account,
                 request_id=error.request_id,
                 status_code=503,
-            ) from error
+            )
+            not_sent.__cause__ = error
+            return not_sent
         if not safe and answer.status in _MAYBE_APPLIED_STATUSES:
             # A server error after a create: the write may have happened (commit-then-drop).
-            raise UnknownOutcomeError(
+            unknown = UnknownOutcomeError(
                 f"{method} {path} failed with {answer.status}; it may have been applied",
                 portal=self.portal,
                 account=self.account,
                 request_id=error.request_id,
                 status_code=answer.status,
-            ) from error
-        raise error
+            )
+            unknown.__cause__ = error
+            return unknown
+        return error
+
+    def _account_guard(self) -> AccountGuard:
+        """The breaker and 429 pause shared by this account's clients in the running loop."""
+        loop = asyncio.get_running_loop()
+        if self._guard is None or self._guard[0] is not loop:
+            threshold, cooldown = self._breaker
+            guard = guard_for(self.portal, self.account, threshold=threshold, cooldown=cooldown)
+            self._guard = (loop, guard)
+        return self._guard[1]
 
     def _answer(self, response: httpx.Response, method: str, path: str) -> Response:
         """The contract's `Response` for an answer the transport read whole."""

@@ -19,6 +19,7 @@ random factor in [0.5, 1.5).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import random
@@ -36,7 +37,16 @@ from listsync.errors import (
 if TYPE_CHECKING:
     from listsync.adapter import AdapterSettings
 
-__all__ = ["RetryEvent", "RetryPolicy", "observe", "report"]
+__all__ = [
+    "RetryEvent",
+    "RetryPolicy",
+    "RunStopped",
+    "check_stop",
+    "observe",
+    "pause",
+    "report",
+    "stop_signal",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +56,8 @@ class RetryPolicy:
     Attributes:
         max_attempts: sends of one request, the first included.
         max_wait: the longest `Retry-After` that is waited for, in seconds.
+        max_time: the most seconds one request may spend from its first send to the start of
+            its last attempt (waits included); no retry starts later than that.
         backoff: the first backoff, in seconds.
         backoff_max: the longest backoff, in seconds.
     """
@@ -54,6 +66,7 @@ class RetryPolicy:
     max_wait: float = 60.0
     backoff: float = 0.1
     backoff_max: float = 30.0
+    max_time: float = 120.0
 
     @classmethod
     def from_settings(cls, settings: AdapterSettings) -> RetryPolicy:
@@ -63,9 +76,12 @@ class RetryPolicy:
             max_wait=settings.max_retry_wait,
             backoff=settings.retry_backoff,
             backoff_max=min(30.0, max(settings.max_retry_wait, 0.1)),
+            max_time=settings.max_retry_time,
         )
 
-    def wait(self, error: Exception, attempts: int, *, safe_to_resend: bool) -> float | None:
+    def wait(
+        self, error: Exception, attempts: int, *, safe_to_resend: bool, elapsed: float = 0.0
+    ) -> float | None:
         """Seconds to wait before sending again after `error`, or None: give up, raise it.
 
         Args:
@@ -74,7 +90,14 @@ class RetryPolicy:
             safe_to_resend: the request is idempotent, or the caller has made sure that the
                 failed attempt did not land (a non-idempotent one that may have landed is
                 never resent blindly).
+            elapsed: seconds since the first send of the request.
         """
+        wait = self._wait(error, attempts, safe_to_resend=safe_to_resend)
+        if wait is None or elapsed + wait > self.max_time:
+            return None
+        return wait
+
+    def _wait(self, error: Exception, attempts: int, *, safe_to_resend: bool) -> float | None:
         if attempts >= self.max_attempts:
             return None
         if isinstance(error, RateLimitedError):
@@ -135,3 +158,48 @@ def report(event: RetryEvent) -> None:
     """Hand `event` to every `observe()` block around the caller (a no-op without any)."""
     for events in _observers.get():
         events.append(event)
+
+
+class RunStopped(BaseException):
+    """The run is stopping: a retry wait or a request that was never sent is given up.
+
+    A `BaseException`, so an adapter's `except Exception` cannot swallow it; the engine records
+    the listing as interrupted (its journal lets the next run go on)."""
+
+
+_stop: contextvars.ContextVar[asyncio.Event | None] = contextvars.ContextVar(
+    "listsync_run_stop", default=None
+)
+
+
+@contextlib.contextmanager
+def stop_signal(event: asyncio.Event) -> Iterator[None]:
+    """Inside this block (and the tasks it starts), setting `event` stops retry waits and
+    requests not yet sent (`RunStopped`)."""
+    token = _stop.set(event)
+    try:
+        yield
+    finally:
+        _stop.reset(token)
+
+
+def check_stop() -> None:
+    """Raise `RunStopped` when the run is stopping."""
+    event = _stop.get()
+    if event is not None and event.is_set():
+        raise RunStopped
+
+
+async def pause(seconds: float) -> None:
+    """Sleep `seconds`, or until the run stops (then `RunStopped`)."""
+    event = _stop.get()
+    if event is None:
+        await asyncio.sleep(seconds)
+        return
+    if event.is_set():
+        raise RunStopped
+    try:
+        await asyncio.wait_for(event.wait(), timeout=seconds)
+    except TimeoutError:
+        return
+    raise RunStopped

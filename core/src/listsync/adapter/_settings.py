@@ -91,6 +91,11 @@ class AdapterSettings(BaseModel):
         max_retry_wait: the longest `Retry-After` waited for; a longer one fails the request
             as rate-limited at once.
         retry_backoff: the first wait between two attempts, doubled for each further one.
+        max_retry_time: no retry of a request starts later than this many seconds after its
+            first send.
+        breaker_threshold: failures in a row (no connection, timeouts, 5xx) after which the
+            account's requests fail at once as "portal unavailable".
+        breaker_cooldown: seconds before one probe request is let through again.
         allow_insecure_http: accept plain `http://` URLs to hosts other than loopback.
     """
 
@@ -106,9 +111,19 @@ class AdapterSettings(BaseModel):
     max_attempts: int = Field(default=5, ge=1)
     max_retry_wait: float = Field(default=60.0, ge=0)
     retry_backoff: float = Field(default=0.1, ge=0)
+    max_retry_time: float = Field(default=120.0, gt=0)
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown: float = Field(default=10.0, ge=0)
     user_agent: str | None = None
 
-    @field_validator("timeout", "max_retry_wait", "retry_backoff", "requests_per_second")
+    @field_validator(
+        "timeout",
+        "max_retry_wait",
+        "retry_backoff",
+        "max_retry_time",
+        "breaker_cooldown",
+        "requests_per_second",
+    )
     @classmethod
     def _finite(cls, value: float | None) -> float | None:
         if value is not None and not math.isfinite(value):
