@@ -49,7 +49,14 @@ from listsync.adapter._diff import (
     default_plan,
     diff_projection,
 )
-from listsync.adapter._protocols import Adapter, CustomPlan, Prepared, ReadAdapter, WriteAdapter
+from listsync.adapter._protocols import (
+    Adapter,
+    CustomPlan,
+    ListsRecords,
+    Prepared,
+    ReadAdapter,
+    WriteAdapter,
+)
 from listsync.adapter._response import Response
 from listsync.adapter._settings import (
     AccountSettings,
@@ -86,6 +93,7 @@ __all__ = [
     "CredentialStore",
     "CustomPlan",
     "FieldIssue",
+    "ListsRecords",
     "OpKind",
     "Operation",
     "OperationContext",

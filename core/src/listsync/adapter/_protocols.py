@@ -23,7 +23,7 @@ from listsync.model import Listing
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Adapter", "CustomPlan", "Prepared", "ReadAdapter", "WriteAdapter"]
+__all__ = ["Adapter", "CustomPlan", "ListsRecords", "Prepared", "ReadAdapter", "WriteAdapter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +102,29 @@ class WriteAdapter(Adapter, Protocol):
         """Did this non-idempotent operation land already? Its result if so, else None."""
         ...
 
-    async def fetch(self, external_ref: str, remote_id: str | None) -> RemoteRecord | None:
-        """The listing as the portal holds it (by `remote_id`, else by `external_ref`)."""
+    async def fetch(
+        self, external_ref: str, remote_id: str | None, *, like: Projection | None = None
+    ) -> RemoteRecord | None:
+        """The listing as the portal holds it, with its `projection` and `item_ids`; None when
+        the portal has no such record.
+
+        By `remote_id` when given, else by `external_ref` through the portal's list or lookup
+        action (an adapter may answer the latter from an index of the account's records that it
+        reads once, in pages, so adopting thousands of new listings costs a few requests).
+        `like` is the projection the engine would send: portal values equivalent to its own
+        (say, a code the portal renamed within the same series) are read back as `like`'s, so
+        they never cause a write on their own.
+        """
+        ...
+
+
+@runtime_checkable
+class ListsRecords(Protocol):
+    """Implemented by a write adapter that can list every record of its account (for the
+    orphan report of `listsync refresh` and `--prune`)."""
+
+    def records(self) -> AsyncIterator[tuple[str | None, str]]:
+        """`(external_ref, remote_id)` of every listing of this account, each once."""
         ...
 
 

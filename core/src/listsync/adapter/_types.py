@@ -252,7 +252,14 @@ class OperationResult(BaseModel):
 
 
 class RemoteRecord(BaseModel):
-    """A listing as read back from a write portal."""
+    """A listing as read back from a write portal.
+
+    Attributes:
+        projection: what the portal holds, in the same terms as the projection `prepare`
+            builds (so the ordinary diff finds what drifted), when the adapter can tell.
+        item_ids: media/showing key -> the portal's id of that item, for `projection`'s items.
+        listing: the record mapped back to the canonical model, when the adapter can.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -263,6 +270,8 @@ class RemoteRecord(BaseModel):
     is_approved: bool | None = None
     approval_url: str | None = None
     listing: Listing | None = None
+    projection: Projection | None = None
+    item_ids: dict[str, str] = Field(default_factory=dict)
 
 
 def new_item(key: str, canonical_index: int, payload: dict[str, Any]) -> ProjectedItem:
