@@ -338,7 +338,7 @@ _HTML = httpx.Response(200, text="<html><body>Wartung</body></html>")
 async def _exercise(adapter: ImmoweltAdapter, method: str, path: str) -> None:
     """Make the adapter send `method path`."""
     if (method, path) == ("GET", "/v1/listings"):
-        async for _ in adapter.remote_ids():
+        async for _ in adapter.records():
             pass
     elif method == "GET":
         await Driver(adapter).sync(make_listing())

@@ -64,11 +64,11 @@ async def test_full_lifecycle(adapter: ImmoweltAdapter, sandbox: ImmoweltSandbox
 async def test_paging_through_all_listings(
     adapter: ImmoweltAdapter, sandbox: ImmoweltSandbox
 ) -> None:
-    """`remote_ids` follows nextPageToken (page size 3) and yields each listing exactly once."""
+    """`records` follows nextPageToken (page size 3) and yields each listing exactly once."""
     refs = [f"DE-{n}" for n in range(2000, 2008)]
     for ref in refs:
         await Driver(adapter).sync(make_listing(external_ref=ref))
-    seen = [listing_id async for listing_id in adapter.remote_ids()]
+    seen = [remote_id async for _, remote_id in adapter.records()]
     assert seen == refs
     pages = [r for r in sandbox.requests if r.method == "GET" and r.path == "/v1/listings"]
     assert len(pages) == 3
@@ -204,7 +204,7 @@ async def test_accounts_are_isolated(
     second = make_adapter(account="agency-b")
     await Driver(first).sync(make_listing())
     assert await second.fetch("DE-1001", None) is None
-    assert [i async for i in second.remote_ids()] == []
+    assert [i async for i in second.records()] == []
     principals = {r.principal for r in sandbox.requests if r.path.startswith("/v1/")}
     assert principals == {ImmoweltSandbox.DEFAULT_CLIENT, "agency-b-client"}
     assert sandbox.listings("agency-b") == {}

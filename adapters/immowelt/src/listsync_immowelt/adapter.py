@@ -18,6 +18,7 @@ reference. `plan()` also blocks an update that would change the estate type (rul
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar
@@ -37,6 +38,7 @@ from listsync.adapter import (
     PortalStatus,
     Prepared,
     ProjectedItem,
+    Projection,
     ProjectionDiff,
     RemoteRecord,
     TargetState,
@@ -53,6 +55,7 @@ from listsync.errors import (
 from listsync.http import PortalHttp, user_agent
 from listsync.log import get_logger
 from listsync.model import Listing, parse_listing
+from listsync_immowelt._readback import remote_projection
 from listsync_immowelt.auth import ImmoweltAuth, TokenManager
 from listsync_immowelt.client import REQUEST_ID_HEADER, ImmoweltClient
 from listsync_immowelt.errors import map_error, with_listing_paths
@@ -112,6 +115,9 @@ class ImmoweltAdapter:
             self._http(transport, ImmoweltAuth(self.tokens)), self._http(transport, None)
         )
         self._credential_store = credential_store  # Immowelt tokens are renewed, not rotated
+        self._lookups = 0
+        self._index: set[str] | None = None
+        self._index_lock = asyncio.Lock()
 
     def _http(
         self, transport: httpx.AsyncBaseTransport | None, auth: httpx.Auth | None
@@ -164,6 +170,8 @@ class ImmoweltAdapter:
             return await self._send(ctx, create=False)
         if op.kind is OpKind.DELETE:
             body = await self._client.delete_listing(ctx.remote_id or ctx.external_ref)
+            if self._index is not None:
+                self._index.discard(ctx.remote_id or ctx.external_ref)
             bound.info("listing_deleted", request_id=_text((body or {}).get("requestId")))
             return OperationResult(status=PortalStatus.DELETED)
         if op.kind is OpKind.MEDIA_ADD:
@@ -205,8 +213,11 @@ class ImmoweltAdapter:
             listing_id=_text(body.get("listingId")),
             warnings=body.get("warnings") or [],
         )
+        remote_id = _text(body.get("externalListingId")) or ctx.external_ref
+        if self._index is not None:
+            self._index.add(remote_id)
         return OperationResult(
-            remote_id=_text(body.get("externalListingId")) or ctx.external_ref,
+            remote_id=remote_id,
             status=PortalStatus.SUBMITTED,
             request_id=_text(body.get("requestId")),
         )
@@ -280,29 +291,64 @@ class ImmoweltAdapter:
         return OperationResult(remote_id=ctx.external_ref, status=PortalStatus.SUBMITTED)
 
     # -- reads ---------------------------------------------------------------------------
-    async def fetch(self, external_ref: str, remote_id: str | None) -> RemoteRecord | None:
-        """Read one listing back (GET /listings/{externalListingId})."""
-        found = await self._client.get_listing(remote_id or external_ref)
-        if found is None:
+    async def fetch(
+        self, external_ref: str, remote_id: str | None, *, like: Projection | None = None
+    ) -> RemoteRecord | None:
+        """What Immowelt holds for the listing (`GET /listings/{externalListingId}`), None on 404.
+
+        The path id is the listing's ref (`offererEstateId`), so a look-up by ref is the same
+        GET. After `lookup_index_after` look-ups by ref, the account's ids are paged once and
+        later look-ups of a ref that is not there cost no request (adoption of many new
+        listings); a ref listed there is then read with one GET. The list follows this
+        adapter's own creates and deletes; a listing another system creates after it was read
+        is not adopted, and its create meets a 409, which `_create` turns into a PUT (no
+        duplicate either way). The projection is in
+        `prepare`'s terms (`_readback`): media payloads come from `like`, since the portal
+        does not echo media URLs back.
+        """
+        listing_id = remote_id or external_ref
+        if remote_id is None and not await self._may_exist(external_ref):
             return None
+        found = await self._client.get_listing(listing_id)
+        if found is None:
+            if self._index is not None:
+                self._index.discard(listing_id)
+            return None
+        projection, item_ids = remote_projection(found, external_ref=external_ref, like=like)
         try:
             listing: Listing | None = parse_listing(from_immowelt_payload(found))
         except InvalidListingError:
             listing = None
         return RemoteRecord(
-            remote_id=remote_id or external_ref,
+            remote_id=listing_id,
             external_ref=external_ref,
             status=PortalStatus.LIVE,
             listing=listing,
+            projection=projection,
+            item_ids=item_ids,
         )
 
-    async def remote_ids(self) -> AsyncIterator[str]:
-        """Every external listing id of this account, paging with `nextPageToken`."""
+    async def _may_exist(self, external_ref: str) -> bool:
+        """False when the account's id list (read once, see `fetch`) lacks `external_ref`."""
+        self._lookups += 1
+        if self._index is None and self._lookups > self.settings.lookup_index_after:
+            async with self._index_lock:
+                if self._index is None:
+                    self._index = {remote_id async for _, remote_id in self.records()}
+                    log.debug("listing_index_read", portal=PORTAL, size=len(self._index))
+        return self._index is None or external_ref in self._index
+
+    async def records(self) -> AsyncIterator[tuple[str | None, str]]:
+        """`(externalListingId, externalListingId)` of every listing of this account, paging
+        `GET /listings` with `nextPageToken` to the end (the id is the listing's ref)."""
         token: str | None = None
+        seen: set[str] = set()
         while True:
             ids, token = await self._client.list_listings(token)
             for listing_id in ids:
-                yield listing_id
+                if listing_id not in seen:  # a listing written while paging may move pages
+                    seen.add(listing_id)
+                    yield listing_id, listing_id
             if token is None:
                 return
 

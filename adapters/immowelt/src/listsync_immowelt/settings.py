@@ -68,6 +68,9 @@ class ImmoweltSettings(AdapterSettings):
         token_leeway: seconds before expiry at which the token is renewed.
         media_mirror: fetch media bytes from `{media_mirror}/{host}{path}` instead of the URL.
         media_upload_attempts: how often a missed 60 s upload window is retried.
+        lookup_index_after: after this many look-ups by ref (adoption of listings without
+            state) in one run, the account's listing ids are read once (`GET /listings`, all
+            pages) and later look-ups of refs not listed send nothing.
     """
 
     base_url: str = SANDBOX_BASE_URL
@@ -79,6 +82,7 @@ class ImmoweltSettings(AdapterSettings):
     token_leeway: int = Field(default=300, ge=0)
     media_mirror: str | None = None
     media_upload_attempts: int = Field(default=3, ge=1)
+    lookup_index_after: int = Field(default=20, ge=0)
     # AVIV's sibling Seeker Leads API allows 10 concurrent requests; assumed here as well.
     max_concurrency: int = Field(default=10, ge=1)
 
