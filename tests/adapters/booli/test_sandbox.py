@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from listsync.errors import ConfigurationError
 from listsync.sandbox import FaultConfig
 from listsync_booli.auth import BooliSigningAuth
 from listsync_booli.sandbox import BooliSandbox
@@ -158,3 +161,65 @@ def test_accounts_have_their_own_callers() -> None:
     b = sandbox.add_account("b")
     assert sandbox.client_settings("http://x", "b")["caller_id"] == b["caller_id"] == "listsync-b"
     assert b["api_key"] != sandbox.client_settings("http://x", "a")["api_key"]
+
+
+def test_fixed_credentials_file_survives_a_restart(tmp_path: Path) -> None:
+    """`with_credentials` writes the fake caller to a 0600 file on first use; a new sandbox
+    from the same file accepts exactly those values (the old random ones are gone) and
+    `client_settings` prints them; a file of another sandbox is refused in one line."""
+    path = tmp_path / "creds" / "booli.json"
+    first = BooliSandbox.with_credentials(path, accounts=("default", "agency-b"), listings=5)
+    assert BooliSandbox.supports_credentials_file()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    saved = json.loads(path.read_text())
+    assert saved["sandbox"] == "booli"
+    assert saved["accounts"]["agency-b"] == {
+        "caller_id": first.client_settings("http://x", "agency-b")["caller_id"],
+        "api_key": first.client_settings("http://x", "agency-b")["api_key"],
+    }
+
+    fresh = BooliSandbox(listings=5)
+    random_key = fresh.client_settings("http://x")["api_key"]
+    second = BooliSandbox.with_credentials(path, accounts=("default",), listings=5)
+    for account in ("default", "agency-b"):
+        settings = second.client_settings("http://x", account)
+        assert {k: settings[k] for k in ("caller_id", "api_key")} == saved["accounts"][account]
+    assert second.client_settings("http://x")["api_key"] != random_key
+    assert json.loads(path.read_text()) == saved  # nothing new to add: unchanged
+
+
+async def test_loaded_credentials_sign_and_old_ones_do_not(tmp_path: Path) -> None:
+    """A search signed with the file's key is answered; one signed with the sandbox's earlier
+    random key is refused with 403."""
+    sandbox = BooliSandbox(clock=lambda: NOW, listings=5, sold=1)
+    old = sandbox.client_settings("http://x")
+    sandbox.load_credentials("default", {"caller_id": "listsync-default", "api_key": "k" * 40})
+    new = sandbox.client_settings("http://x")
+    async with httpx.AsyncClient(transport=sandbox.transport(), base_url="http://x") as client:
+        for values, status in ((new, 200), (old, 403)):
+            auth = BooliSigningAuth(
+                SecretStr(values["caller_id"]), SecretStr(values["api_key"]), clock=lambda: NOW
+            )
+            answer = await client.get("/listings", params=ALL_SWEDEN, headers=ACCEPT, auth=auth)
+            assert answer.status_code == status
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"caller_id": "x"}, {"caller_id": "", "api_key": "k"}, {"api_key": "k"}],
+)
+def test_malformed_credentials_are_refused(values: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="must be a non-empty string"):
+        BooliSandbox(listings=1, sold=1).load_credentials("default", values)
+
+
+def test_a_caller_id_of_another_account_is_refused(tmp_path: Path) -> None:
+    sandbox = BooliSandbox(listings=1, sold=1, callers=("default", "b"))
+    taken = sandbox.client_settings("http://x", "b")["caller_id"]
+    with pytest.raises(ValueError, match="another account"):
+        sandbox.load_credentials("default", {"caller_id": taken, "api_key": "k"})
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"sandbox": "hemnet", "accounts": {}}))
+    with pytest.raises(ConfigurationError, match="another sandbox"):
+        BooliSandbox.with_credentials(path, listings=1, sold=1)

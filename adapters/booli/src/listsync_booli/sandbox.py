@@ -100,6 +100,7 @@ class BooliSandbox(Sandbox):
         self.max_skew = max_skew
         self.overstate_total = overstate_total
         self._callers: dict[str, _Caller] = {}
+        self._accounts: dict[str, str] = {}  # account name -> caller id
         for account in callers:
             self.add_account(account)
         self._data_rng = random.Random(seed)
@@ -122,14 +123,42 @@ class BooliSandbox(Sandbox):
     def add_account(self, name: str) -> dict[str, str]:
         """Register a caller for account `name`; returns its `caller_id` and `api_key`."""
         caller = _Caller(f"listsync-{name}", secrets.token_hex(20), set())
-        self._callers[caller.caller_id] = caller
+        self._register(name, caller)
         return {"caller_id": caller.caller_id, "api_key": caller.key}
+
+    def _register(self, account: str, caller: _Caller) -> None:
+        old = self._accounts.get(account)
+        if old is not None:
+            self._callers.pop(old, None)
+        self._callers[caller.caller_id] = caller
+        self._accounts[account] = caller.caller_id
 
     def _caller_for(self, account: str) -> _Caller:
         try:
-            return self._callers[f"listsync-{account}"]
+            return self._callers[self._accounts[account]]
         except KeyError:
             raise KeyError(f"no sandbox account {account!r}; call add_account() first") from None
+
+    @override
+    def dump_credentials(self, account: str) -> dict[str, str]:
+        """`{"caller_id", "api_key"}` of the account (registered with a random key if new)."""
+        if account not in self._accounts:
+            return self.add_account(account)
+        caller = self._caller_for(account)
+        return {"caller_id": caller.caller_id, "api_key": caller.key}
+
+    @override
+    def load_credentials(self, account: str, values: dict[str, str]) -> None:
+        """Make `values` (`caller_id`, `api_key`) the account's only caller from now on."""
+        caller_id, key = values.get("caller_id"), values.get("api_key")
+        if not isinstance(caller_id, str) or not caller_id.strip():
+            raise ValueError("caller_id must be a non-empty string")
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError("api_key must be a non-empty string")
+        owner = next((a for a, c in self._accounts.items() if c == caller_id), account)
+        if owner != account:
+            raise ValueError("the caller_id belongs to another account")
+        self._register(account, _Caller(caller_id, key, set()))
 
     @override
     def client_settings(self, base_url: str, account: str = "default") -> dict[str, Any]:

@@ -155,6 +155,32 @@ class ImmoweltSandbox(Sandbox):
         self._accounts[name] = client_id
         return {"client_id": client_id, "client_secret": secret}
 
+    def dump_credentials(self, account: str) -> dict[str, str]:
+        """`{"client_id", "client_secret"}` of the account (registered if new)."""
+        if account not in self._accounts:
+            return self.add_account(account)
+        client_id = self._accounts[account]
+        return {"client_id": client_id, "client_secret": self._clients[client_id].secret}
+
+    def load_credentials(self, account: str, values: dict[str, str]) -> None:
+        """Make `values` (`client_id`, `client_secret`) the account's only API client from now
+        on; listings the account's client held stay with the account."""
+        client_id, secret = values.get("client_id"), values.get("client_secret")
+        if not isinstance(client_id, str) or not client_id.strip():
+            raise ValueError("client_id must be a non-empty string")
+        if not isinstance(secret, str) or not secret.strip():
+            raise ValueError("client_secret must be a non-empty string")
+        owner = next((a for a, c in self._accounts.items() if c == client_id), account)
+        if owner != account:
+            raise ValueError("the client_id belongs to another account")
+        old = self._clients.pop(self._accounts.get(account, client_id), None)
+        client = old if old is not None else _Client(secret)
+        client.secret = secret
+        self._clients[client_id] = client
+        self._accounts[account] = client_id
+        for key in [k for k, t in self._tokens.items() if t.client_id not in self._clients]:
+            del self._tokens[key]
+
     def expire_tokens(self) -> None:
         """Every issued token stops working now (the next call gets 401)."""
         for token in self._tokens.values():
