@@ -41,6 +41,8 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
+import stat
 import tempfile
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from pathlib import Path
@@ -78,12 +80,45 @@ log = get_logger(__name__)
 Store = Callable[[Mapping[str, str]], Awaitable[None]]
 
 
-def default_credential_path(account: str) -> Path:
-    return Path(".listsync-credentials") / f"hemnet-{account}.json"
+CREDENTIAL_FOLDER = Path(".listsync-credentials")
+"""Where rotated keys go by default (relative to the working directory)."""
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def default_credential_path(account: str, folder: Path = CREDENTIAL_FOLDER) -> Path:
+    """`<folder>/hemnet-<account>.json`, always directly inside `folder`.
+
+    An account name of letters, digits, `_` and `-` (up to 64, not starting with `_`/`-`) is
+    used as it is (the file names of earlier versions); any other name (`../x`, `a/b`, dots,
+    spaces, a very long one) becomes its letters and digits plus a hash of the whole name, so
+    no account name can reach a file outside `folder` and two names never share a file.
+    """
+    if _SAFE_NAME.fullmatch(account):
+        stem = account
+    else:
+        kept = re.sub(r"[^A-Za-z0-9_-]+", "_", account).strip("_-")[:32]
+        digest = hashlib.sha256(account.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        stem = f"{kept}-{digest}" if kept else digest
+    path = folder / f"hemnet-{stem}.json"
+    if path.parent != folder or path.name in {".", ".."}:  # pragma: no cover - by construction
+        raise ValueError("credential file name escapes its folder")
+    return path
+
+
+def _make_private_folder(folder: Path) -> None:
+    """Create `folder` and its missing parents with mode 0700; an existing folder is left as it
+    is, except the default `.listsync-credentials`, which is made 0700."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for parent in reversed(missing):
+        parent.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(parent, 0o700)  # mkdir's mode is filtered by the umask
+    if folder.name == CREDENTIAL_FOLDER.name and stat.S_IMODE(folder.stat().st_mode) != 0o700:
+        os.chmod(folder, 0o700)
 
 
 def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _make_private_folder(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         os.fchmod(fd, 0o600)
