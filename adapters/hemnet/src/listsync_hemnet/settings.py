@@ -39,8 +39,9 @@ class HemnetAccount(AccountSettings):
         rotate_within_hours: create a new key when the current one expires within this window.
         revoke_old: revoke the old key once the new one is stored.
         credential_file: where the default credential store keeps a rotated key (JSON, 0600);
-            default `./.listsync-credentials/hemnet-<account>.json`. A key stored there is used
-            instead of `token` on the next start.
+            default `./.listsync-credentials/hemnet-<account>.json` (an account name other than
+            letters, digits, `_` and `-` is replaced by a hash, so the file stays in that
+            folder). A key stored there is used instead of `token` on the next start.
     """
 
     token: SecretStr
