@@ -14,6 +14,11 @@ an `externalId` filter. Every account sees only its own records.
 Options (`HemnetSandbox(faults=None, clock=time.time, **options)`): `accounts` (names created up
 front besides `default`), `auto_approve`, `key_lifetime_days`, `image_processing_seconds`,
 `removed_housing_forms`, `republish_window_days`.
+
+Test hooks for what happens behind listsync's back: `seed_listing` (a record made by another
+system), `remove_listing`, `edit_listing` (a broker's change in Hemnet's UI), `approve`,
+`expire_key`, `revoke_key`. Fixed fake credentials: `HemnetSandbox.with_credentials(path)` (the
+base class's file handling; `dump_credentials`/`load_credentials` here).
 """
 
 from __future__ import annotations
