@@ -9,11 +9,13 @@ API document has no sold endpoint in v1 and does not confirm `management.marketS
 API, so it only supports removing a sold listing. Updates are full, idempotent PUTs of the
 whole projection.
 
-Media: `MEDIA_ADD` asks `POST /medias` for a presigned URL and uploads the bytes within the 60 s
-window (asking again when the window was missed); the listing's `media[]` references it by
-`externalMediaId`, so the create/update that follows attaches it. `plan()` therefore orders
-media additions before the create/update. Media removal needs no call: the next PUT drops the
-reference. `plan()` also blocks an update that would change the estate type (rule 11).
+Media: the bytes come from `media_mirror` or from the URL itself, fetched only from public
+addresses unless a setting allows more (`_media.py`: no SSRF). `MEDIA_ADD` asks `POST /medias`
+for a presigned URL and uploads the bytes within the 60 s window (asking again when the window
+was missed); the listing's `media[]` references it by `externalMediaId`, so the create/update
+that follows attaches it. `plan()` therefore orders media additions before the create/update.
+Media removal needs no call: the next PUT drops the reference. `plan()` also blocks an update
+that would change the estate type (rule 11).
 """
 
 from __future__ import annotations
@@ -55,6 +57,14 @@ from listsync.errors import (
 from listsync.http import PortalHttp, user_agent
 from listsync.log import get_logger
 from listsync.model import Listing, parse_listing
+from listsync_immowelt._media import (
+    GuardedTransport,
+    MediaPolicy,
+    MediaRefusedError,
+    Resolver,
+    fetch_media,
+    system_resolver,
+)
 from listsync_immowelt._readback import remote_projection
 from listsync_immowelt.auth import ImmoweltAuth, TokenManager
 from listsync_immowelt.client import REQUEST_ID_HEADER, ImmoweltClient
@@ -71,6 +81,15 @@ log = get_logger(__name__)
 def _text(value: Any) -> str | None:
     """A string member of an answer, None when absent or of another type (informational)."""
     return value if isinstance(value, str) and value else None
+
+
+def _media_issue(index: int, reason: str) -> FieldIssue:
+    return FieldIssue(
+        path=f"media[{index}].url",
+        message=f"the media file is not fetched: {reason}",
+        portal=PORTAL,
+        rule="media-url",
+    )
 
 
 class ImmoweltAdapter:
@@ -92,7 +111,17 @@ class ImmoweltAdapter:
         transport: httpx.AsyncBaseTransport | None = None,
         credential_store: CredentialStore | None = None,
         clock: Callable[[], float] = time.time,
+        media_transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
+        """
+        Args:
+            transport: sends every request (default: listsync's; tests: the sandbox's).
+            media_transport: connects for media downloads, after `GuardedTransport` checked
+                the address (default: `transport`, else httpx's, which keeps the TLS server
+                name of the host while connecting to the checked address).
+            resolver: resolves media hosts before they are checked (default: the system's).
+        """
         self.settings = settings
         self.account = account
         self.account_name = account_name
@@ -113,6 +142,27 @@ class ImmoweltAdapter:
         )
         self._client = ImmoweltClient(
             self._http(transport, ImmoweltAuth(self.tokens)), self._http(transport, None)
+        )
+        self.media_policy = MediaPolicy.build(
+            allow_private=settings.media_allow_private,
+            allowed_hosts=settings.media_allowed_hosts,
+            mirror=settings.media_mirror,
+            max_bytes=settings.media_max_bytes,
+            content_types=settings.media_content_types,
+        )
+        # No kept-alive connections: one to a checked address must not carry another host's
+        # request after its TLS name was verified for the first.
+        inner = (
+            media_transport
+            or transport
+            or httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
+        )
+        self._media_http = PortalHttp.from_settings(
+            settings.model_copy(update={"max_response_bytes": settings.media_max_bytes}),
+            portal=PORTAL,
+            account=account_name,
+            error_mapper=map_error,
+            transport=GuardedTransport(inner, self.media_policy, resolver or system_resolver),
         )
         self._credential_store = credential_store  # Immowelt tokens are renewed, not rotated
         self._lookups = 0
@@ -142,7 +192,19 @@ class ImmoweltAdapter:
             external_customer_id=self.account.external_customer_id,
         )
         issues = check_all(projection.fields, listing) + currency_issues(listing)
+        if self.settings.media_mirror is None:
+            issues += self._media_url_issues(listing)
         return Prepared.of(issues, projection)
+
+    def _media_url_issues(self, listing: Listing) -> list[FieldIssue]:
+        """Media URLs refused without I/O (scheme, an IP or loopback host): the listing is
+        blocked before anything is sent; the rest is checked when each URL is fetched."""
+        issues = []
+        for index, media in enumerate(listing.media):
+            reason = self.media_policy.offline_refusal(str(media.url))
+            if reason is not None:
+                issues.append(_media_issue(index, reason))
+        return issues
 
     def plan(self, diff: ProjectionDiff) -> list[Operation]:
         """`default_plan`, with media uploads first so the create/update attaches them in time.
@@ -255,16 +317,16 @@ class ImmoweltAdapter:
 
     async def _add_media(self, item: dict[str, Any], ctx: OperationContext) -> OperationResult:
         media_ref = str(item["externalMediaId"])
+        source = self._media_source(item["url"])
         try:
-            content, content_type = await self._client.download(self._media_source(item["url"]))
-        except NotFoundError:
+            content, content_type = await fetch_media(self._media_http, source, self.media_policy)
+        except (NotFoundError, MediaRefusedError) as exc:
             index = next((m.canonical_index for m in ctx.projection.media if m.key == media_ref), 0)
-            issue = FieldIssue(
-                path=f"media[{index}].url",
-                message="the image could not be downloaded (HTTP 404)",
-                portal=PORTAL,
-            )
-            raise InvalidListingError([issue], external_ref=ctx.external_ref) from None
+            reason = "HTTP 404" if isinstance(exc, NotFoundError) else str(exc)
+            log.warning("media_refused", portal=PORTAL, listing=ctx.external_ref, reason=reason)
+            raise InvalidListingError(
+                [_media_issue(index, reason)], external_ref=ctx.external_ref
+            ) from None
         attempts = self.settings.media_upload_attempts
         for attempt in range(1, attempts + 1):
             upload_url = await self._client.create_media(media_ref, str(item["fileName"]))
@@ -358,4 +420,5 @@ class ImmoweltAdapter:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        await self._media_http.aclose()
         await self.tokens.aclose()

@@ -7,8 +7,8 @@ document names the servers: production `https://api.aviv-group.com/import-listin
 not an object, a member missing or of the wrong type) is a `PortalBugError` naming the portal,
 the request id, the status and an excerpt of the body.
 
-Presigned media uploads and media downloads go through a second client without the bearer
-token, so the token never reaches the storage host or a media server.
+Presigned media uploads go through a second client without the bearer token, so the token never
+reaches the storage host; media downloads go through a third, guarded one (`_media.py`).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _string(response: Response, body: Mapping[str, Any], name: str) -> str:
 
 
 class ImmoweltClient:
-    """Typed calls; `api` carries the bearer token, `plain` does not (uploads, downloads)."""
+    """Typed calls; `api` carries the bearer token, `plain` does not (uploads)."""
 
     def __init__(self, api: PortalHttp, plain: PortalHttp) -> None:
         self.api = api
@@ -123,11 +123,6 @@ class ImmoweltClient:
         await self.plain.request(
             "PUT", url, content=content, headers={"Content-Type": content_type}
         )
-
-    async def download(self, url: str) -> tuple[bytes, str]:
-        """GET media bytes and their content type (no bearer token)."""
-        response = await self.plain.request("GET", url)
-        return response.content, response.headers.get("Content-Type", "application/octet-stream")
 
     async def aclose(self) -> None:
         await self.api.aclose()

@@ -66,7 +66,14 @@ class ImmoweltSettings(AdapterSettings):
         operations: the operations this installation performs (default: all capabilities).
         software_name: `metadata.source.softwareName`.
         token_leeway: seconds before expiry at which the token is renewed.
-        media_mirror: fetch media bytes from `{media_mirror}/{host}{path}` instead of the URL.
+        media_mirror: fetch media bytes from `{media_mirror}/{host}{path}` instead of the URL
+            (its host is trusted: the address check below does not apply to it).
+        media_allow_private: fetch media from any address, loopback and private networks
+            included (tests, closed networks). Off: only public addresses (no SSRF).
+        media_allowed_hosts: host names trusted as the mirror is, or networks (`10.1.0.0/16`)
+            whose addresses may be fetched from.
+        media_max_bytes: the largest media file fetched (Immowelt takes up to 40 MB).
+        media_content_types: the content types fetched (`type/*` for a whole type).
         media_upload_attempts: how often a missed 60 s upload window is retried.
         lookup_index_after: after this many look-ups by ref (adoption of listings without
             state) in one run, the account's listing ids are read once (`GET /listings`, all
@@ -81,6 +88,10 @@ class ImmoweltSettings(AdapterSettings):
     software_name: str = Field(default="listsync", min_length=1)
     token_leeway: int = Field(default=300, ge=0)
     media_mirror: str | None = None
+    media_allow_private: bool = False
+    media_allowed_hosts: tuple[str, ...] = ()
+    media_max_bytes: int = Field(default=40 * 1024 * 1024, ge=1)
+    media_content_types: tuple[str, ...] = ("image/*", "video/*", "application/pdf")
     media_upload_attempts: int = Field(default=3, ge=1)
     lookup_index_after: int = Field(default=20, ge=0)
     # AVIV's sibling Seeker Leads API allows 10 concurrent requests; assumed here as well.
