@@ -24,7 +24,7 @@ from listsync.retry import observe
 from listsync.sandbox import FaultConfig
 from listsync.testing import Driver, ManualClock
 from listsync_immowelt import ImmoweltAdapter
-from listsync_immowelt.auth import token_client_class
+from listsync_immowelt.auth import token_cache_file, token_client_class
 from listsync_immowelt.sandbox import SANDBOX_AUDIENCE, ImmoweltSandbox
 
 from .conftest import AdapterFactory, make_listing, unchecked_projection, with_media
@@ -320,3 +320,31 @@ async def test_token_cache_folder_is_private(make_adapter: AdapterFactory, tmp_p
     await make_adapter(token_cache_path=str(cache)).check()
     assert stat.S_IMODE(cache.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("account", ["../../escaped", "/etc/passwd", "a/../../b", "..", "ä ö"])
+async def test_token_cache_file_from_an_account_name_stays_in_its_folder(
+    make_adapter: AdapterFactory, tmp_path: Path, account: str
+) -> None:
+    """With `token_cache_dir`, the token file is named after the account, sanitised and hashed:
+    whatever the name, it is written inside that folder (created 0700, file 0600), and the
+    next adapter of that account reads it back."""
+    folder = tmp_path / "work" / "tokens"
+    before = set(tmp_path.rglob("*"))
+    await make_adapter(account=account, token_cache_dir=str(folder)).check()
+    written = set(tmp_path.rglob("*")) - before
+    files = [p for p in written if p.is_file()]
+    assert len(files) == 1
+    assert files[0].parent == folder
+    assert files[0].name == token_cache_file(folder, account).name
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    assert not (tmp_path / "escaped").exists()
+    assert not (tmp_path.parent / "escaped").exists()
+
+
+def test_token_cache_names_tell_apart_names_that_sanitise_alike(tmp_path: Path) -> None:
+    """`a/b`, `a_b` and `a b` read the same once sanitised, but get different files."""
+    names = {token_cache_file(tmp_path, a).name for a in ("a/b", "a_b", "a b", "a.b")}
+    assert len(names) == 4
+    assert all(n.startswith("immowelt-a_b-") for n in names)

@@ -66,7 +66,7 @@ from listsync_immowelt._media import (
     system_resolver,
 )
 from listsync_immowelt._readback import remote_projection
-from listsync_immowelt.auth import ImmoweltAuth, TokenManager
+from listsync_immowelt.auth import ImmoweltAuth, TokenManager, token_cache_file
 from listsync_immowelt.client import REQUEST_ID_HEADER, ImmoweltClient
 from listsync_immowelt.errors import map_error, with_listing_paths
 from listsync_immowelt.mapping import from_immowelt_payload, project
@@ -133,7 +133,12 @@ class ImmoweltAdapter:
             audience=settings.audience or settings.base_url,
             scopes=self.scopes,
             account=account_name,
-            cache_path=account.token_cache_path,
+            cache_path=account.token_cache_path
+            or (
+                token_cache_file(settings.token_cache_dir, account_name)
+                if settings.token_cache_dir is not None
+                else None
+            ),
             leeway=settings.token_leeway,
             clock=clock,
             transport=transport,

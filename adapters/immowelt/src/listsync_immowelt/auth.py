@@ -9,7 +9,9 @@ Immowelt's listing import API document says: the token request is a JSON body
 `{client_id, client_secret, grant_type, audience, scope}`, done here by a custom token-endpoint
 auth method (authlib applies it on every re-fetch too, so `audience` is never dropped);
 `grant_type` is given to the constructor (without it authlib cannot re-fetch); tokens last 24 h
-and must be reused, so they can be persisted to `token_cache_path` and loaded on the next run.
+and must be reused, so they can be persisted (the account's `token_cache_path`, or a file named
+after the account in the `token_cache_dir` setting: `token_cache_file`) and loaded on the next
+run. Token files are 0600 in folders created 0700.
 Tokens and secrets are never logged.
 
 Retries: the token client has no retry loop of its own (httpx sends once). A token fetch made
@@ -22,8 +24,11 @@ whether the request (and so the token fetch) is tried again. An answer that is n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import tempfile
 import warnings
 from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
@@ -54,11 +59,39 @@ from listsync.log import get_logger  # noqa: E402
 from listsync.redact import redact_text  # noqa: E402
 from listsync_immowelt.settings import PORTAL  # noqa: E402
 
-__all__ = ["ImmoweltAuth", "TokenManager", "token_client_class"]
+__all__ = ["ImmoweltAuth", "TokenManager", "token_cache_file", "token_client_class"]
 
 log = get_logger(__name__)
 
 _AUTH_METHOD = "client_secret_json_audience"
+
+
+def token_cache_file(folder: Path, account: str) -> Path:
+    """The token file of `account` inside `folder`: `immowelt-<name>-<hash>.json`, where
+    <name> keeps only letters, digits, `_` and `-` of the account name (at most 40) and <hash>
+    tells apart names that read the same after that, so no account name (`../../x`, `a/b`)
+    can reach outside `folder`."""
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", account).strip("_")[:40] or "account"
+    digest = hashlib.sha256(account.encode()).hexdigest()[:12]
+    path = folder / f"{PORTAL}-{safe}-{digest}.json"
+    if path.resolve().parent != folder.resolve():  # pragma: no cover - ruled out by the name
+        raise ValueError("token cache file outside its folder")
+    return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, mode 0600, creating a missing folder 0700."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)  # whatever the umask
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def token_client_class() -> type[Any]:
@@ -244,12 +277,7 @@ class TokenManager:
             k: token[k] for k in ("access_token", "token_type", "expires_at", "scope") if k in token
         }
         doc = {"client_id": self._client_id, "requested": self.scope, "token": keep}
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(doc, handle)
-        tmp.replace(path)
+        _write_private(path, json.dumps(doc))
 
     async def access_token(self) -> str:
         """A valid access token, fetching one (once, under authlib's lock) when needed."""

@@ -66,6 +66,9 @@ class ImmoweltSettings(AdapterSettings):
         operations: the operations this installation performs (default: all capabilities).
         software_name: `metadata.source.softwareName`.
         token_leeway: seconds before expiry at which the token is renewed.
+        token_cache_dir: a folder where each account's token is kept between runs, in a file
+            named after the account (sanitised and hashed: never outside the folder); an
+            account's own `token_cache_path` wins. None: tokens live in memory only.
         media_mirror: fetch media bytes from `{media_mirror}/{host}{path}` instead of the URL
             (its host is trusted: the address check below does not apply to it).
         media_allow_private: fetch media from any address, loopback and private networks
@@ -87,6 +90,7 @@ class ImmoweltSettings(AdapterSettings):
     operations: tuple[Capability, ...] | None = None
     software_name: str = Field(default="listsync", min_length=1)
     token_leeway: int = Field(default=300, ge=0)
+    token_cache_dir: Path | None = None
     media_mirror: str | None = None
     media_allow_private: bool = False
     media_allowed_hosts: tuple[str, ...] = ()
