@@ -6,8 +6,9 @@ may hold several clients, e.g. Hemnet's keys API and its listings API), so:
 - **Circuit breaker.** After `threshold` consecutive failures that say the portal is down
   (a connection that could not be made or broke, a timeout, a 5xx answer), the breaker opens:
   requests of that account fail at once with `PortalUnavailableError`, before anything is sent.
-  After `cooldown` seconds one request is let through as a probe (half-open): its success closes
-  the breaker, its failure opens it again for another `cooldown`. Any answer below 500 counts as
+  After `cooldown` seconds one request is let through as a probe (half-open) while the others
+  wait for its outcome: its success closes the breaker (and they go on), its failure opens it
+  again for another `cooldown` (and they fail). Any answer below 500 counts as
   a success (the portal is up, even if it refused).
 - **429 pause.** A 429 with `Retry-After` pauses every new request of the account until the
   window has passed (requests already sent finish). A request that would have to wait longer
@@ -46,6 +47,7 @@ class AccountGuard:
         self.opened_at: float | None = None
         self.paused_until = 0.0
         self._probing = False
+        self._probe_done = asyncio.Event()
 
     @property
     def is_open(self) -> bool:
@@ -69,39 +71,49 @@ class AccountGuard:
                     retry_after=remaining,
                 )
             await pause(remaining)  # ends early with RunStopped when the run stops
-        if self.opened_at is None:
-            return False
-        waited = time.monotonic() - self.opened_at
-        if waited < self.cooldown or self._probing:
-            raise PortalUnavailableError(
-                f"portal unavailable ({self.failures} failures in a row); not sent, "
-                f"next try in {max(0.0, self.cooldown - waited):.0f} s",
-                portal=self.portal,
-                account=self.account,
-            )
-        self._probing = True
-        return True
+        while self.opened_at is not None:
+            if self._probing:  # the probe's outcome decides for this request too
+                await self._probe_done.wait()
+                continue
+            waited = time.monotonic() - self.opened_at
+            if waited < self.cooldown:
+                raise PortalUnavailableError(
+                    f"portal unavailable ({self.failures} failures in a row); not sent, "
+                    f"next try in {max(0.0, self.cooldown - waited):.0f} s",
+                    portal=self.portal,
+                    account=self.account,
+                )
+            self._probing = True
+            self._probe_done = asyncio.Event()
+            return True
+        return False
 
     def succeeded(self, *, probe: bool) -> None:
         """The portal answered (below 500)."""
         self.failures = 0
         self.opened_at = None
         if probe:
-            self._probing = False
+            self._end_probe()
 
     def failed(self, *, probe: bool) -> None:
-        """The portal looks down: no connection, a broken one, a timeout or a 5xx."""
+        """The portal looks down: no connection, a broken one, a timeout or a 5xx. (A request
+        reports either `failed` or `released`, never both; `released` after `failed` is
+        harmless.)"""
         self.failures += 1
         if probe:
-            self._probing = False
             self.opened_at = time.monotonic()
+            self._end_probe()
         elif self.opened_at is None and self.failures >= self.threshold:
             self.opened_at = time.monotonic()
 
     def released(self, *, probe: bool) -> None:
         """The request ended without telling either way (cancelled, refused locally)."""
         if probe:
-            self._probing = False
+            self._end_probe()
+
+    def _end_probe(self) -> None:
+        self._probing = False
+        self._probe_done.set()
 
     def pause(self, seconds: float) -> None:
         """Hold new requests for `seconds` (a 429's Retry-After)."""

@@ -30,6 +30,7 @@ server (connection refused, 429). Other failures of a non-idempotent request rai
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import email.utils
 import logging
@@ -135,6 +136,9 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 _stdlib_log = logging.getLogger(__name__)
+_IN_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "listsync_in_attempt", default=False
+)
 
 
 class _NotSentError(RequestNotSentError):
@@ -166,7 +170,7 @@ class PortalHttp:
         max_retry_wait: float = 60.0,
         retry_backoff: float = 0.1,
         max_retry_time: float = 120.0,
-        breaker_threshold: int = 5,
+        breaker_threshold: int = 10,
         breaker_cooldown: float = 10.0,
         headers: Mapping[str, str] | None = None,
         user_agent_extra: str | None = None,
@@ -354,19 +358,22 @@ class PortalHttp:
                 await self._limiter.acquire()
             check_stop()  # a request not sent yet is given up when the run stops
             guard = self._account_guard()
-            probe = await guard.admit(max_wait=self.policy.max_wait)
+            # A request made inside another's attempt (a credential check in its auth flow)
+            # is part of that attempt: it was admitted with it.
+            nested = _IN_ATTEMPT.get()
+            probe = False if nested else await guard.admit(max_wait=self.policy.max_wait)
             started = time.perf_counter()
+            token = _IN_ATTEMPT.set(True)
             try:
                 request = self.requests.build(
                     method, path, json=json, params=params, content=content, headers=headers
                 )
-                response = await self._attempt(request, method, path, safe=safe)
-            except PortalError:
-                guard.failed(probe=probe)  # no connection, a broken one, or a timeout
-                raise
+                response = await self._attempt(request, method, path, guard, probe, safe=safe)
             except BaseException:
                 guard.released(probe=probe)
                 raise
+            finally:
+                _IN_ATTEMPT.reset(token)
             if response.status_code >= 500:
                 guard.failed(probe=probe)
             else:
@@ -389,17 +396,28 @@ class PortalHttp:
         raise self._refusal(answer, method, path, safe=safe)
 
     async def _attempt(
-        self, request: httpx.Request, method: str, path: str, *, safe: bool
+        self,
+        request: httpx.Request,
+        method: str,
+        path: str,
+        guard: AccountGuard,
+        probe: bool,
+        *,
+        safe: bool,
     ) -> httpx.Response:
         """One exchange within the attempt's deadline (auth flow, connect, send, the whole
         answer), so a server that trickles its answer cannot hold the run; transport failures
-        translated."""
+        translated, and counted by the account's breaker."""
         try:
             async with asyncio.timeout(self.timeout):
                 return await self._send(request)
         except (httpx.TransportError, httpx.StreamError) as exc:
-            raise self._transport_error(exc, method, path, safe=safe) from exc
+            error = self._transport_error(exc, method, path, safe=safe)
+            if isinstance(error, PortalError):
+                guard.failed(probe=probe)
+            raise error from exc
         except TimeoutError as exc:
+            guard.failed(probe=probe)
             kind = TransientError if safe else UnknownOutcomeError
             message = f"{method} {path}: no complete answer within {self.timeout:g} s"
             raise kind(message, portal=self.portal, account=self.account) from exc

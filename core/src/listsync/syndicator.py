@@ -17,18 +17,21 @@ See docs/embedding.md for a runnable example, account providers and the sync fac
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 
-from listsync.adapter import CredentialStore
+from listsync.adapter import CredentialStore, ListsRecords
 from listsync.config import Config, load_config
 from listsync.errors import FieldIssue, InvalidListingError
 from listsync.model import Listing, parse_listing
@@ -41,16 +44,20 @@ from listsync.sync import (
     EntryResult,
     FailedEntry,
     ListingState,
+    Orphan,
+    Outcome,
     Plan,
     PlanEntry,
     Planner,
     RunReport,
     SourceItem,
+    StateKey,
     StateStore,
     load_portal_setups,
     open_state_store,
 )
 from listsync.sync._lease import writer_lease
+from listsync.sync._reconcile import from_remote
 
 __all__ = ["SyncSyndicator", "Syndicator", "new_run_id"]
 
@@ -78,6 +85,7 @@ class Syndicator:
             credential (e.g. a rotated key).
         adapters: adapter classes by portal name (default: the installed entry points).
         concurrency: listings in flight at once across all portals.
+        grace: after `stop()`, seconds the requests already sent may take to finish.
         lease_wait: seconds an apply waits for another run holding the state store's writer
             lease before it fails with `StateLockedError` (one writer per state store).
         read_only: open a state URL without ever creating the file or its folder (`plan`,
@@ -97,6 +105,7 @@ class Syndicator:
         config: Config | None = None,
         lease_wait: float = 0.0,
         read_only: bool = False,
+        grace: float = 10.0,
     ) -> None:
         if config is None:
             config = Config(portals={k: dict(v) for k, v in (portals or {}).items()})
@@ -119,6 +128,7 @@ class Syndicator:
             open_state_store(state, create=not read_only) if isinstance(state, str) else state
         )
         self.lease_wait = lease_wait
+        self.grace = grace
         self._owns_store = isinstance(state, str)
         self.concurrency = concurrency
         self._engines: set[Engine] = set()
@@ -204,12 +214,66 @@ class Syndicator:
         on_result: Callable[[EntryResult], None] | None = None,
         keep_results: bool = True,
         dry_run: bool = False,
+        refresh: bool = False,
+        prune: bool = False,
+        adopt: bool = True,
     ) -> RunReport:
-        """Plan and apply in one streaming pipeline (what `listsync apply` does)."""
+        """Plan and apply in one streaming pipeline (what `listsync apply` does).
+
+        Args:
+            refresh: read every listing the state knows back from its portal first and apply
+                against what is really there (drift repaired, a vanished record re-created).
+            prune: afterwards, take off the portals the records of the accounts used whose
+                external_ref the input does not name (Hemnet: unpublish; Immowelt: delete).
+            adopt: look a listing without state up on its portal before creating it, and
+                adopt a record found there instead of creating a duplicate.
+        """
         planner = Planner(self.pool, self.store, portals=portals)
+        options = _RunOptions(dry_run=dry_run, refresh=refresh, adopt=adopt, prune=prune)
         return await self._run(
-            planner.stream(_sources(items)), planner, on_result, keep_results, dry_run=dry_run
+            planner.stream(_sources(items)), planner, on_result, keep_results, options
         )
+
+    async def refresh(
+        self,
+        items: Iterable[ListingInput | SourceItem],
+        *,
+        portals: Iterable[str] | None = None,
+        on_result: Callable[[EntryResult], None] | None = None,
+        keep_results: bool = True,
+        prune: bool = False,
+    ) -> RunReport:
+        """Update the state store from the portals for these listings (nothing is sent to
+        them), like `terraform refresh`. Outcomes: `unchanged` (in sync), `drifted` (the
+        state now holds the portal's copy; an apply repairs it), `gone` (an apply re-creates
+        it). `report.orphans` lists the records of the accounts used that the input does not
+        name; `prune=True` withdraws them."""
+        planner = Planner(self.pool, self.store, portals=portals)
+        options = _RunOptions(refresh_only=True, prune=prune, orphans=True)
+        return await self._run(
+            planner.stream(_sources(items)), planner, on_result, keep_results, options
+        )
+
+    async def forget(
+        self, external_ref: str, *, portal: str | None = None, account: str | None = None
+    ) -> list[StateKey]:
+        """Make the state store forget what it knows of a listing on these portal accounts
+        (the audit trail keeps a record of it): the next apply looks it up on the portal and
+        adopts it, or creates it. Returns the keys forgotten."""
+        done = []
+        for state in self.store.records(external_ref):
+            if (portal is not None and state.portal != portal) or (
+                account is not None and state.account != account
+            ):
+                continue
+            for intent in self.store.intents(state.key):
+                if intent.id is not None:
+                    self.store.clear_intent(intent.id)
+            blank = ListingState(*state.key, created_at=state.created_at)
+            audit = AuditEntry(state.key, "forget", "forgotten", message="by an operator")
+            self.store.save(blank, audit=audit)
+            done.append(state.key)
+        return done
 
     async def sync(self, listing: ListingInput) -> list[EntryResult]:
         """Push this one listing (a `Listing` or its dict) now; its result on each portal."""
@@ -235,35 +299,121 @@ class Syndicator:
         planner: Planner,
         on_result: Callable[[EntryResult], None] | None,
         keep_results: bool,
-        *,
-        dry_run: bool = False,
+        options: _RunOptions | None = None,
     ) -> RunReport:
+        options = options or _RunOptions()
         run_id = new_run_id()
         report = RunReport(run_id, keep_results=keep_results)
-        engine = Engine(
-            self.pool,
-            self.store,
-            planner,
-            run_id=run_id,
-            concurrency=self.concurrency,
-            dry_run=dry_run,
-        )
+        engine = self._engine(planner, run_id, options)
         self._engines.add(engine)
+        seen: dict[tuple[str, str], set[str]] = defaultdict(set)
 
         def emit(result: EntryResult) -> None:
             report.add(result)
             if on_result is not None:
                 on_result(result)
 
+        def noted(stream: Iterable[PlanEntry]) -> Iterator[PlanEntry]:
+            for entry in stream:
+                if entry.portal is not None and entry.account is not None:
+                    seen[(entry.portal, entry.account)].add(entry.external_ref)
+                yield entry
+
+        if options.orphans or options.prune:
+            entries = noted(entries)
         try:
             wait = self.lease_wait
-            lease = nullcontext() if dry_run else writer_lease(self.store, run_id, wait=wait)
+            dry = options.dry_run
+            lease = nullcontext() if dry else writer_lease(self.store, run_id, wait=wait)
             async with lease:  # one writer per state store
                 await engine.run(entries, emit)
+                if (options.orphans or options.prune) and not engine.stopping:
+                    report.orphans = await self._orphans(seen)
+                if options.prune and report.orphans and not engine.stopping:
+                    report.orphans = await self._prune(report.orphans, planner, run_id, emit)
         finally:
             self._engines.discard(engine)
             report.interrupted = engine.stopping
         return report
+
+    def _engine(self, planner: Planner, run_id: str, options: _RunOptions) -> Engine:
+        return Engine(
+            self.pool,
+            self.store,
+            planner,
+            run_id=run_id,
+            concurrency=self.concurrency,
+            dry_run=options.dry_run,
+            refresh=options.refresh,
+            refresh_only=options.refresh_only,
+            adopt=options.adopt,
+            grace=self.grace,
+        )
+
+    async def _orphans(self, seen: Mapping[tuple[str, str], set[str]]) -> list[Orphan]:
+        """Records of the accounts in `seen` whose external_ref the input did not name."""
+        found = []
+        for (portal, account), refs in sorted(seen.items()):
+            adapter = self.pool.adapter(portal, account)
+            if not isinstance(adapter, ListsRecords):
+                continue
+            async for external_ref, remote_id in adapter.records():
+                if external_ref not in refs:
+                    found.append(Orphan(portal, account, external_ref, remote_id))
+        return found
+
+    async def _prune(
+        self,
+        orphans: list[Orphan],
+        planner: Planner,
+        run_id: str,
+        emit: Callable[[EntryResult], None],
+    ) -> list[Orphan]:
+        """Take the orphans off their portals; the orphans, marked when withdrawn."""
+        entries: list[PlanEntry] = []
+        for orphan in orphans:
+            if orphan.external_ref is None:
+                continue  # not ours to name in the state store: reported only
+            adapter = self.pool.adapter(orphan.portal, orphan.account)
+            remote = await adapter.fetch(orphan.external_ref, orphan.remote_id)
+            if remote is None or remote.projection is None:
+                continue
+            key = StateKey(orphan.portal, orphan.account, orphan.external_ref)
+            state = from_remote(
+                self.store.get(key) or ListingState(*key), remote, remote.projection
+            )
+            self.store.save(state)
+            entries.append(planner.removal(state))
+        withdrawn: set[tuple[str, str, str]] = set()
+
+        def noted(result: EntryResult) -> None:
+            if result.outcome is Outcome.CONVERGED:
+                e = result.entry
+                withdrawn.add((e.portal or "", e.account or "", e.external_ref))
+            emit(result)
+
+        engine = self._engine(planner, run_id, _RunOptions())
+        self._engines.add(engine)
+        try:
+            await engine.run(entries, noted)
+        finally:
+            self._engines.discard(engine)
+        return [
+            dataclasses.replace(o, withdrawn=True)
+            if (o.portal, o.account, o.external_ref or "") in withdrawn
+            else o
+            for o in orphans
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class _RunOptions:
+    dry_run: bool = False
+    refresh: bool = False
+    refresh_only: bool = False
+    adopt: bool = True
+    prune: bool = False
+    orphans: bool = False
 
 
 def _sources(items: Iterable[ListingInput | SourceItem]) -> Iterator[SourceItem]:

@@ -36,6 +36,7 @@ async def syndicator(sandbox: AcmeSandbox, state_url: str) -> AsyncIterator[Synd
                 "token": "tok-default",
                 "max_attempts": 3,
                 "max_retry_wait": 1,
+                "breaker_threshold": 1000,  # the fault tests here are about retries
             }
         },
         state=state_url,

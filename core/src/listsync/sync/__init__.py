@@ -19,7 +19,7 @@ from listsync.sync._plan import (
     Planner,
     SourceItem,
 )
-from listsync.sync._report import FAILING_OUTCOMES, ReportWriter, RunReport
+from listsync.sync._report import FAILING_OUTCOMES, Orphan, ReportWriter, RunReport
 from listsync.sync._sqlite import SCHEMA_VERSION, SQLiteStateStore, open_state_store
 from listsync.sync._store import (
     AuditEntry,
@@ -45,6 +45,7 @@ __all__ = [
     "Intent",
     "InvalidEntry",
     "ListingState",
+    "Orphan",
     "Outcome",
     "Plan",
     "PlanEntry",

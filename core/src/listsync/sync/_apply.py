@@ -37,6 +37,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import structlog
 
@@ -44,6 +45,7 @@ from listsync.adapter import (
     Operation,
     OperationContext,
     OperationResult,
+    OpKind,
     Projection,
     WriteAdapter,
     apply_result_to_sent,
@@ -53,13 +55,14 @@ from listsync.errors import (
     FieldIssue,
     InvalidListingError,
     ListsyncError,
+    NotFoundError,
     RetryableError,
     StateStoreError,
     UnknownOutcomeError,
 )
 from listsync.log import debug_enabled, get_logger
 from listsync.redact import redact_text
-from listsync.retry import RetryEvent, RetryPolicy, report
+from listsync.retry import RetryEvent, RetryPolicy, RunStopped, report, stop_signal
 from listsync.sync._accounts import AdapterPool
 from listsync.sync._commit import GroupCommit
 from listsync.sync._entry import (
@@ -80,6 +83,7 @@ from listsync.sync._plan import (
     PlannedEntry,
     Planner,
 )
+from listsync.sync._reconcile import Drift, can_read_back, drift_between, forgotten, from_remote
 from listsync.sync._store import (
     AuditEntry,
     Intent,
@@ -103,6 +107,12 @@ class _Lane:
     runners: int = 0
 
 
+def _creates(entry: PlannedEntry, state: ListingState) -> bool:
+    """True when the entry creates a listing the state knows nothing of (an adapter's plan may
+    put other steps first: Immowelt uploads media before the create that attaches them)."""
+    return state.remote_id is None and any(op.kind is OpKind.CREATE for op in entry.operations)
+
+
 def _first_leaf(group: BaseExceptionGroup[StateStoreError]) -> StateStoreError:
     first = group.exceptions[0]
     return first if isinstance(first, StateStoreError) else _first_leaf(first)
@@ -118,6 +128,13 @@ class Engine:
     Args:
         concurrency: listings in flight across all portals and accounts.
         dry_run: report what would be done; send and record nothing.
+        refresh: read every listing that has state back from its portal first, and apply
+            against what is really there (`_reconcile.py`).
+        refresh_only: only that: update the state from the portals, send nothing.
+        adopt: look a listing without state up on its portal before creating it, and adopt
+            the record found (adapters that declare READ).
+        grace: seconds requests already sent may take to finish after `stop()`; then they are
+            cancelled (their journal lets the next run recover them).
     """
 
     def __init__(
@@ -129,6 +146,10 @@ class Engine:
         run_id: str,
         concurrency: int = 32,
         dry_run: bool = False,
+        refresh: bool = False,
+        refresh_only: bool = False,
+        adopt: bool = True,
+        grace: float = 10.0,
     ) -> None:
         self.pool = pool
         self.store = store
@@ -136,15 +157,39 @@ class Engine:
         self.run_id = run_id
         self.concurrency = max(1, concurrency)
         self.dry_run = dry_run
+        self.refresh = refresh or refresh_only
+        self.refresh_only = refresh_only
+        self.adopt = adopt
+        self.grace = grace
         self.stopping = False
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runners: set[asyncio.Task[None]] = set()
         self._commits = GroupCommit(store)
         self._global = asyncio.Semaphore(self.concurrency)
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._auth_failed: dict[tuple[str, str], str] = {}
 
     def stop(self) -> None:
-        """Stop taking new entries; in-flight ones finish their current operation."""
+        """Stop promptly: no new operation starts; retry waits and requests not sent yet end at
+        once; requests already sent get `grace` seconds, then they are cancelled. Every
+        listing is recorded (interrupted listings keep their journal for the next run).
+        Safe to call from another thread."""
         self.stopping = True
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._stopping_now)
+
+    def _stopping_now(self) -> None:
+        if self._stop is not None and not self._stop.is_set():
+            self._stop.set()
+            assert self._loop is not None  # noqa: S101  (set by run() with the event)
+            self._loop.call_later(self.grace, self._cancel_runners)
+
+    def _cancel_runners(self) -> None:
+        for task in list(self._runners):
+            task.cancel()
 
     async def run(
         self,
@@ -153,8 +198,13 @@ class Engine:
     ) -> None:
         """Apply every entry; `on_result` is called once per entry as it finishes."""
         emit = on_result or (lambda _result: None)
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if self.stopping:
+            self._stopping_now()
         try:
-            await self._dispatch(entries, emit)
+            with stop_signal(self._stop):
+                await self._dispatch(entries, emit)
         except BaseExceptionGroup as group:
             # The state store failed (damaged, full, deleted): nothing more can be recorded, so
             # the run stops, with that one error rather than a group of tracebacks.
@@ -173,7 +223,7 @@ class Engine:
                     break
                 if count % 64 == 63:
                     await asyncio.sleep(0)  # let in-flight work progress while planning
-                if not isinstance(entry, PlannedEntry) or not entry.needs_apply or self.dry_run:
+                if not self._to_apply(entry):
                     emit(self._settle(entry))
                     continue
                 key = (entry.portal, entry.account)
@@ -185,7 +235,15 @@ class Engine:
                 lane.queue.append(entry)
                 if lane.runners < lane.limit:
                     lane.runners += 1
-                    tg.create_task(self._runner(lane, buffer, emit))
+                    task = tg.create_task(self._runner(lane, buffer, emit))
+                    self._runners.add(task)
+                    task.add_done_callback(self._runners.discard)
+
+    def _to_apply(self, entry: PlanEntry) -> TypeGuard[PlannedEntry]:
+        """True for entries that go to a portal (read back, or something to send)."""
+        if not isinstance(entry, PlannedEntry) or self.dry_run:
+            return False
+        return entry.needs_apply or self.refresh
 
     async def _runner(
         self, lane: _Lane, buffer: asyncio.Semaphore, emit: Callable[[EntryResult], None]
@@ -257,7 +315,8 @@ class Engine:
         try:
             adapter = self.pool.adapter(entry.portal, entry.account)
             return await self._converge(adapter, entry, state)
-        except _Interrupted:
+        except (_Interrupted, RunStopped, asyncio.CancelledError):
+            # Stopping: what landed is recorded, the journal keeps what may have (next run).
             latest = self.store.get(key) or state
             self.store.save(dataclasses.replace(latest, outcome=Outcome.INTERRUPTED))
             return EntryResult(entry, Outcome.INTERRUPTED, remote_id=latest.remote_id)
@@ -278,18 +337,110 @@ class Engine:
         intents = self.store.intents(state.key)
         if intents:
             state = await self._recover_intents(adapter, entry, state, intents)
-        if intents or state.sent_hash != entry.base_hash:
+        before = state
+        if self.refresh and can_read_back(adapter):
+            state, drift = await self._read_back(adapter, entry, state)
+            if self.refresh_only:
+                return self._refreshed(entry, state, drift)
+        elif self.adopt and _creates(entry, state) and can_read_back(adapter):
+            state = await self._adopt(adapter, entry, state)
+        if intents or state is not before or state.sent_hash != entry.base_hash:
             replanned = self.planner.replan(entry, state)
             if not isinstance(replanned, PlannedEntry):
                 return self._settle(replanned)
             entry = replanned
-        desired = entry.desired
         if not entry.operations:
             # nothing left to send: a re-plan after a killed run found it all done
-            state = converged(state, entry, desired, updated_at=utcnow())
+            changed = state is not before or entry.needs_apply or bool(intents)
+            state = converged(state, entry, entry.desired, updated_at=utcnow())
             self.store.save(state)
-            return result(entry, Outcome.CONVERGED, state, issues=entry.issues)
-        return await self._send_all(adapter, entry, state, desired)
+            outcome = Outcome.CONVERGED if changed else Outcome.UNCHANGED
+            return result(entry, outcome, state, issues=entry.issues)
+        return await self._send_or_recreate(adapter, entry, state)
+
+    async def _send_or_recreate(
+        self, adapter: WriteAdapter, entry: PlannedEntry, state: ListingState
+    ) -> EntryResult:
+        """`_send_all`; a record the portal no longer has (404) is forgotten and the listing
+        sent again from scratch, once."""
+        try:
+            return await self._send_all(adapter, entry, state, entry.desired)
+        except NotFoundError:
+            latest = self.store.get(state.key) or state
+            if latest.remote_id is None or entry.operations[0].kind is OpKind.CREATE:
+                raise
+        state = self._forget(latest, "gone", "the portal answered 404: re-creating it")
+        replanned = self.planner.replan(entry, state)
+        if not isinstance(replanned, PlannedEntry):
+            return self._settle(replanned)
+        if not replanned.operations:
+            state = converged(state, replanned, replanned.desired, updated_at=utcnow())
+            self.store.save(state)
+            return result(replanned, Outcome.CONVERGED, state, issues=replanned.issues)
+        return await self._send_all(adapter, replanned, state, replanned.desired)
+
+    async def _read_back(
+        self, adapter: WriteAdapter, entry: PlannedEntry, state: ListingState
+    ) -> tuple[ListingState, Drift | None]:
+        """`state` updated from what the portal holds (refresh); the drift found, or None
+        when the listing is on no portal record (gone, or never created)."""
+        if state.remote_id is None:
+            if self.refresh_only:  # no state: a record under its external_ref is adopted
+                return await self._adopt(adapter, entry, state), None
+            return state, None
+        found = await adapter.fetch(entry.external_ref, state.remote_id, like=entry.desired)
+        if found is None:
+            return self._forget(state, "gone", "no longer on the portal"), None
+        remote = found.projection
+        if remote is None:
+            return state, Drift()
+        drift = drift_between(state.sent, remote)
+        if drift:
+            state = from_remote(state, found, remote)
+            audit = AuditEntry(
+                state.key, "refresh", "drifted", self.run_id, message=drift.describe()
+            )
+            self.store.save(state, audit=audit)
+            log.info("listing_drifted", drift=drift.describe())
+        return state, drift
+
+    async def _adopt(
+        self, adapter: WriteAdapter, entry: PlannedEntry, state: ListingState
+    ) -> ListingState:
+        """A record already on the portal under this external_ref becomes this listing's."""
+        found = await adapter.fetch(entry.external_ref, None, like=entry.desired)
+        if found is None or found.projection is None:
+            return state
+        state = from_remote(state, found, found.projection)
+        message = f"remote id {found.remote_id}"
+        self.store.save(
+            state, audit=AuditEntry(state.key, "adopt", "adopted", self.run_id, message=message)
+        )
+        log.info("listing_adopted", remote_id=found.remote_id)
+        return state
+
+    def _forget(self, state: ListingState, outcome: str, message: str) -> ListingState:
+        state = forgotten(state)
+        self.store.save(
+            state, audit=AuditEntry(state.key, "refresh", outcome, self.run_id, message=message)
+        )
+        log.info("listing_gone", message=message)
+        return state
+
+    def _refreshed(
+        self, entry: PlannedEntry, state: ListingState, drift: Drift | None
+    ) -> EntryResult:
+        """The result of `refresh` (nothing sent): in sync, drifted, gone or adopted."""
+        if state.remote_id is None:
+            outcome = Outcome.GONE if entry.base_hash is not None else Outcome.UNCHANGED
+            done: tuple[str, ...] = ("gone",) if outcome is Outcome.GONE else ()
+        elif drift is None:
+            outcome, done = Outcome.DRIFTED, ("adopted",)
+        elif drift:
+            outcome, done = Outcome.DRIFTED, (f"drifted: {drift.describe()}",)
+        else:
+            outcome, done = Outcome.UNCHANGED, ()
+        return result(entry, outcome, state, done=done, issues=entry.issues)
 
     async def _send_all(
         self, adapter: WriteAdapter, entry: PlannedEntry, state: ListingState, desired: Projection
@@ -418,6 +569,10 @@ class Engine:
         latest = self.store.get(key) or state
         if isinstance(exc, InvalidListingError):
             return self._block(entry, latest, exc)
+        if isinstance(exc, RetryableError) and not isinstance(exc, UnknownOutcomeError):
+            return self._fail(
+                entry, latest, type(exc).__name__, str(exc), (), outcome=Outcome.UNAVAILABLE
+            )
         message = str(exc)
         if isinstance(exc, AuthenticationError):
             if f"account {key.account!r}" not in message:
@@ -458,16 +613,18 @@ class Engine:
         error_class: str,
         message: str,
         issues: tuple[FieldIssue, ...],
+        *,
+        outcome: Outcome = Outcome.FAILED,
     ) -> EntryResult:
         state = dataclasses.replace(
             state,
-            outcome=Outcome.FAILED,
+            outcome=outcome,
             error_class=error_class,
             error_message=message,
             issues=issues,
             attempts=state.attempts + 1,
             updated_at=utcnow(),
         )
-        audit = AuditEntry(state.key, "apply", "failed", self.run_id, message=message)
+        audit = AuditEntry(state.key, "apply", outcome.value, self.run_id, message=message)
         self.store.save(state, audit=audit)
-        return result(entry, Outcome.FAILED, state, error=(error_class, message), issues=issues)
+        return result(entry, outcome, state, error=(error_class, message), issues=issues)

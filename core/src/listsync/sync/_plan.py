@@ -162,7 +162,8 @@ class PlannedEntry:
         desired: the projection to converge to.
         sent: the projection the state store says the portal holds (None: none yet).
         base_hash: the digest of `sent` as recorded when planning.
-        listing: the canonical listing (not serialised).
+        listing: the canonical listing (not serialised); None for the removal of a portal
+            record the input does not name (`--prune`).
         line: the input line, when read from a file.
     """
 
@@ -174,7 +175,7 @@ class PlannedEntry:
     desired: Projection = field(repr=False)
     sent: Projection | None = field(repr=False)
     base_hash: str | None
-    listing: Listing = field(repr=False)
+    listing: Listing | None = field(repr=False)
     issues: tuple[FieldIssue, ...] = ()
     line: int | None = None
 
@@ -352,8 +353,9 @@ class Planner:
 
     def _entry(
         self,
-        listing: Listing,
+        listing: Listing | None,
         *,
+        external_ref: str | None = None,
         portal: str,
         account: str,
         desired: Projection,
@@ -362,9 +364,18 @@ class Planner:
         adapter: WriteAdapter | None = None,
         line: int | None = None,
     ) -> PlanEntry:
-        """The entry of one portal account; `adapter` is its adapter if the caller has it."""
+        """The entry of one portal account; `adapter` is its adapter if the caller has it.
+
+        A listing to be off the portal (withdrawn) that is not on it stays off: nothing is
+        created just to be unpublished.
+        """
+        ref = listing.external_ref if listing is not None else external_ref or desired.external_ref
         base_hash = state.sent_hash if state is not None else None
         sent = state.sent if state is not None else None
+        if desired.target is TargetState.UNPUBLISHED and (
+            sent is None or sent.target is TargetState.ABSENT
+        ):
+            desired = _absent(ref)
         ops: list[Operation] = []
         if base_hash is None or base_hash != desired.digest():
             try:
@@ -373,11 +384,11 @@ class Planner:
                 ops = self._operations(adapter, diff_projection(sent, desired))
             except InvalidListingError as exc:
                 blocking = tuple(issues) + exc.issues
-                return BlockedEntry(listing.external_ref, portal, account, blocking, line)
+                return BlockedEntry(ref, portal, account, blocking, line)
             except Exception as exc:  # an adapter bug fails this listing, never the run
-                return _failed(listing.external_ref, portal, account, exc, line=line, call="plan")
+                return _failed(ref, portal, account, exc, line=line, call="plan")
         return PlannedEntry(
-            external_ref=listing.external_ref,
+            external_ref=ref,
             portal=portal,
             account=account,
             action=_classify(ops),
@@ -400,10 +411,20 @@ class Planner:
             return list(cast("CustomPlan", adapter).plan(diff))
         return default_plan(diff, adapter.capabilities)
 
-    def _plan_removal(self, listing: Listing, state: ListingState, line: int | None) -> PlanEntry:
-        desired = Projection(
-            external_ref=listing.external_ref, fields={}, target=TargetState.ABSENT
+    def removal(self, state: ListingState) -> PlanEntry:
+        """The entry that takes a record off its portal (delete, else unpublish), for a listing
+        the input does not name (`--prune`)."""
+        return self._entry(
+            None,
+            external_ref=state.external_ref,
+            portal=state.portal,
+            account=state.account,
+            desired=_absent(state.external_ref),
+            state=state,
         )
+
+    def _plan_removal(self, listing: Listing, state: ListingState, line: int | None) -> PlanEntry:
+        desired = _absent(listing.external_ref)
         return self._entry(
             listing,
             portal=state.portal,
@@ -417,6 +438,7 @@ class Planner:
         """The same entry planned again from `state` (after recovery, or a stale plan)."""
         return self._entry(
             entry.listing,
+            external_ref=entry.external_ref,
             portal=entry.portal,
             account=entry.account,
             desired=entry.desired,
@@ -431,6 +453,11 @@ def _failed(
 ) -> FailedEntry:
     log.error("adapter_failed", call=call, portal=portal, listing=ref, exc_info=exc)
     return FailedEntry(ref, portal, account, type(exc).__name__, redact_text(str(exc)), line)
+
+
+def _absent(external_ref: str) -> Projection:
+    """The projection of a listing that should not be on the portal."""
+    return Projection(external_ref=external_ref, fields={}, target=TargetState.ABSENT)
 
 
 def _present(state: ListingState) -> bool:
