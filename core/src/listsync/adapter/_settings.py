@@ -112,7 +112,7 @@ class AdapterSettings(BaseModel):
     max_retry_wait: float = Field(default=60.0, ge=0)
     retry_backoff: float = Field(default=0.1, ge=0)
     max_retry_time: float = Field(default=120.0, gt=0)
-    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_threshold: int = Field(default=10, ge=1)
     breaker_cooldown: float = Field(default=10.0, ge=0)
     user_agent: str | None = None
 
