@@ -104,11 +104,6 @@ async def test_drift_is_repaired_by_apply_refresh(
         assert _writes(sandbox, before) == Counter()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine adopts only when a plan STARTS with CREATE (sync/_apply.py _creates); "
-    "Immowelt's plan uploads media first, so seeded records are POSTed (409 -> PUT: no duplicate)",
-)
 async def test_seeded_records_are_adopted_not_duplicated(
     portal: tuple[ImmoweltSandbox, str], tmp_path: Path
 ) -> None:
