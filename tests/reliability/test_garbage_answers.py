@@ -106,7 +106,8 @@ import asyncio, pathlib
 async def handle(reader, writer):
     try:
         await reader.readuntil(b"\\r\\n\\r\\n")
-        writer.write(b"HTTP/1.1 200 OK\\r\\ncontent-type: application/json\\r\\nconnection: close\\r\\n\\r\\n")
+        writer.write(b"HTTP/1.1 200 OK\\r\\ncontent-type: application/json\\r\\n")
+        writer.write(b"connection: close\\r\\n\\r\\n")
         chunk = b" " * (1 << 20)
         for _ in range(50):
             writer.write(chunk)
