@@ -1,6 +1,6 @@
 """An httpx transport that sends through aiohttp and reads each answer whole.
 
-httpx's own connection pool spends CPU that grows with concurrency (../shared/LIBRARIES.md §10),
+httpx's own connection pool spends CPU that grows with concurrency (benchmarks/README.md),
 so listsync keeps httpx's request and response types (adapters, auth flows, error mappers and
 cassettes all speak them) and hands the wire to aiohttp. `httpx-aiohttp` did the same with a
 streaming response over aiohttp's; portal answers are small JSON documents, so this transport

@@ -4,7 +4,7 @@
 
 - transport: httpx's request/response types over aiohttp (`listsync._aiohttp`) by default.
   httpx's own connection pool spent 2.8 ms CPU per request at 32 workers on this kind of
-  machine against 0.47 ms through aiohttp (../shared/LIBRARIES.md §10); tests pass an
+  machine against 0.47 ms through aiohttp (benchmarks/README.md); tests pass an
   in-process transport. `PortalHttp` drives the auth flow and the transport itself instead of
   going through `httpx.AsyncClient.send`, whose redirect, cookie, event-hook and stream
   machinery cost more CPU per request than the transport (benchmarks/README.md);

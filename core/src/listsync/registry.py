@@ -3,7 +3,7 @@
 Groups: `listsync.adapters` (adapter classes) and `listsync.sandboxes` (sandbox classes).
 stevedore keeps two entry-point caches (a class-level dict and a JSON file whose key packs file
 mtimes as 32-bit floats, ~128 s granularity): a package re-installed within that window can show
-a stale list. `_LiveEntryPoints` reads `importlib.metadata` directly instead (LIBRARIES.md §3).
+a stale list. `_LiveEntryPoints` reads `importlib.metadata` directly instead.
 A plugin that fails to import is reported by name and the others still load.
 """
 
@@ -130,7 +130,7 @@ class Registry:
         return out
 
     def check_name(self, name: str) -> None:
-        """The entry-point name must equal the adapter's `name` (STYLE.md rule 2)."""
+        """The entry-point name must equal the adapter's `name` (one name per adapter, registered in one place)."""
         cls = self.get(name)
         if getattr(cls, "name", None) != name:
             raise ConfigurationError(

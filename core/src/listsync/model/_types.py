@@ -42,7 +42,7 @@ class Category(StrEnum):
     """Portal-neutral property category.
 
     Covers every Hemnet housing-form series, every Immowelt estate type and every Booli object
-    type (the crosswalk is in PORTALS.md §7; each adapter maps it in its `mapping.py`).
+    type (each adapter maps it to its portal's codes in its `mapping.py`).
     """
 
     HOUSE_DETACHED = "house_detached"
