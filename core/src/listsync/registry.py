@@ -130,7 +130,7 @@ class Registry:
         return out
 
     def check_name(self, name: str) -> None:
-        """The entry-point name must equal the adapter's `name` (one name per adapter, registered in one place)."""
+        """The entry-point name must equal the adapter's `name` (one name, registered once)."""
         cls = self.get(name)
         if getattr(cls, "name", None) != name:
             raise ConfigurationError(
