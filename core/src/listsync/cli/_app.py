@@ -16,19 +16,34 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from listsync.cli import _authoring, _basics, _config, _demo, _engine, _pull, _sandbox
+from listsync.cli import (
+    _authoring,
+    _basics,
+    _config,
+    _demo,
+    _engine,
+    _pull,
+    _refresh,
+    _sandbox,
+    _state,
+    _upgrade,
+)
 from listsync.cli._terminal import terminal
 
 __all__ = ["EXIT_CODES", "app"]
 
 EXIT_CODES = """\
 Exit codes:
-  0    success: every listing valid / converged / unchanged
-  1    some listing is invalid, blocked or failed (validate, plan, apply); the portal failed
-       (pull); the file is stale (feature-matrix --check)
-  2    usage or configuration error (unknown option, portal or file; bad configuration)
-  130  apply stopped by Ctrl+C (SIGINT), in-flight work recorded; run it again to continue
-  143  apply stopped by SIGTERM, likewise
+  0    success: every listing valid / converged / unchanged (refresh: drift found is no
+       failure)
+  1    some listing is invalid, blocked, failed or its portal unavailable (validate, plan,
+       apply, refresh); the portal failed (pull); nothing matched (state forget); the file
+       is stale (feature-matrix --check)
+  2    usage or configuration error (unknown option, portal or file; bad configuration; a
+       damaged or locked state store)
+  130  apply/refresh stopped by Ctrl+C (SIGINT), every listing recorded; run it again to
+       continue (a second Ctrl+C exits at once; the next run recovers)
+  143  apply/refresh stopped by SIGTERM, likewise
 """
 
 GLOBAL_VALUE_OPTIONS = frozenset({"--config", "-c", "--log-format", "--log-level"})
@@ -129,18 +144,23 @@ def _register(target: typer.Typer, name: str, func: Any) -> None:
 
 sandbox_app = typer.Typer(help="Run a portal's sandbox (a stateful fake of its API).")
 config_app = typer.Typer(help="Inspect the configuration.")
+state_app = typer.Typer(help="Operate on the state store.")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(config_app, name="config")
+app.add_typer(state_app, name="state")
 
 _register(app, "adapters", _basics.adapters_command)
 _register(app, "schema", _basics.schema_command)
 _register(app, "validate", _basics.validate_command)
 _register(app, "plan", _engine.plan)
 _register(app, "apply", _engine.apply)
-_register(app, "status", _engine.status)
+_register(app, "refresh", _refresh.refresh)
+_register(app, "status", _state.status)
 _register(app, "demo", _demo.demo)
 _register(app, "pull", _pull.pull)
 _register(app, "new-adapter", _authoring.new_adapter)
 _register(app, "feature-matrix", _authoring.feature_matrix)
 _register(sandbox_app, "serve", _sandbox.sandbox_serve_command)
 _register(config_app, "show", _config.config_show)
+_register(state_app, "forget", _state.state_forget)
+_register(state_app, "upgrade", _upgrade.state_upgrade)

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from listsync.adapter import Capability
+from listsync.cli._engine import GraceOpt
 from listsync.cli._outcomes import Problems, summary_table
 from listsync.cli._progress import make_progress
 from listsync.cli._terminal import terminal
@@ -91,6 +92,7 @@ def demo(
     ),
     changes: Annotated[int, typer.Option(help="Listings to change in the second run.")] = 3,
     sold: Annotated[int, typer.Option(help="Listings to mark sold in the third run.")] = 2,
+    grace: GraceOpt = 10.0,
 ) -> None:
     """Serve every installed sandbox on loopback, sync the example listings to the write
     portals (then again with a few changes, then some sold), and pull from the read portals."""
@@ -118,6 +120,7 @@ def demo(
                 listings=listings,
                 changes=changes,
                 sold=sold,
+                grace=grace,
             )
         )
     out.print(f"\nstate: {workdir / 'state.sqlite'}")
@@ -141,6 +144,7 @@ async def _flow(
     listings: list[Listing],
     changes: int,
     sold: int,
+    grace: float = 10.0,
 ) -> None:
     names = {p.name for p in writers}
     ours = [item for item in listings if names & set(item.portals)]
@@ -155,7 +159,7 @@ async def _flow(
             kept[(portal, account)] = dict(secrets)  # sandbox keys die with the demo
 
         async with Syndicator(
-            config=config, concurrency=32, credential_store=keep_in_memory
+            config=config, concurrency=32, credential_store=keep_in_memory, grace=grace
         ) as syndicator:
             await _write_runs(
                 syndicator, workdir, writers=writers, listings=ours, changes=changes, sold=sold

@@ -1,20 +1,19 @@
-"""`listsync plan`, `apply` and `status`.
+"""`listsync plan` and `apply`, and what the run commands share (`refresh`, `state`).
 
 Exit codes of `apply`: 0 every listing converged (or was unchanged); 1 some listing failed, was
-blocked or invalid; 2 usage or configuration error; 130 / 143 stopped by SIGINT / SIGTERM after
-finishing and recording the operations in flight (a re-run continues where it stopped).
+unavailable, blocked or invalid; 2 usage or configuration error; 130 / 143 stopped by SIGINT /
+SIGTERM (`_stopping.py`: every listing recorded; a re-run continues where it stopped).
 Input is streamed (a file, or `-` for standard input): memory does not grow with the number of
-listings.
+listings. `plan` opens the state store read-only: it never creates a state file or folder.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,27 +21,35 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from listsync.cli._outcomes import Problems, summary_table
+from listsync.cli._outcomes import summary_table
 from listsync.cli._plan_view import entry_text
-from listsync.cli._progress import ProgressSink, make_progress
+from listsync.cli._stopping import EXIT_SIGNAL, RunOutputs, RunStopper, run_until_done
 from listsync.cli._terminal import terminal
-from listsync.errors import ConfigurationError, ListsyncError
+from listsync.errors import ConfigurationError
 from listsync.io import read_listings
 from listsync.registry import Registry
-from listsync.sync import (
-    Action,
-    EntryResult,
-    ListingState,
-    ReportWriter,
-    RunReport,
-    SourceItem,
-    open_state_store,
-)
+from listsync.sync import Action, EntryResult, Orphan, RunReport, SourceItem
 from listsync.syndicator import Syndicator
 
-__all__ = ["apply", "build_syndicator", "check_portals", "count_lines", "plan", "status"]
-
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+__all__ = [
+    "FileArg",
+    "GraceOpt",
+    "PortalOpt",
+    "ReportOpt",
+    "StateOpt",
+    "apply",
+    "build_syndicator",
+    "check_portals",
+    "count_lines",
+    "fail",
+    "finish",
+    "plan",
+    "print_orphans",
+    "read_source",
+    "run_or_fail",
+    "start_outputs",
+    "store_missing",
+]
 
 FileArg = Annotated[
     str, typer.Argument(help="Canonical listings, JSON Lines; - reads standard input.")
@@ -52,6 +59,19 @@ StateOpt = Annotated[
 ]
 PortalOpt = Annotated[
     list[str] | None, typer.Option("--portal", "-p", help="Only these portals (repeatable).")
+]
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option(help="Write a JSON report here (valid JSON whatever ends the run)."),
+]
+GraceOpt = Annotated[
+    float,
+    typer.Option(
+        "--grace",
+        min=0,
+        help="After a stop signal, seconds requests already sent may take before they are "
+        "cancelled.",
+    ),
 ]
 
 
@@ -87,6 +107,15 @@ def build_syndicator(state: str | None, **kwargs: Any) -> Syndicator:
         raise fail(str(exc)) from None
 
 
+def store_missing(syndicator: Syndicator) -> str | None:
+    """`no state store at PATH yet` when the syndicator's store was opened read-only and its
+    file does not exist (nothing was ever applied with it); None otherwise."""
+    store = syndicator.store
+    if getattr(store, "exists", True):
+        return None
+    return f"no state store at {getattr(store, 'path', '?')} yet"
+
+
 def count_lines(path: Path) -> int:
     """Lines in a file, counted without parsing (for progress totals)."""
     total = 0
@@ -96,7 +125,7 @@ def count_lines(path: Path) -> int:
     return total
 
 
-def _source(file: str) -> tuple[Iterator[SourceItem], int | None]:
+def read_source(file: str) -> tuple[Iterator[SourceItem], int | None]:
     """The listings of FILE (`-`: standard input) and its line count when it is a file."""
     if file == "-":
         return read_listings("-"), None
@@ -121,9 +150,12 @@ def plan(
     Exit 0 when nothing is blocked, failed or invalid, 1 otherwise, 2 on usage/config errors.
     """
     check_portals(portal)
-    source, _lines = _source(file)
-    syndicator = build_syndicator(state)
+    source, _lines = read_source(file)
+    syndicator = build_syndicator(state, read_only=True)
     check_portals(portal, syndicator.portals)
+    missing = store_missing(syndicator)
+    if missing:
+        terminal.note(f"{missing}: every listing is planned as new", event="no_state")
     out = Console(highlight=False)
     counts: Counter[str] = Counter()
     try:
@@ -150,8 +182,33 @@ def apply(
     portal: PortalOpt = None,
     state: StateOpt = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Listings in flight at once.")] = 32,
-    report: Annotated[Path | None, typer.Option(help="Write a JSON report here.")] = None,
+    report: ReportOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; send nothing.")] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="Read every listing the state knows back from its portal first, and apply "
+            "against what is really there (drift repaired, a vanished record re-created).",
+        ),
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Afterwards withdraw the records of the accounts used that FILE does not name "
+            "(Hemnet: unpublish; Immowelt: delete).",
+        ),
+    ] = False,
+    adopt: Annotated[
+        bool,
+        typer.Option(
+            "--adopt/--no-adopt",
+            help="Look a listing without state up on its portal before creating it and adopt "
+            "the record found (default). --no-adopt skips the look-up (see docs/operations.md).",
+        ),
+    ] = True,
+    grace: GraceOpt = 10.0,
     problems: Annotated[
         int, typer.Option("--problems", min=0, help="Problem listings shown after the table.")
     ] = 20,
@@ -159,203 +216,95 @@ def apply(
     """Send every listing to its portals: only what changed since the last run.
 
     After the summary table, each failed, blocked or invalid listing is shown with its line,
-    portal/account, canonical path and message. Exit 0 when everything converged, 1 when a
-    listing failed or was blocked/invalid, 2 on usage/config errors, 130/143 when stopped by
-    SIGINT/SIGTERM (in-flight work is recorded).
+    portal/account, canonical path and message; listings a portal account could not take
+    (unavailable) are one line per account. Exit 0 when everything converged, 1 when a listing
+    failed, was unavailable, blocked or invalid, 2 on usage/config errors, 130/143 when stopped
+    by SIGINT/SIGTERM (everything recorded; a second signal exits at once).
     """
     check_portals(portal)
-    source, lines = _source(file)
-    syndicator = build_syndicator(state, concurrency=concurrency)
+    source, lines = read_source(file)
+    syndicator = build_syndicator(state, concurrency=concurrency, grace=grace)
     check_portals(portal, syndicator.portals)
-    progress = make_progress(lines, portal)
-    writer = ReportWriter(report) if report is not None else None
-    shown = Problems(limit=problems)
-    try:
-        result, stopped_by = asyncio.run(
-            _apply(
-                syndicator, source, portal, progress, writer=writer, problems=shown, dry_run=dry_run
-            )
-        )
-    except ConfigurationError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        progress.close()
-    terminal.summarise()
-    out = Console(highlight=False)
-    out.print(summary_table(result))
-    shown.print(out, report)
-    if writer is not None:
-        writer.close(result)
-        terminal.note(f"report: {report}", event="report", path=str(report))
-    if stopped_by is not None:
-        terminal.note(
-            f"stopped by {stopped_by.name}: in-flight operations were finished and recorded; "
-            "run the same command again to continue.",
-            event="stopped",
-            style="yellow",
-            signal=stopped_by.name,
-        )
-        raise typer.Exit(EXIT_SIGNAL[stopped_by])
-    raise typer.Exit(0 if result.converged else 1)
+    outputs = start_outputs(lines, portal, report, problems)
 
-
-async def _apply(
-    syndicator: Syndicator,
-    source: Iterable[SourceItem],
-    portals: list[str] | None,
-    progress: ProgressSink,
-    *,
-    writer: ReportWriter | None,
-    problems: Problems,
-    dry_run: bool,
-) -> tuple[RunReport, signal.Signals | None]:
-    loop = asyncio.get_running_loop()
-    stopped: list[signal.Signals] = []
-
-    def on_signal(sig: signal.Signals) -> None:
-        if not stopped:
-            terminal.note(
-                f"{sig.name}: finishing in-flight operations, then stopping…",
-                event="stopping",
-                style="yellow",
-            )
-        stopped.append(sig)
-        syndicator.stop()
-
-    for sig in EXIT_SIGNAL:
-        loop.add_signal_handler(sig, on_signal, sig)
-
-    def on_result(result: EntryResult) -> None:
-        progress.add(result)
-        problems.add(result)
-        if writer is not None:
-            writer.add(result)
-
-    try:
-        result = await syndicator.run(
-            progress.counted(source),
-            portals=portals,
+    def start(on_result: Callable[[EntryResult], None]) -> Awaitable[RunReport]:
+        return syndicator.run(
+            outputs.counted_input(source),
+            portals=portal,
             on_result=on_result,
             keep_results=False,
             dry_run=dry_run,
+            refresh=refresh,
+            prune=prune,
+            adopt=adopt,
         )
-    finally:
-        for sig in EXIT_SIGNAL:
-            loop.remove_signal_handler(sig)
-        await syndicator.aclose()
-    return result, (stopped[0] if stopped else None)
+
+    with RunStopper(syndicator, flush=outputs.flush) as stopper:
+        result = run_or_fail(syndicator, outputs, start, stopper)
+        outputs.close_progress()
+        out = Console(highlight=False)
+        out.print(summary_table(result))
+        outputs.problems.print(out, report)
+        if prune or result.orphans:
+            print_orphans(out, result.orphans, pruned=prune)
+        finish(outputs, result, stopper)
+    raise typer.Exit(0 if result.converged else 1)
 
 
-# -- status ----------------------------------------------------------------------------------
-def status(
-    *,
-    listing: Annotated[str | None, typer.Option("--listing", "-l", help="One listing.")] = None,
-    portal: Annotated[str | None, typer.Option("--portal", "-p", help="One portal.")] = None,
-    state: StateOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
-    limit: Annotated[int, typer.Option(help="Rows shown in the table.")] = 200,
-) -> None:
-    """Per listing and portal account: portal state, visibility/approval, last error (with
-    canonical field paths) and, with --listing, the audit trail."""
-    from listsync.config import load_config  # noqa: PLC0415
-
-    check_portals([portal] if portal else None)
+def start_outputs(
+    lines: int | None, portals: list[str] | None, report: Path | None, problems: int, **kw: Any
+) -> RunOutputs:
+    """The run's outputs; a report file that cannot be made is a usage error."""
     try:
-        url = state or load_config(terminal.config).state_url
-        store = open_state_store(url)
-    except ListsyncError as exc:
+        return RunOutputs.start(lines, portals, report, problems=problems, **kw)
+    except OSError as exc:
+        raise fail(f"--report {report}: {exc.strerror or exc}") from None
+
+
+def run_or_fail(
+    syndicator: Syndicator,
+    outputs: RunOutputs,
+    start: Callable[[Callable[[EntryResult], None]], Awaitable[RunReport]],
+    stopper: RunStopper,
+) -> RunReport:
+    """`run_until_done`; a configuration or state store error exits 2 with one line (the
+    report file, if any, is closed first, as interrupted)."""
+    try:
+        return run_until_done(syndicator, outputs, start, stopper)
+    except ConfigurationError as exc:
         raise fail(str(exc)) from None
-    try:
-        records = store.records(listing, portal=portal)
-        audit = store.audit(listing, portal=portal) if listing else []
-        if as_json:
-            payload: dict[str, Any] = {"records": [_state_json(s) for s in records]}
-            if listing:
-                payload["audit"] = [_audit_json(a) for a in audit]
-            sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
-            return
-        _print_status(records, audit, limit)
-    finally:
-        store.close()
 
 
-def _state_json(s: ListingState) -> dict[str, Any]:
-    return {
-        "external_ref": s.external_ref,
-        "portal": s.portal,
-        "account": s.account or None,
-        "remote_id": s.remote_id,
-        "status": s.status.value if s.status else None,
-        "is_visible": s.is_visible,
-        "is_approved": s.is_approved,
-        "approval_url": s.approval_url,
-        "outcome": s.outcome.value if s.outcome else None,
-        "error": {"class": s.error_class, "message": s.error_message} if s.error_class else None,
-        "issues": [i.model_dump(mode="json", exclude_none=True) for i in s.issues],
-        "attempts": s.attempts,
-        "updated_at": s.updated_at.isoformat(),
-    }
-
-
-def _audit_json(a: Any) -> dict[str, Any]:
-    return {
-        "at": a.at.isoformat(),
-        "run_id": a.run_id,
-        "portal": a.key.portal,
-        "account": a.key.account,
-        "operation": a.operation,
-        "outcome": a.outcome,
-        "request_id": a.request_id,
-        "message": a.message,
-    }
-
-
-def _flag(value: bool | None) -> str:
-    return "-" if value is None else ("yes" if value else "no")
-
-
-def _print_status(records: Iterable[ListingState], audit: list[Any], limit: int) -> None:
-    out = Console(highlight=False)
-    table = Table(title="listsync status")
-    for name in (
-        "account",
-        "portal",
-        "listing",
-        "status",
-        "visible",
-        "approved",
-        "outcome",
-        "last error / issues",
-    ):
-        table.add_column(name)
-    rows = sorted(records, key=lambda s: (s.account, s.portal, s.external_ref))
-    for s in rows[:limit]:
-        problem = "; ".join(str(i) for i in s.issues) or (s.error_message or "")
-        table.add_row(
-            s.account or "(no account)",
-            s.portal,
-            s.external_ref,
-            s.status.value if s.status else "-",
-            _flag(s.is_visible),
-            _flag(s.is_approved),
-            s.outcome.value if s.outcome else "-",
-            problem,
+def finish(outputs: RunOutputs, result: RunReport, stopper: RunStopper) -> None:
+    """Close the report (noted), and exit 130/143 when a signal stopped the run."""
+    path = outputs.close_report(result)
+    if path is not None:
+        terminal.note(f"report: {path}", event="report", path=str(path))
+    if stopper.signal is not None:
+        terminal.note(
+            f"stopped by {stopper.signal.name}: every listing was recorded; "
+            "run the same command again to continue.",
+            event="stopped",
+            style="yellow",
+            signal=stopper.signal.name,
         )
+        raise typer.Exit(EXIT_SIGNAL[stopper.signal])
+
+
+def print_orphans(out: Console, orphans: list[Orphan], *, pruned: bool) -> None:
+    """The orphans table (records of the accounts used that the input does not name)."""
+    if not orphans:
+        out.print("Orphans: none (every record of the accounts used is in the input)")
+        return
+    table = Table(title=f"orphans: {len(orphans)} record(s) on the portals not in the input")
+    for name in ("portal/account", "external_ref", "remote id", "withdrawn"):
+        table.add_column(name)
+    for o in orphans:
+        withdrawn = "yes" if o.withdrawn else ("no" if pruned else "-")
+        table.add_row(f"{o.portal}/{o.account}", o.external_ref or "(none)", o.remote_id, withdrawn)
     out.print(table)
-    if len(rows) > limit:
-        out.print(f"… {len(rows) - limit} more (use --listing, --portal or --json)")
-    if audit:
-        trail = Table(title="audit trail")
-        for name in ("at", "run", "portal", "account", "operation", "outcome", "request id"):
-            trail.add_column(name)
-        for a in audit:
-            trail.add_row(
-                a.at.isoformat(timespec="seconds"),
-                a.run_id or "",
-                a.key.portal,
-                a.key.account,
-                a.operation,
-                a.outcome,
-                a.request_id or "",
-            )
-        out.print(trail)
+    if not pruned:
+        out.print(
+            "Withdraw them with --prune (Hemnet: unpublish; Immowelt: delete); only records "
+            "with an external_ref can be withdrawn."
+        )
