@@ -110,6 +110,7 @@ class Config:
     portals: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: Path | None = None
     origins: dict[str, str] = field(default_factory=dict)
+    state_auto_migrate: bool = False
 
     def origin(self, key: str) -> str:
         """Where a dotted key's value came from: an environment variable, the file or default."""
@@ -125,12 +126,19 @@ class _StateTable(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     url: str = DEFAULT_STATE_URL
+    auto_migrate: bool = False
+    """PostgreSQL: migrate the schema on first use (else `listsync state upgrade` does)."""
 
     @field_validator("url")
     @classmethod
-    def _sqlite_url(cls, value: str) -> str:
+    def _state_url(cls, value: str) -> str:
+        if value.startswith(("postgresql://", "postgres://")) and value.count("/") >= 3:
+            return value
         if not value.startswith("sqlite:///") or value == "sqlite:///":
-            raise ValueError("must be a state URL such as sqlite:///listsync-state.sqlite")
+            raise ValueError(
+                "must be a state URL such as sqlite:///listsync-state.sqlite or "
+                "postgresql://user@host/database"
+            )
         return value
 
 
@@ -285,7 +293,13 @@ def load_config(
                if k.startswith(f"portals.{name}.")}  # fmt: skip
         _check_accounts(name, table, own)
         portals[name] = PortalTable(table, origins=own)
-    return Config(state_url=settings.state.url, portals=portals, source=path, origins=origins)
+    return Config(
+        state_url=settings.state.url,
+        portals=portals,
+        source=path,
+        origins=origins,
+        state_auto_migrate=settings.state.auto_migrate,
+    )
 
 
 def _check_accounts(name: str, table: Mapping[str, Any], origins: Mapping[str, str]) -> None:

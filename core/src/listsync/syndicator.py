@@ -125,7 +125,9 @@ class Syndicator:
         )
         state = config.state_url if state is None else state
         self.store: StateStore = (
-            open_state_store(state, create=not read_only) if isinstance(state, str) else state
+            open_state_store(state, create=not read_only, auto_migrate=config.state_auto_migrate)
+            if isinstance(state, str)
+            else state
         )
         self.lease_wait = lease_wait
         self.grace = grace

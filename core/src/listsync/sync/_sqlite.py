@@ -40,10 +40,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from functools import update_wrapper
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from listsync.adapter import Operation, ProjectedItem
-from listsync.errors import StateStoreError
+from listsync.errors import ConfigurationError, StateStoreError
 from listsync.sync import _sqlrows as rows
 from listsync.sync import _sqlschema as sql
 from listsync.sync._lease import FileLease
@@ -61,6 +61,9 @@ from listsync.sync._sqlfile import (
 from listsync.sync._sqlschema import SCHEMA_VERSION
 from listsync.sync._store import AuditEntry, Intent, ListingState, StateKey
 
+if TYPE_CHECKING:
+    from listsync.sync._postgres import PostgresStateStore
+
 __all__ = ["SCHEMA_VERSION", "SQLiteStateStore", "open_state_store"]
 
 P = ParamSpec("P")
@@ -69,8 +72,12 @@ _READ_ERRORS = (sqlite3.Error, OSError, ValueError, KeyError, TypeError)
 """What reading a record can raise: the file's errors, and a record that does not parse."""
 
 
-def open_state_store(url: str, *, create: bool = True) -> SQLiteStateStore:
-    """Open the store named by a URL: `sqlite:///relative/path` or `sqlite:////abs/path`.
+def open_state_store(
+    url: str, *, create: bool = True, auto_migrate: bool = False
+) -> SQLiteStateStore | PostgresStateStore:
+    """Open the store named by a URL: `sqlite:///relative/path` or `sqlite:////abs/path`, or
+    `postgresql://user@host/db` (`listsync.sync._postgres`, `pip install listsync[postgres]`;
+    `auto_migrate` migrates its schema when it is behind, see `listsync state upgrade`).
 
     Args:
         url: the state URL.
@@ -84,6 +91,16 @@ def open_state_store(url: str, *, create: bool = True) -> SQLiteStateStore:
         ConfigurationError: an unsupported URL.
         StateStoreError: no path, `:memory:` with `create`, or a file that cannot be used.
     """
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            from listsync.sync._postgres import PostgresStateStore  # noqa: PLC0415  (optional)
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"a PostgreSQL state store needs psycopg ({exc.name} is not installed): "
+                "pip install 'listsync[postgres]'",
+                key="state.url",
+            ) from None
+        return PostgresStateStore(url, create=create, auto_migrate=auto_migrate)
     return SQLiteStateStore(path_of_url(url, create=create), create=create)
 
 
@@ -228,6 +245,13 @@ class SQLiteStateStore:
             yield
         finally:
             self._lease.release()
+
+    @contextmanager
+    def claim(self, key: StateKey) -> Iterator[bool]:
+        """The lease on one listing (`StateStore.claim`): always held here, since the run
+        holding `writer()` is the only one writing this store."""
+        del key
+        yield True
 
     @_writing
     def _check_writable(self) -> None:

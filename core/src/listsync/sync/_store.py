@@ -268,4 +268,16 @@ class StateStore(Protocol):
         """
         ...
 
+    def claim(self, key: StateKey) -> AbstractContextManager[bool]:
+        """The lease on one listing on one portal account, held for the block: True when this
+        run may work on the listing, False (at once, without waiting) when another run or
+        worker holds it. Read the listing's state and intents only once it is held.
+
+        Stores shared by many runs (PostgreSQL) hold it per listing and release it when the
+        holder dies; a store with one writer (SQLite, whose `writer()` is the whole store's
+        lease) always answers True. A store without this method is used as if it answered
+        True (`listsync.sync._claim.claim`).
+        """
+        ...
+
     def close(self) -> None: ...

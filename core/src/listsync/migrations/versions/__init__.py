@@ -1,0 +1,1 @@
+"""The revisions of the PostgreSQL state store's schema (alembic scripts)."""
