@@ -52,7 +52,6 @@ from listsync.adapter import (
 )
 from listsync.errors import (
     AuthenticationError,
-    FieldIssue,
     InvalidListingError,
     ListsyncError,
     NotFoundError,
@@ -75,6 +74,7 @@ from listsync.sync._entry import (
     item_for,
     result,
 )
+from listsync.sync._outcomes import Recorder
 from listsync.sync._plan import (
     BlockedEntry,
     FailedEntry,
@@ -83,7 +83,7 @@ from listsync.sync._plan import (
     PlannedEntry,
     Planner,
 )
-from listsync.sync._reconcile import Drift, can_read_back, drift_between, forgotten, from_remote
+from listsync.sync._reconcile import Reconciler, can_read_back
 from listsync.sync._store import (
     AuditEntry,
     Intent,
@@ -166,6 +166,8 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runners: set[asyncio.Task[None]] = set()
         self._commits = GroupCommit(store)
+        self._recorder = Recorder(store, run_id)
+        self._reconciler = Reconciler(store, run_id)
         self._global = asyncio.Semaphore(self.concurrency)
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._auth_failed: dict[tuple[str, str], str] = {}
@@ -269,37 +271,16 @@ class Engine:
             return EntryResult(entry, Outcome.INVALID, issues=entry.issues)
         if isinstance(entry, BlockedEntry):
             if not self.dry_run:
-                self._record_unsent(entry, Outcome.BLOCKED, "PreflightError", entry.describe())
+                self._recorder.unsent(entry, Outcome.BLOCKED, "PreflightError", entry.describe())
             return EntryResult(entry, Outcome.BLOCKED, issues=entry.issues)
         if isinstance(entry, FailedEntry):
             if not self.dry_run:
-                self._record_unsent(entry, Outcome.FAILED, entry.error_class, entry.message)
+                self._recorder.unsent(entry, Outcome.FAILED, entry.error_class, entry.message)
             error = (entry.error_class, entry.message)
             return EntryResult(entry, Outcome.FAILED, error_class=error[0], error_message=error[1])
         if self.dry_run and entry.needs_apply:
             return EntryResult(entry, Outcome.PLANNED, issues=entry.issues)
         return EntryResult(entry, Outcome.UNCHANGED, issues=entry.issues)
-
-    def _record_unsent(
-        self, entry: BlockedEntry | FailedEntry, outcome: Outcome, error_class: str, message: str
-    ) -> None:
-        """Record a listing that was not sent: blocked by the portal's rules, or failed while
-        it was planned."""
-        key = StateKey(entry.portal, entry.account or "", entry.external_ref)
-        state = self.store.get(key) or ListingState(*key)
-        if outcome is Outcome.BLOCKED:
-            message = "blocked by preflight: " + message
-        state = dataclasses.replace(
-            state,
-            outcome=outcome,
-            error_class=error_class,
-            error_message=message,
-            issues=entry.issues,
-            updated_at=utcnow(),
-        )
-        step = "preflight" if outcome is Outcome.BLOCKED else "plan"
-        audit = AuditEntry(key, step, outcome.value, run_id=self.run_id, message=message)
-        self.store.save(state, audit=audit)
 
     async def apply_entry(self, entry: PlannedEntry) -> EntryResult:
         """Converge one listing on one portal account; never raises for what an adapter raises."""
@@ -307,7 +288,9 @@ class Engine:
         state = self.store.get(key) or ListingState(*key)
         failed = self._auth_failed.get((entry.portal, entry.account))
         if failed is not None:
-            return self._fail(entry, state, "AuthenticationError", failed, ())
+            return self._recorder.ended(
+                entry, state, Outcome.FAILED, ("AuthenticationError", failed)
+            )
         # bind/reset: what `bound_contextvars` does, without a generator context manager
         bound = structlog.contextvars.bind_contextvars(
             run=self.run_id, portal=entry.portal, account=entry.account, listing=key.external_ref
@@ -327,7 +310,8 @@ class Engine:
         except Exception as exc:  # an adapter bug fails this listing, never the run
             log.exception("adapter_failed")
             latest = self.store.get(key) or state
-            return self._fail(entry, latest, type(exc).__name__, redact_text(str(exc)), ())
+            error = (type(exc).__name__, redact_text(str(exc)))
+            return self._recorder.ended(entry, latest, Outcome.FAILED, error)
         finally:
             structlog.contextvars.reset_contextvars(**bound)
 
@@ -339,11 +323,13 @@ class Engine:
             state = await self._recover_intents(adapter, entry, state, intents)
         before = state
         if self.refresh and can_read_back(adapter):
-            state, drift = await self._read_back(adapter, entry, state)
+            state, drift = await self._reconciler.read_back(
+                adapter, entry, state, adopt_missing=self.refresh_only
+            )
             if self.refresh_only:
-                return self._refreshed(entry, state, drift)
+                return self._reconciler.refreshed(entry, state, drift)
         elif self.adopt and _creates(entry, state) and can_read_back(adapter):
-            state = await self._adopt(adapter, entry, state)
+            state = await self._reconciler.adopt(adapter, entry, state)
         if intents or state is not before or state.sent_hash != entry.base_hash:
             replanned = self.planner.replan(entry, state)
             if not isinstance(replanned, PlannedEntry):
@@ -369,7 +355,7 @@ class Engine:
             latest = self.store.get(state.key) or state
             if latest.remote_id is None or entry.operations[0].kind is OpKind.CREATE:
                 raise
-        state = self._forget(latest, "gone", "the portal answered 404: re-creating it")
+        state = self._reconciler.forget(latest, "gone", "the portal answered 404: re-creating it")
         replanned = self.planner.replan(entry, state)
         if not isinstance(replanned, PlannedEntry):
             return self._settle(replanned)
@@ -378,69 +364,6 @@ class Engine:
             self.store.save(state)
             return result(replanned, Outcome.CONVERGED, state, issues=replanned.issues)
         return await self._send_all(adapter, replanned, state, replanned.desired)
-
-    async def _read_back(
-        self, adapter: WriteAdapter, entry: PlannedEntry, state: ListingState
-    ) -> tuple[ListingState, Drift | None]:
-        """`state` updated from what the portal holds (refresh); the drift found, or None
-        when the listing is on no portal record (gone, or never created)."""
-        if state.remote_id is None:
-            if self.refresh_only:  # no state: a record under its external_ref is adopted
-                return await self._adopt(adapter, entry, state), None
-            return state, None
-        found = await adapter.fetch(entry.external_ref, state.remote_id, like=entry.desired)
-        if found is None:
-            return self._forget(state, "gone", "no longer on the portal"), None
-        remote = found.projection
-        if remote is None:
-            return state, Drift()
-        drift = drift_between(state.sent, remote)
-        if drift:
-            state = from_remote(state, found, remote)
-            audit = AuditEntry(
-                state.key, "refresh", "drifted", self.run_id, message=drift.describe()
-            )
-            self.store.save(state, audit=audit)
-            log.info("listing_drifted", drift=drift.describe())
-        return state, drift
-
-    async def _adopt(
-        self, adapter: WriteAdapter, entry: PlannedEntry, state: ListingState
-    ) -> ListingState:
-        """A record already on the portal under this external_ref becomes this listing's."""
-        found = await adapter.fetch(entry.external_ref, None, like=entry.desired)
-        if found is None or found.projection is None:
-            return state
-        state = from_remote(state, found, found.projection)
-        message = f"remote id {found.remote_id}"
-        self.store.save(
-            state, audit=AuditEntry(state.key, "adopt", "adopted", self.run_id, message=message)
-        )
-        log.info("listing_adopted", remote_id=found.remote_id)
-        return state
-
-    def _forget(self, state: ListingState, outcome: str, message: str) -> ListingState:
-        state = forgotten(state)
-        self.store.save(
-            state, audit=AuditEntry(state.key, "refresh", outcome, self.run_id, message=message)
-        )
-        log.info("listing_gone", message=message)
-        return state
-
-    def _refreshed(
-        self, entry: PlannedEntry, state: ListingState, drift: Drift | None
-    ) -> EntryResult:
-        """The result of `refresh` (nothing sent): in sync, drifted, gone or adopted."""
-        if state.remote_id is None:
-            outcome = Outcome.GONE if entry.base_hash is not None else Outcome.UNCHANGED
-            done: tuple[str, ...] = ("gone",) if outcome is Outcome.GONE else ()
-        elif drift is None:
-            outcome, done = Outcome.DRIFTED, ("adopted",)
-        elif drift:
-            outcome, done = Outcome.DRIFTED, (f"drifted: {drift.describe()}",)
-        else:
-            outcome, done = Outcome.UNCHANGED, ()
-        return result(entry, outcome, state, done=done, issues=entry.issues)
 
     async def _send_all(
         self, adapter: WriteAdapter, entry: PlannedEntry, state: ListingState, desired: Projection
@@ -566,65 +489,19 @@ class Engine:
     def _failure(
         self, entry: PlannedEntry, key: StateKey, state: ListingState, exc: ListsyncError
     ) -> EntryResult:
+        """Record what an adapter raised for this listing (`listsync.adapter` has the table)."""
         latest = self.store.get(key) or state
+        error = (type(exc).__name__, str(exc))
         if isinstance(exc, InvalidListingError):
-            return self._block(entry, latest, exc)
+            log.warning("listing_blocked", error_class=error[0], problems=len(exc.issues))
+            return self._recorder.ended(entry, latest, Outcome.BLOCKED, error, exc.issues)
         if isinstance(exc, RetryableError) and not isinstance(exc, UnknownOutcomeError):
-            return self._fail(
-                entry, latest, type(exc).__name__, str(exc), (), outcome=Outcome.UNAVAILABLE
-            )
-        message = str(exc)
+            return self._recorder.ended(entry, latest, Outcome.UNAVAILABLE, error)
         if isinstance(exc, AuthenticationError):
+            message = error[1]
             if f"account {key.account!r}" not in message:
                 message = f"{key.portal} account {key.account!r}: {message}"
             self._auth_failed[(key.portal, key.account)] = message
-        log.warning("listing_failed", error_class=type(exc).__name__, error=message)
-        return self._fail(entry, latest, type(exc).__name__, message, ())
-
-    def _block(
-        self, entry: PlannedEntry, state: ListingState, exc: InvalidListingError
-    ) -> EntryResult:
-        """The listing's content was refused (by the adapter or the portal): it is blocked
-        until it changes; what was sent before stays recorded."""
-        message = str(exc)
-        state = dataclasses.replace(
-            state,
-            outcome=Outcome.BLOCKED,
-            error_class=type(exc).__name__,
-            error_message=message,
-            issues=exc.issues,
-            updated_at=utcnow(),
-        )
-        audit = AuditEntry(state.key, "apply", "blocked", self.run_id, message=message)
-        self.store.save(state, audit=audit)
-        log.warning("listing_blocked", error_class=type(exc).__name__, problems=len(exc.issues))
-        return result(
-            entry,
-            Outcome.BLOCKED,
-            state,
-            error=(type(exc).__name__, message),
-            issues=exc.issues,
-        )
-
-    def _fail(
-        self,
-        entry: PlannedEntry,
-        state: ListingState,
-        error_class: str,
-        message: str,
-        issues: tuple[FieldIssue, ...],
-        *,
-        outcome: Outcome = Outcome.FAILED,
-    ) -> EntryResult:
-        state = dataclasses.replace(
-            state,
-            outcome=outcome,
-            error_class=error_class,
-            error_message=message,
-            issues=issues,
-            attempts=state.attempts + 1,
-            updated_at=utcnow(),
-        )
-        audit = AuditEntry(state.key, "apply", outcome.value, self.run_id, message=message)
-        self.store.save(state, audit=audit)
-        return result(entry, outcome, state, error=(error_class, message), issues=issues)
+            error = (error[0], message)
+        log.warning("listing_failed", error_class=error[0], error=error[1])
+        return self._recorder.ended(entry, latest, Outcome.FAILED, error)

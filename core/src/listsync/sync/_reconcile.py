@@ -28,9 +28,14 @@ from listsync.adapter import (
     WriteAdapter,
     diff_projection,
 )
-from listsync.sync._store import ListingState, utcnow
+from listsync.log import get_logger
+from listsync.sync._entry import EntryResult, result
+from listsync.sync._plan import PlannedEntry
+from listsync.sync._store import AuditEntry, ListingState, Outcome, StateStore, utcnow
 
-__all__ = ["Drift", "can_read_back", "drift_between", "forgotten", "from_remote"]
+__all__ = ["Drift", "Reconciler", "can_read_back", "drift_between", "forgotten", "from_remote"]
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +106,79 @@ def forgotten(state: ListingState) -> ListingState:
         approval_url=None,
         updated_at=utcnow(),
     )
+
+
+class Reconciler:
+    """Reads listings back for one run and records what it found (refresh, adoption, gone)."""
+
+    def __init__(self, store: StateStore, run_id: str) -> None:
+        self.store = store
+        self.run_id = run_id
+
+    async def read_back(
+        self,
+        adapter: WriteAdapter,
+        entry: PlannedEntry,
+        state: ListingState,
+        *,
+        adopt_missing: bool,
+    ) -> tuple[ListingState, Drift | None]:
+        """`state` updated from what the portal holds (refresh); the drift found, or None
+        when the listing is on no portal record (gone, or never created)."""
+        if state.remote_id is None:
+            if adopt_missing:  # no state: a record under its external_ref is adopted
+                return await self.adopt(adapter, entry, state), None
+            return state, None
+        found = await adapter.fetch(entry.external_ref, state.remote_id, like=entry.desired)
+        if found is None:
+            return self.forget(state, "gone", "no longer on the portal"), None
+        remote = found.projection
+        if remote is None:
+            return state, Drift()
+        drift = drift_between(state.sent, remote)
+        if drift:
+            state = from_remote(state, found, remote)
+            audit = AuditEntry(
+                state.key, "refresh", "drifted", self.run_id, message=drift.describe()
+            )
+            self.store.save(state, audit=audit)
+            log.info("listing_drifted", drift=drift.describe())
+        return state, drift
+
+    async def adopt(
+        self, adapter: WriteAdapter, entry: PlannedEntry, state: ListingState
+    ) -> ListingState:
+        """A record already on the portal under this external_ref becomes this listing's."""
+        found = await adapter.fetch(entry.external_ref, None, like=entry.desired)
+        if found is None or found.projection is None:
+            return state
+        state = from_remote(state, found, found.projection)
+        message = f"remote id {found.remote_id}"
+        self.store.save(
+            state, audit=AuditEntry(state.key, "adopt", "adopted", self.run_id, message=message)
+        )
+        log.info("listing_adopted", remote_id=found.remote_id)
+        return state
+
+    def forget(self, state: ListingState, outcome: str, message: str) -> ListingState:
+        state = forgotten(state)
+        self.store.save(
+            state, audit=AuditEntry(state.key, "refresh", outcome, self.run_id, message=message)
+        )
+        log.info("listing_gone", message=message)
+        return state
+
+    def refreshed(
+        self, entry: PlannedEntry, state: ListingState, drift: Drift | None
+    ) -> EntryResult:
+        """The result of `refresh` (nothing sent): in sync, drifted, gone or adopted."""
+        if state.remote_id is None:
+            outcome = Outcome.GONE if entry.base_hash is not None else Outcome.UNCHANGED
+            done: tuple[str, ...] = ("gone",) if outcome is Outcome.GONE else ()
+        elif drift is None:
+            outcome, done = Outcome.DRIFTED, ("adopted",)
+        elif drift:
+            outcome, done = Outcome.DRIFTED, (f"drifted: {drift.describe()}",)
+        else:
+            outcome, done = Outcome.UNCHANGED, ()
+        return result(entry, outcome, state, done=done, issues=entry.issues)
