@@ -63,6 +63,7 @@ from listsync.log import debug_enabled, get_logger
 from listsync.redact import redact_text
 from listsync.retry import RetryEvent, RetryPolicy, RunStopped, report, stop_signal
 from listsync.sync._accounts import AdapterPool
+from listsync.sync._claim import claim
 from listsync.sync._commit import GroupCommit
 from listsync.sync._entry import (
     EntryResult,
@@ -283,8 +284,19 @@ class Engine:
         return EntryResult(entry, Outcome.UNCHANGED, issues=entry.issues)
 
     async def apply_entry(self, entry: PlannedEntry) -> EntryResult:
-        """Converge one listing on one portal account; never raises for what an adapter raises."""
+        """Converge one listing on one portal account; never raises for what an adapter raises.
+
+        The listing's lease (`StateStore.claim`) is held while its operations run, so two runs
+        or workers sharing a store never work on one listing at once; a listing another one
+        holds is left to it (`busy`).
+        """
         key = StateKey(entry.portal, entry.account, entry.external_ref)
+        with claim(self.store, key) as held:
+            if not held:
+                return EntryResult(entry, Outcome.BUSY)
+            return await self._apply_held(entry, key)
+
+    async def _apply_held(self, entry: PlannedEntry, key: StateKey) -> EntryResult:
         state = self.store.get(key) or ListingState(*key)
         failed = self._auth_failed.get((entry.portal, entry.account))
         if failed is not None:

@@ -65,6 +65,8 @@ class Outcome(StrEnum):
     """`refresh` found the portal's copy different from the state (the state now has it)."""
     GONE = "gone"
     """`refresh` found the record gone from the portal (an apply re-creates it)."""
+    BUSY = "busy"
+    """Another run or worker sharing the state store was applying this listing: left to it."""
     INVALID = "invalid"
     INTERRUPTED = "interrupted"
     SKIPPED = "skipped"
