@@ -15,6 +15,8 @@ import pytest
 from acme_portal import AcmeSandbox, listing_data
 from typer.testing import CliRunner, Result
 
+from listsync.sandbox import FaultConfig
+
 HERE = Path(__file__).parent
 LISTSYNC = [sys.executable, "-c", "from listsync.cli import main; main()"]
 pytestmark = pytest.mark.slow
@@ -251,3 +253,133 @@ def test_sigterm_finishes_in_flight_and_exits_143(
     assert restart.returncode == 0
     assert sandbox.duplicates() == {}
     assert sandbox.by_external_id() == {r["external_ref"]: 1 for r in rows}
+
+
+# -- issue 15: prompt stop, second signal, report always JSON, outcomes shown ----------------
+def _report(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_second_ctrl_c_in_a_terminal_exits_130_at_once_and_the_next_run_recovers(
+    tmp_path: Path, sandbox: AcmeSandbox, served: str, acme_site: Path
+) -> None:
+    """Through a pty: a create is held by the portal and the grace is 60 s, so the first
+    Ctrl+C waits for it; the second exits at once with 130, the report file is still JSON,
+    and the next run recovers the held create from the journal: no duplicate."""
+    import pexpect
+
+    config = _config(tmp_path, served)
+    rows = _rows(6)
+    file = _write(tmp_path / "in.jsonl", rows)
+    report = tmp_path / "report.json"
+    sandbox.pause_on_create = 3
+    args = [*LISTSYNC[1:], "apply", str(file), "--config", str(config), "--report", str(report)]
+    child = pexpect.spawn(
+        sys.executable,
+        [*args, "--grace", "60", "--concurrency", "1"],
+        env=_env(acme_site),
+        timeout=30,
+        dimensions=(50, 200),
+    )
+    try:
+        _wait_for(lambda: sandbox.paused)
+        child.sendcontrol("c")
+        child.expect("SIGINT: stopping")
+        second = time.monotonic()
+        child.sendcontrol("c")
+        child.expect("SIGINT again: exiting now")
+        child.expect(pexpect.EOF, timeout=10)  # far less than the 60 s grace
+        print(f"second Ctrl+C to exit: {time.monotonic() - second:.2f} s")
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 130, (child.exitstatus, child.signalstatus)
+    data = _report(report)  # the stub: valid JSON naming the lines written so far
+    assert data["complete"] is False
+    partial = tmp_path / data["partial"]
+    lines = [json.loads(line) for line in partial.read_text().splitlines()]
+    assert {o["external_ref"] for o in lines} <= {r["external_ref"] for r in rows}
+    sandbox.release = True
+    restart = _cli(acme_site, "apply", file, "--config", config, "--report", report)
+    assert restart.returncode == 0, restart.stderr
+    assert _report(report)["complete"] is True
+    assert sandbox.duplicates() == {}
+    assert sandbox.image_duplicates() == 0
+    assert sandbox.by_external_id() == {r["external_ref"]: 1 for r in rows}
+
+
+def test_a_request_held_past_the_grace_is_cancelled_and_recovered_next_run(
+    tmp_path: Path, sandbox: AcmeSandbox, served: str, acme_site: Path
+) -> None:
+    """SIGTERM while the portal holds a create, with --grace 1: the run does not wait for
+    the answer; it exits 143; the next run finds the create in the journal, no duplicate."""
+    config = _config(tmp_path, served)
+    rows = _rows(4)
+    file = _write(tmp_path / "in.jsonl", rows)
+    sandbox.pause_on_create = 2
+    proc = _spawn(acme_site, "apply", file, "--config", config, "--grace", "1")
+    _wait_for(lambda: sandbox.paused)
+    proc.send_signal(signal.SIGTERM)
+    _out, errors = proc.communicate(timeout=30)  # never released: only the grace ends it
+    assert proc.returncode == 143, errors
+    assert "1 s" in errors
+    sandbox.release = True
+    restart = _cli(acme_site, "apply", file, "--config", config)
+    assert restart.returncode == 0, restart.stderr
+    assert sandbox.duplicates() == {}
+    assert sandbox.by_external_id() == {r["external_ref"]: 1 for r in rows}
+
+
+def test_an_outage_is_one_problem_line_per_account_and_exit_1(
+    tmp_path: Path, sandbox: AcmeSandbox, served: str, acme_site: Path
+) -> None:
+    """Every request answered 503: each listing is `unavailable`, the problem list says so
+    in one line with the count, and the command exits 1."""
+    config = _config(tmp_path, served)
+    file = _write(tmp_path / "in.jsonl", _rows(12))
+    sandbox.set_faults(FaultConfig(error_rate=1.0, error_statuses=(503,)))
+    result = _cli(acme_site, "apply", file, "--config", config)
+    assert result.returncode == 1, result.stderr
+    assert "unavailable" in result.stdout.split("Problems:")[0]  # the summary's column
+    problems = result.stdout.split("Problems:")[1].strip().splitlines()
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("acme/default: 12 listings unavailable (first K-")
+
+
+def test_a_run_that_fails_to_start_still_closes_its_report(
+    tmp_path: Path, sandbox: AcmeSandbox, served: str, acme_site: Path
+) -> None:
+    """Another run holds the state store: exit 2 with one line, and the --report file is a
+    complete JSON report (interrupted, nothing in it), not a stub."""
+    from listsync.sync import open_state_store
+
+    config = _config(tmp_path, served)
+    file = _write(tmp_path / "in.jsonl", _rows(2))
+    report = tmp_path / "report.json"
+    holder = open_state_store(f"sqlite:///{tmp_path / 'state.sqlite'}")
+    try:
+        with holder.writer("other-run"):
+            result = _cli(acme_site, "apply", file, "--config", config, "--report", report)
+    finally:
+        holder.close()
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    data = _report(report)
+    assert (data["complete"], data["interrupted"], data["outcomes"]) == (True, True, [])
+    assert sandbox.write_requests() == []
+
+
+def test_plan_with_a_missing_state_store_creates_nothing(
+    tmp_path: Path, served: str, acme_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`plan --state` naming a store that does not exist plans every listing as new, says
+    so, and makes no file or folder."""
+    config = _config(tmp_path, served)
+    file = _write(tmp_path / "in.jsonl", _rows(2))
+    nowhere = tmp_path / "nope" / "x.sqlite"
+    result = _inproc(
+        monkeypatch, acme_site, "plan", file, "--config", config, "--state", f"sqlite:///{nowhere}"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("+ create") == 2
+    assert f"no state store at {nowhere} yet" in result.stderr
+    assert not nowhere.parent.exists()

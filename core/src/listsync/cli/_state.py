@@ -28,6 +28,7 @@ from listsync.cli._engine import StateOpt, build_syndicator, check_portals, fail
 from listsync.cli._terminal import terminal
 from listsync.errors import ListsyncError
 from listsync.sync import ListingState, StateKey, open_state_store
+from listsync.syndicator import Syndicator
 
 __all__ = ["state_forget", "status"]
 
@@ -56,6 +57,9 @@ def status(
             terminal.note(
                 f"no state store at {store.path} yet (nothing applied with it)", event="no_state"
             )
+            if as_json:
+                sys.stdout.write(json.dumps({"records": []}, indent=2) + "\n")
+            return
         try:
             records = list(store.records(listing, portal=portal))
             audit = store.audit(listing, portal=portal) if listing else []
@@ -177,9 +181,7 @@ def state_forget(
         if missing:
             terminal.note(f"{missing}: nothing to forget", event="no_state")
             raise typer.Exit(1)
-        keys = _forget(
-            syndicator.store, lambda: syndicator.forget(ref, portal=portal, account=account)
-        )
+        keys = _forget(syndicator, ref, portal, account)
     finally:
         asyncio.run(syndicator.aclose())
     if not keys:
@@ -188,22 +190,45 @@ def state_forget(
             for what, value in (("on portal", portal), ("account", account))
             if value
         )
-        terminal.note(f"nothing to forget: {ref} is not in the state store{only}", event="forget")
+        terminal.note(
+            f"nothing to forget: the state store knows nothing of {ref}{only}", event="forget"
+        )
         raise typer.Exit(1)
     for key in keys:
         typer.echo(f"forgot {key.external_ref} on {key.portal}/{key.account}")
     terminal.note(
-        "the next apply looks these up on the portal and adopts them, or creates them",
+        "the next apply looks it up on the portal and adopts it, or creates it",
         event="forgotten",
         count=len(keys),
     )
 
 
-def _forget(store: Any, forget: Any) -> list[StateKey]:
-    """`forget()` under the store's writer lease; store errors exit 2 with one line."""
+def _known(state: ListingState) -> bool:
+    """True when the state knows something to forget (a record, what was sent, a result)."""
+    return bool(state.remote_id or state.sent_json or state.outcome or state.item_ids)
+
+
+def _forget(
+    syndicator: Syndicator, ref: str, portal: str | None, account: str | None
+) -> list[StateKey]:
+    """Forget `ref` on each matching portal account the store knows something of (a record
+    forgotten already is left alone), under the store's writer lease; a store error, or a run
+    holding the lease, exits 2 with one line."""
+    store = syndicator.store
+
+    async def forget_each(keys: list[StateKey]) -> list[StateKey]:
+        done: list[StateKey] = []
+        for key in keys:
+            done += await syndicator.forget(ref, portal=key.portal, account=key.account)
+        return done
+
     try:
         with store.writer("forget"):
-            keys: list[StateKey] = asyncio.run(forget())
+            keys = [
+                s.key
+                for s in store.records(ref, portal=portal)
+                if (account is None or s.account == account) and _known(s)
+            ]
+            return asyncio.run(forget_each(keys)) if keys else []
     except ListsyncError as exc:
         raise fail(str(exc)) from None
-    return keys

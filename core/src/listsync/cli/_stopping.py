@@ -139,8 +139,8 @@ class RunStopper:
         else:
             line = text
         with contextlib.suppress(OSError):
-            if terminal.err.is_terminal:
-                os.write(2, _SHOW_CURSOR)
+            if terminal.err.is_terminal:  # below the progress bars, cursor shown again
+                os.write(2, _SHOW_CURSOR + b"\n")
             os.write(2, (line + "\n").encode())
         os._exit(code)
 
