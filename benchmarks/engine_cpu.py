@@ -3,19 +3,18 @@
     .venv/bin/python benchmarks/engine_cpu.py [--listings 1000] [--concurrency 64]
         [--turns 16] [--repeat 3]
 
-The real engine (`Syndicator.apply`: lanes, journal, retries, recording after every operation
-in a SQLite state store on disk) applies N generated listings through the Hemnet and Immowelt
-adapters, whose `apply` and `recover` are replaced by ones that send nothing: `apply` answers
-(a new id for a creation, a request id for everything) after a seeded random number of event
-loop turns between 1 and `--turns`, as a response arrives while other listings are being
-worked on, so listings in flight finish their operations at different turns as they do in a
-real run: `--turns 16` at concurrency 64 groups 3 records per commit (the engine's group
-commit), an in-process `apply` of 300 listings against the sandboxes at 20 ms latency and
-concurrency 64 grouped 4. What is left is the engine's own cost per operation, plus the event
-loop's for those turns (about 1.6 us a turn at concurrency 64, the same before and after any
-engine change).
+The real engine (`Syndicator.apply`: lanes, journal, retries, recording after every operation in
+a SQLite state store on disk) applies N generated listings through the Hemnet and Immowelt
+adapters, whose `apply`, `recover` and `fetch` are replaced by ones that send nothing: `apply`
+answers (a new id for a creation, a request id for everything) after a seeded random number of
+event loop turns between 1 and `--turns`, as a response arrives while other listings are being
+worked on, so listings in flight finish their operations at different turns as they do in a real
+run: `--turns 16` at concurrency 64 groups 3 records per commit (the engine's group commit), an
+in-process `apply` of 300 listings against the sandboxes at 20 ms latency and concurrency 64
+grouped 4. What is left is the engine's own cost per operation, plus the event loop's for those
+turns (about 1.6 us a turn at concurrency 64, the same before and after any engine change).
 
-Logging is configured as `listsync apply` does (level WARNING). Planning (parse, project,
+Logging is configured as `listsync apply` does (level WARNING). Planning (parse, prepare,
 diff) happens before the clock starts; the adapters are built and warmed up on 20 other
 listings first. Each round starts from an empty state file; the best of `--repeat` rounds is
 reported. One more round runs with every state store call timed, to show the store's share
@@ -32,7 +31,7 @@ import random
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ from listsync.adapter import NON_IDEMPOTENT, Operation, OperationContext, Operat
 from listsync.io import read_listings
 from listsync.log import configure_logging
 from listsync.model import Listing
-from listsync.sync import SQLiteStateStore
+from listsync.sync import PlanEntry, PlannedEntry, SQLiteStateStore
 from listsync_hemnet import HemnetAdapter
 from listsync_immowelt import ImmoweltAdapter
 
@@ -53,8 +52,8 @@ PORTALS = h.OFFLINE_PORTALS
 
 
 def without_http(cls: type[Any], turns: int, seed: int = 0) -> type[Any]:
-    """`cls` whose `apply` answers after 1..`turns` event loop turns and whose `recover`
-    finds nothing: no HTTP at all."""
+    """`cls` whose `apply` answers after 1..`turns` event loop turns and whose `recover` and
+    `fetch` (the look-up before a first create) find nothing: no HTTP at all."""
     ids, rng = itertools.count(1), random.Random(seed)
 
     async def apply(self: Any, op: Operation, ctx: OperationContext) -> OperationResult:
@@ -67,7 +66,12 @@ def without_http(cls: type[Any], turns: int, seed: int = 0) -> type[Any]:
     async def recover(self: Any, op: Operation, ctx: OperationContext) -> None:
         return None
 
-    return type(cls.__name__, (cls,), {"apply": apply, "recover": recover})
+    async def fetch(
+        self: Any, external_ref: str, remote_id: str | None, *, like: Any = None
+    ) -> None:
+        return None
+
+    return type(cls.__name__, (cls,), {"apply": apply, "recover": recover, "fetch": fetch})
 
 
 class TimedStore:
@@ -111,6 +115,11 @@ class TimedStore:
             self.spent["transactions"] += 1
 
 
+def _planned(plan: Iterable[PlanEntry]) -> list[PlannedEntry]:
+    """The entries that plan operations (not invalid, blocked or failed ones)."""
+    return [entry for entry in plan if isinstance(entry, PlannedEntry)]
+
+
 def load(path: Path) -> list[Listing]:
     return [item for _, item in read_listings(path) if isinstance(item, Listing)]
 
@@ -134,7 +143,7 @@ async def one_round(
     try:
         await syndicator.run(listings[:WARM_UP])
         plan = await syndicator.plan(listings[WARM_UP:])
-        operations = sum(len(e.operations) for e in plan if e.needs_apply)
+        operations = sum(len(e.operations) for e in _planned(plan) if e.needs_apply)
         if isinstance(store, TimedStore):
             store.spent.clear()
             store.grouped_saves = 0
@@ -147,8 +156,8 @@ async def one_round(
             "operations": operations,
             "entries": len(plan),
             "totals": dict(report.totals),
-            "rerun_operations": sum(len(e.operations) for e in rerun),
-            "rerun_needs_apply": sum(1 for e in rerun if e.needs_apply),
+            "rerun_operations": sum(len(e.operations) for e in _planned(rerun)),
+            "rerun_needs_apply": sum(1 for e in _planned(rerun) if e.needs_apply),
         }
         if isinstance(store, TimedStore):
             blocks = store.spent.pop("transactions", 0)

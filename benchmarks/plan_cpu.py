@@ -1,15 +1,16 @@
-"""CPU per listing of planning (parse + validate + preflight + project + hash + diff) against a
+"""CPU per listing of planning (parse + validate + prepare + hash + diff) against a
 bare `Listing.model_validate_json` of the same lines.
 
     .venv/bin/python benchmarks/plan_cpu.py [--listings 10000] [--concurrency 64]
 
 Planning is the engine's own path without I/O to portals: `Planner.stream(read_listings(...))`
 of a `Syndicator` configured for the Hemnet and Immowelt adapters (base URLs that are never
-contacted) over an empty SQLite state store, so every listing is projected, hashed and diffed
-against nothing (a create). Before the clock starts, the adapter of every portal account the
-listings route to is built (`AdapterPool` builds one on first use, and the first lines need not
-name every portal) and the planner is warmed up on the first 20 lines. `--concurrency` is
-accepted for symmetry; planning is sequential.
+contacted) over an empty SQLite state store, so every listing is prepared (the portal's rules
+and the projection in one call), hashed and diffed against nothing (a create). Before the
+clock starts, the adapter of every portal account the listings route to is built
+(`AdapterPool` builds one on first use, and the first lines need not name every portal) and
+the planner is warmed up on the first 20 lines. `--concurrency` is accepted for symmetry;
+planning is sequential.
 Both sides are timed with `time.process_time` in this process, best of `--repeat` rounds.
 """
 
@@ -30,9 +31,10 @@ import _harness as h
 import structlog
 
 from listsync import Syndicator
+from listsync.adapter import diff_projection
 from listsync.io import read_listings
 from listsync.model import Listing
-from listsync.sync import AdapterPool, Planner, diff_projection
+from listsync.sync import AdapterPool, Planner
 
 WARM_UP = 20
 PORTALS = h.OFFLINE_PORTALS
@@ -99,8 +101,10 @@ def breakdown(path: Path, work: Path) -> dict[str, float]:
         for listing in listings:
             portal = listing.portals[0]
             adapter = syndicator.pool.adapter(portal, "default")
-            clock(f"preflight {portal}", partial(adapter.preflight, listing))
-            desired = clock(f"project {portal}", partial(adapter.project, listing))
+            prepared = clock(f"prepare {portal}", partial(adapter.prepare, listing))
+            desired = prepared.projection
+            if desired is None:  # blocked by the portal's rules: nothing to hash or diff
+                continue
             clock(f"hash {portal}", desired.digest)
             clock(f"diff {portal}", partial(diff_projection, None, desired))
     finally:
