@@ -46,6 +46,7 @@ from aiolimiter import AsyncLimiter
 
 from listsync._guard import AccountGuard, guard_for
 from listsync._requests import DEFAULT_HEADERS, AnswerTooLargeError, RequestBuilder
+from listsync._shared import gate as shared_gate
 from listsync.adapter._response import Response
 from listsync.errors import (
     AuthenticationError,
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IDEMPOTENT_METHODS",
+    "AnswerTooLargeError",
     "ErrorMapper",
     "PortalHttp",
     "Response",
@@ -193,6 +195,8 @@ class PortalHttp:
         self._request_id_header = request_id_header
         self._map_error = error_mapper
         self._semaphore = asyncio.Semaphore(max_concurrency)
+        # across workers when `[shared] redis_url` is set (listsync._shared): same limits
+        self._shared = (requests_per_second, max_concurrency, timeout)
         self._limiter = (
             AsyncLimiter(requests_per_second, 1.0) if requests_per_second is not None else None
         )
@@ -353,7 +357,7 @@ class PortalHttp:
         safe: bool,
         ok: Callable[[Response], bool] | None,
     ) -> Response:
-        async with self._semaphore:
+        async with self._semaphore, shared_gate(self.portal, self.account, *self._shared):
             if self._limiter is not None:
                 await self._limiter.acquire()
             check_stop()  # a request not sent yet is given up when the run stops

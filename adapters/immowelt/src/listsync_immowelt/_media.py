@@ -37,7 +37,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from listsync.http import PortalHttp
+from listsync.http import AnswerTooLargeError, PortalHttp
 
 __all__ = [
     "MAX_REDIRECTS",
@@ -194,14 +194,24 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         inner: the transport that connects (tests: one that fails if ever asked to).
         policy: what may be fetched.
         resolver: how host names are resolved.
+        trusted: sends the requests to trusted hosts (the mirror, `media_allowed_hosts`), which
+            are never pinned to an address, so its connections may be kept alive (default:
+            `inner`). It must read answers whole and stop past `policy.max_bytes` with
+            `AnswerTooLargeError`, as `listsync.http.default_transport` does.
     """
 
     def __init__(
-        self, inner: httpx.AsyncBaseTransport, policy: MediaPolicy, resolver: Resolver
+        self,
+        inner: httpx.AsyncBaseTransport,
+        policy: MediaPolicy,
+        resolver: Resolver,
+        *,
+        trusted: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._inner = inner
         self._policy = policy
         self._resolve = resolver
+        self._trusted = trusted
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -210,6 +220,12 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         host = url.host
         if not self._policy.trusts(host):
             request = await self._pinned(request, host)
+        elif self._trusted is not None:
+            try:
+                response = await self._trusted.handle_async_request(request)
+            except AnswerTooLargeError:
+                raise MediaRefusedError(f"larger than {self._policy.max_bytes} bytes") from None
+            return await self._read_capped(response, request)
         response = await self._inner.handle_async_request(request)
         return await self._read_capped(response, request)
 
@@ -271,6 +287,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+        if self._trusted is not None:
+            await self._trusted.aclose()
 
 
 async def _body(response: httpx.Response, limit: int) -> bytes:

@@ -54,7 +54,7 @@ from listsync.errors import (
     PortalError,
     PortalValidationError,
 )
-from listsync.http import PortalHttp, user_agent
+from listsync.http import PortalHttp, default_transport, user_agent
 from listsync.log import get_logger
 from listsync.model import Listing, parse_listing
 from listsync_immowelt._media import (
@@ -119,7 +119,8 @@ class ImmoweltAdapter:
             transport: sends every request (default: listsync's; tests: the sandbox's).
             media_transport: connects for media downloads, after `GuardedTransport` checked
                 the address (default: `transport`, else httpx's, which keeps the TLS server
-                name of the host while connecting to the checked address).
+                name of the host while connecting to the checked address); without either,
+                media from trusted hosts (the mirror) go over listsync's kept-alive transport.
             resolver: resolves media hosts before they are checked (default: the system's).
         """
         self.settings = settings
@@ -156,18 +157,26 @@ class ImmoweltAdapter:
             content_types=settings.media_content_types,
         )
         # No kept-alive connections: one to a checked address must not carry another host's
-        # request after its TLS name was verified for the first.
+        # request after its TLS name was verified for the first. Trusted hosts (the mirror)
+        # are never pinned: listsync's kept-alive transport serves them.
         inner = (
             media_transport
             or transport
             or httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
+        )
+        trusted = (
+            default_transport(settings.max_concurrency, max_response_bytes=settings.media_max_bytes)
+            if media_transport is None and transport is None
+            else None
         )
         self._media_http = PortalHttp.from_settings(
             settings.model_copy(update={"max_response_bytes": settings.media_max_bytes}),
             portal=PORTAL,
             account=account_name,
             error_mapper=map_error,
-            transport=GuardedTransport(inner, self.media_policy, resolver or system_resolver),
+            transport=GuardedTransport(
+                inner, self.media_policy, resolver or system_resolver, trusted=trusted
+            ),
         )
         self._credential_store = credential_store  # Immowelt tokens are renewed, not rotated
         self._lookups = 0
