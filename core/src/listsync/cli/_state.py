@@ -55,7 +55,8 @@ def status(
     try:
         if not getattr(store, "exists", True):
             terminal.note(
-                f"no state store at {store.path} yet (nothing applied with it)", event="no_state"
+                f"no state store at {getattr(store, 'path', url)} yet (nothing applied with it)",
+                event="no_state",
             )
             if as_json:
                 sys.stdout.write(json.dumps({"records": []}, indent=2) + "\n")
