@@ -15,7 +15,8 @@ may hold several clients, e.g. Hemnet's keys API and its listings API), so:
   than the account's `max_retry_wait` fails at once as `RateLimitedError` (not sent).
 
 Guards live as long as their event loop: a new loop (a new run, a test) starts with closed
-breakers and no pause. Sharing them across processes is the business of a shared store.
+breakers and no pause. Across processes, `use_guards` plugs in a factory of guards that share
+their state (`listsync._shared`, Redis).
 """
 
 from __future__ import annotations
@@ -23,11 +24,15 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from collections.abc import Callable
 
 from listsync.errors import PortalUnavailableError, RateLimitedError
 from listsync.retry import pause
 
-__all__ = ["AccountGuard", "guard_for"]
+__all__ = ["AccountGuard", "guard_for", "use_guards"]
+
+GuardFactory = Callable[..., "AccountGuard"]
+_FACTORY: GuardFactory | None = None
 
 _GUARDS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], AccountGuard]]
 _GUARDS = weakref.WeakKeyDictionary()
@@ -120,16 +125,25 @@ class AccountGuard:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
 
+def use_guards(factory: GuardFactory | None) -> None:
+    """Make new guards with `factory(portal, account, threshold=, cooldown=)` (None: the
+    in-process `AccountGuard`); guards already made are dropped."""
+    global _FACTORY  # noqa: PLW0603
+    _FACTORY = factory
+    _GUARDS.clear()
+
+
 def guard_for(portal: str, account: str, *, threshold: int, cooldown: float) -> AccountGuard:
     """The guard of (portal, account) in the running event loop, created on first use."""
+    make = _FACTORY or AccountGuard
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # built outside a loop (a client made before the run): its own
-        return AccountGuard(portal, account, threshold=threshold, cooldown=cooldown)
+        return make(portal, account, threshold=threshold, cooldown=cooldown)
     guards = _GUARDS.setdefault(loop, {})
     guard = guards.get((portal, account))
     if guard is None:
-        guard = guards[(portal, account)] = AccountGuard(
+        guard = guards[(portal, account)] = make(
             portal, account, threshold=threshold, cooldown=cooldown
         )
     return guard

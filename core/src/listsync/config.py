@@ -73,6 +73,13 @@ DEFAULT_ACCOUNT = "default"
 DEFAULT_STATE_URL = "sqlite:///listsync-state.sqlite"
 ENV_PREFIX = "LISTSYNC_"
 STATE_URL_VAR = "LISTSYNC_STATE_URL"
+SHARED_VARS = frozenset(
+    {
+        "LISTSYNC_SHARED_REDIS_URL",
+        "LISTSYNC_SHARED_BROKER_URL",
+        "LISTSYNC_SHARED_VISIBILITY_TIMEOUT",
+    }
+)
 
 
 class PortalTable(dict[str, Any]):
@@ -111,6 +118,14 @@ class Config:
     source: Path | None = None
     origins: dict[str, str] = field(default_factory=dict)
     state_auto_migrate: bool = False
+    shared_redis_url: str | None = None
+    """`[shared] redis_url`: limits, breaker state and credentials shared by every worker
+    (`listsync._shared`); None keeps them in the process."""
+    shared_broker_url: str | None = None
+    """`[shared] broker_url`: the Celery broker and result backend (default: `redis_url`)."""
+    shared_visibility_timeout: float = 600.0
+    """`[shared] visibility_timeout`: seconds before a chunk taken by a worker that died is
+    handed to another one (Redis broker)."""
 
     def origin(self, key: str) -> str:
         """Where a dotted key's value came from: an environment variable, the file or default."""
@@ -142,12 +157,28 @@ class _StateTable(BaseModel):
         return value
 
 
+class _SharedTable(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # not strict: numbers come from the env as text
+
+    redis_url: str | None = None
+    broker_url: str | None = None
+    visibility_timeout: float = Field(default=600.0, gt=0)
+
+    @field_validator("redis_url", "broker_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a Redis URL such as redis://127.0.0.1:6379/0")
+        return value
+
+
 class ListsyncSettings(BaseSettings):
     """The file's and environment's top level: `[state]` and the raw `[portals.*]` tables."""
 
     model_config = SettingsConfigDict(extra="forbid")
 
     state: _StateTable = Field(default_factory=_StateTable)
+    shared: _SharedTable = Field(default_factory=_SharedTable)
     portals: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
@@ -193,8 +224,9 @@ class EnvironmentSource(PydanticBaseSettingsSource):
 
     def _path(self, var: str) -> tuple[str, ...] | None:
         """The dotted key a variable sets, or None when it is not one of listsync's."""
-        if var.upper() == STATE_URL_VAR:
-            return ("state", "url")
+        if var.upper() == STATE_URL_VAR or var.upper() in SHARED_VARS:
+            section, _, key = var[len(ENV_PREFIX) :].lower().partition("_")
+            return (section, key)
         rest = var[len(ENV_PREFIX) :].lower()
         if "__" in rest:
             portal, account, key = [*rest.split("__", 2), "", ""][:3]
@@ -299,6 +331,9 @@ def load_config(
         source=path,
         origins=origins,
         state_auto_migrate=settings.state.auto_migrate,
+        shared_redis_url=settings.shared.redis_url,
+        shared_broker_url=settings.shared.broker_url,
+        shared_visibility_timeout=settings.shared.visibility_timeout,
     )
 
 

@@ -31,6 +31,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
+from listsync._shared import activate as activate_shared
 from listsync.adapter import CredentialStore, ListsRecords
 from listsync.config import Config, load_config
 from listsync.errors import FieldIssue, InvalidListingError
@@ -116,6 +117,9 @@ class Syndicator:
             with_provider=account_provider is not None,
         )
         self.setups = setups
+        if config.shared_redis_url is not None:  # limits and credentials shared by workers
+            shared = activate_shared(config.shared_redis_url)
+            credential_store = credential_store or shared.credentials
         self.pool = AdapterPool(
             {n: s for n, s in setups.items() if s.writable},
             accounts,

@@ -58,7 +58,13 @@ from listsync_hemnet._support import (
     remote_of,
     same_instant,
 )
-from listsync_hemnet.auth import HemnetKeyAuth, KeyManager, credentials
+from listsync_hemnet.auth import (
+    HemnetKeyAuth,
+    KeyManager,
+    SharedCredentials,
+    credentials,
+    token_origin,
+)
 from listsync_hemnet.client import PAGE_SIZE, HemnetClient
 from listsync_hemnet.errors import map_error
 from listsync_hemnet.settings import PORTAL, HemnetAccount, HemnetSettings
@@ -131,6 +137,8 @@ class HemnetAdapter:
             store=store,
             clock=clock,
             account=account_name,
+            shared=credential_store if isinstance(credential_store, SharedCredentials) else None,
+            origin=token_origin(account.token, settings.base_url),
         )
         http = PortalHttp.from_settings(
             settings, auth=HemnetKeyAuth(self.keys), transport=transport, **common

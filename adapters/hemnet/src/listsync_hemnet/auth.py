@@ -22,6 +22,11 @@ current key's `expiresAt` (`GET /keys/{id}`), create a new key before it expires
   flight, or after the check found the key due and rotated it.
 - A new token goes to the credential store (default: `file_credential_store`, a JSON file with
   mode 0600) and into no log line.
+- A credential store shared by many workers (`SharedCredentials`: it can also `load` what was
+  stored and `lock` an account, e.g. listsync's Redis store) makes the check and rotation one
+  worker at a time per account: under its lock a worker first takes the key another worker
+  stored (rotated from the same configured token), then checks it and rotates only if it is
+  still due, so an expiring key is rotated once however many workers see it expiring.
 
 The most requests one HTTP request can cause, per attempt: the request and its one resend after
 a 401 (2); before it, a key check and a rotation (`GET /keys/{id}`, `POST /keys`, with
@@ -45,8 +50,9 @@ import re
 import stat
 import tempfile
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 from pydantic import SecretStr
@@ -67,6 +73,7 @@ from listsync_hemnet.settings import PORTAL, HemnetAccount
 __all__ = [
     "HemnetKeyAuth",
     "KeyManager",
+    "SharedCredentials",
     "Store",
     "credentials",
     "default_credential_path",
@@ -78,6 +85,16 @@ __all__ = [
 log = get_logger(__name__)
 
 Store = Callable[[Mapping[str, str]], Awaitable[None]]
+
+
+@runtime_checkable
+class SharedCredentials(Protocol):
+    """A credential store many workers share: what was stored can be read back, and one
+    worker at a time may hold an account's lock."""
+
+    async def load(self, portal: str, account: str) -> Mapping[str, str] | None: ...
+
+    def lock(self, portal: str, account: str) -> AbstractAsyncContextManager[Any]: ...
 
 
 CREDENTIAL_FOLDER = Path(".listsync-credentials")
@@ -178,9 +195,15 @@ def credentials(
     """
     if credential_store is not None:
         callback = credential_store
+        # a shared store keeps the chain's origin, so a stale key is never adopted
+        extra: dict[str, str] = (
+            {"origin": token_origin(account.token, base_url)}
+            if isinstance(callback, SharedCredentials)
+            else {}
+        )
 
         async def to_callback(secrets: Mapping[str, str]) -> None:
-            await callback(PORTAL, account_name, secrets)
+            await callback(PORTAL, account_name, {**secrets, **extra})
 
         return account.token, account.key_id, to_callback
     path = account.credential_file or default_credential_path(account_name)
@@ -221,7 +244,11 @@ class KeyManager:
         store: Store,
         clock: Callable[[], float],
         account: str,
+        shared: SharedCredentials | None = None,
+        origin: str | None = None,
     ) -> None:
+        self._shared = shared
+        self._origin = origin
         self._client = client
         self._token = token
         self._key_id = key_id
@@ -253,10 +280,31 @@ class KeyManager:
         if not self._far():
             async with self._lock:
                 if not self._far():
-                    await self._check()
-                    if not self._far():
-                        await self._rotate()
+                    async with self._shared_lock():
+                        await self._adopt_shared()
+                        await self._check()
+                        if not self._far():
+                            await self._rotate()
         return self._token
+
+    def _shared_lock(self) -> AbstractAsyncContextManager[Any]:
+        """The account's lock across workers (a shared credential store), else nothing."""
+        if self._shared is None:
+            return nullcontext()
+        return self._shared.lock(PORTAL, self._account)
+
+    async def _adopt_shared(self) -> None:
+        """Switch to the key another worker stored, when it comes from the same configured
+        token (the rotation chain's `origin`)."""
+        if self._shared is None:
+            return
+        stored = await self._shared.load(PORTAL, self._account)
+        if not stored or stored.get("origin") != self._origin or not stored.get("token"):
+            return
+        if stored["token"] != self._token.get_secret_value():
+            self._token = SecretStr(stored["token"])
+            self._key_id = stored.get("key_id") or None
+            self._expires_at = None
 
     async def after_unauthorized(self, used: SecretStr) -> SecretStr | None:
         """A request with `used` got 401: the token to resend it with once, or None to give up.
@@ -270,16 +318,20 @@ class KeyManager:
                 return self._token  # switched while the request was in flight
             if self._refused == used.get_secret_value():
                 return None  # another request has checked this key already
-            self._expires_at = None
-            try:
-                await self._check()
-                if self._far():
+            async with self._shared_lock():
+                await self._adopt_shared()
+                if used.get_secret_value() != self._token.get_secret_value():
+                    return self._token  # another worker rotated it
+                self._expires_at = None
+                try:
+                    await self._check()
+                    if self._far():
+                        return None
+                    await self._rotate()
+                except AuthenticationError:
+                    self._refused = used.get_secret_value()
+                    log.warning("hemnet_key_refused", account=self._account, key_id=self._key_id)
                     return None
-                await self._rotate()
-            except AuthenticationError:
-                self._refused = used.get_secret_value()
-                log.warning("hemnet_key_refused", account=self._account, key_id=self._key_id)
-                return None
             return self._token
 
     async def _check(self) -> None:

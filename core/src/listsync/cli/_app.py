@@ -27,6 +27,7 @@ from listsync.cli import (
     _sandbox,
     _state,
     _upgrade,
+    _workers,
 )
 from listsync.cli._terminal import terminal
 
@@ -159,6 +160,9 @@ _register(app, "status", _state.status)
 _register(app, "demo", _demo.demo)
 _register(app, "pull", _pull.pull)
 _register(app, "new-adapter", _authoring.new_adapter)
+app.command("worker", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    _workers.worker
+)
 _register(app, "feature-matrix", _authoring.feature_matrix)
 _register(sandbox_app, "serve", _sandbox.sandbox_serve_command)
 _register(config_app, "show", _config.config_show)

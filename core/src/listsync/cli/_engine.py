@@ -212,6 +212,14 @@ def apply(
     problems: Annotated[
         int, typer.Option("--problems", min=0, help="Problem listings shown after the table.")
     ] = 20,
+    via: Annotated[
+        str,
+        typer.Option(
+            "--via",
+            help="local (default), or celery: chunks applied by `listsync worker` processes "
+            "(pip install listsync[celery]; docs/scaling.md).",
+        ),
+    ] = "local",
 ) -> None:
     """Send every listing to its portals: only what changed since the last run.
 
@@ -221,6 +229,20 @@ def apply(
     failed, was unavailable, blocked or invalid, 2 on usage/config errors, 130/143 when stopped
     by SIGINT/SIGTERM (everything recorded; a second signal exits at once).
     """
+    if via != "local":
+        from listsync.cli._workers import apply_via  # noqa: PLC0415  (celery only if asked)
+
+        flags = {
+            "--dry-run": dry_run,
+            "--refresh": refresh,
+            "--prune": prune,
+            "--no-adopt": not adopt,
+        }
+        unsupported = [name for name, given in flags.items() if given]
+        unsupported += ["--state"] * (state is not None)
+        apply_via(
+            via, file, portal=portal, report=report, problems=problems, unsupported=unsupported
+        )
     check_portals(portal)
     source, lines = read_source(file)
     syndicator = build_syndicator(state, concurrency=concurrency, grace=grace)

@@ -1,0 +1,482 @@
+"""What every worker of one deployment shares through Redis: per-account limits, the 429 pause
+and circuit-breaker state, and the credentials adapters renew (`pip install listsync[celery]`).
+
+    [shared]
+    redis_url = "redis://127.0.0.1:6379/0"      # unset: everything stays in the process
+
+    LISTSYNC_SHARED_KEY=<a Fernet key>          # encrypts the credentials stored in Redis
+
+`activate(url)` makes this process use Redis for, per (portal, account):
+
+- **request rate**: the `limits` library's moving-window limiter on its async Redis storage
+  (redis-py). A moving window counts the requests of the last second wherever the second
+  starts, so no window of one second ever holds more than the account's
+  `requests_per_second`, across every worker; a fixed window would let twice that through
+  around the boundary between two windows (the end of one and the start of the next).
+  A rate below 1/s is one request per `round(1 / rate)` seconds; a fraction above 1 is rounded.
+- **concurrency**: at most `max_concurrency` requests of the account in flight across workers,
+  as leases in a sorted set (member = lease, score = when it expires), taken in a redis-py
+  WATCH/MULTI transaction. A lease expires after twice the request timeout plus 5 s, so a
+  worker that died (SIGKILL, a lost machine) gives its slots back by itself.
+- **breaker and 429 pause** (`SharedAccountGuard`): the failures in a row, when the breaker
+  opened and until when a 429 pauses the account live in one Redis hash with a TTL; each
+  request reads it before it is sent (one round trip) and updates it after its answer. The
+  half-open probe after the cooldown is one request across all workers (`SET NX`); the other
+  workers wait for its outcome.
+- **credentials** (`RedisCredentialStore`): the adapters' `credential_store`: Hemnet's rotated
+  keys and Immowelt's tokens, Fernet-encrypted with the key in `LISTSYNC_SHARED_KEY`, with a
+  redis-py lock per account so one worker at a time checks or rotates a key (the others wait,
+  then read the key it stored).
+
+When Redis cannot be reached, a request that needs it is not sent: `RequestNotSentError`,
+retried under the account's retry policy, then the listing is `unavailable` (recorded; the
+next run sends it). Updates of the breaker state that fail are logged and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import time
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from listsync import _guard
+from listsync.errors import ConfigurationError, PortalUnavailableError, RequestNotSentError
+from listsync.log import get_logger
+from listsync.retry import pause
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+    from cryptography.fernet import Fernet
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+__all__ = [
+    "KEY_VAR",
+    "RedisCredentialStore",
+    "SharedAccountGuard",
+    "SharedBackend",
+    "activate",
+    "active",
+    "deactivate",
+    "gate",
+]
+
+log = get_logger(__name__)
+
+KEY_VAR = "LISTSYNC_SHARED_KEY"
+"""The environment variable holding the Fernet key that encrypts shared credentials."""
+
+_PREFIX = "listsync"
+
+
+class _NoGate:
+    """The gate when nothing is shared: costs one method call each way."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+_NO_GATE = _NoGate()
+_BACKEND: SharedBackend | None = None
+
+
+def active() -> SharedBackend | None:
+    """The shared backend of this process, if `activate` was called."""
+    return _BACKEND
+
+
+def gate(
+    portal: str, account: str, rate: float | None, limit: int, timeout: float
+) -> AbstractAsyncContextManager[None]:
+    """Hold one of the account's shared concurrency slots and wait for its shared rate limit
+    for the block (one request); nothing when no backend is active."""
+    backend = _BACKEND
+    if backend is None:
+        return _NO_GATE
+    return backend.request_slot(portal, account, rate, limit, timeout)
+
+
+def activate(url: str, *, key: str | None = None) -> SharedBackend:
+    """Share limits, breaker state and credentials through the Redis at `url` from now on
+    (idempotent for the same URL).
+
+    Raises:
+        ConfigurationError: redis/limits/cryptography are not installed, or the Fernet key
+            (`key`, else `LISTSYNC_SHARED_KEY`) is missing or malformed.
+    """
+    global _BACKEND  # noqa: PLW0603  (one backend per process, like the event-loop guards)
+    if _BACKEND is not None and _BACKEND.url == url:
+        return _BACKEND
+    backend = SharedBackend(url, key=key if key is not None else os.environ.get(KEY_VAR))
+    _BACKEND = backend
+    _guard.use_guards(backend.guard)
+    return backend
+
+
+def deactivate() -> None:
+    """Back to in-process limits and guards (tests)."""
+    global _BACKEND  # noqa: PLW0603
+    _BACKEND = None
+    _guard.use_guards(None)
+
+
+def _fernet(key: str | None) -> Fernet:
+    try:
+        from cryptography.fernet import Fernet  # noqa: PLC0415  (optional dependency)
+    except ImportError:  # pragma: no cover - cryptography comes with authlib
+        message = "[shared] needs cryptography: pip install listsync[celery]"
+        raise ConfigurationError(message) from None
+    if not key:
+        raise ConfigurationError(
+            f"[shared] redis_url is set but {KEY_VAR} is not: set it to a Fernet key (make one "
+            "with: python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'); it encrypts the credentials kept in Redis",
+            key=KEY_VAR,
+        )
+    try:
+        return Fernet(key.encode())
+    except ValueError:
+        raise ConfigurationError(
+            f"{KEY_VAR} is not a Fernet key (32 url-safe base64-encoded bytes)", key=KEY_VAR
+        ) from None
+
+
+def rate_item(rate: float) -> tuple[int, int]:
+    """(requests, seconds) of the moving window for `rate` requests per second."""
+    if rate >= 1:
+        return max(1, round(rate)), 1
+    return 1, max(1, round(1 / rate))
+
+
+class SharedBackend:
+    """The Redis connections of one process, one client per event loop (redis-py's asyncio
+    connections belong to the loop that made them)."""
+
+    def __init__(self, url: str, *, key: str | None) -> None:
+        try:
+            import limits  # noqa: F401, PLC0415  (optional dependencies)
+            import redis.asyncio  # noqa: F401, PLC0415
+        except ImportError:
+            raise ConfigurationError(
+                "[shared] redis_url needs the celery extra: pip install listsync[celery]",
+                key="shared.redis_url",
+            ) from None
+        self.url = url
+        self.fernet = _fernet(key)
+        self.credentials = RedisCredentialStore(self)
+        self._clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[aioredis.Redis, MovingWindowRateLimiter]
+        ] = weakref.WeakKeyDictionary()
+
+    def key(self, kind: str, portal: str, account: str) -> str:
+        """A Redis key of (portal, account); portal names hold no `:`."""
+        return f"{_PREFIX}:{kind}:{portal}:{account}"
+
+    def _pair(self) -> tuple[aioredis.Redis, MovingWindowRateLimiter]:
+        loop = asyncio.get_running_loop()
+        pair = self._clients.get(loop)
+        if pair is None:
+            import redis.asyncio as aioredis  # noqa: PLC0415
+            from limits.aio.storage import RedisStorage  # noqa: PLC0415
+            from limits.aio.strategies import MovingWindowRateLimiter  # noqa: PLC0415
+
+            client = aioredis.Redis.from_url(self.url, health_check_interval=30)
+            storage = RedisStorage(
+                "async+" + self.url, implementation="redispy", key_prefix=f"{_PREFIX}:rate"
+            )
+            pair = self._clients[loop] = (client, MovingWindowRateLimiter(storage))
+        return pair
+
+    def client(self) -> aioredis.Redis:
+        """The redis-py asyncio client of the running event loop."""
+        return self._pair()[0]
+
+    # -- limits --------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def request_slot(
+        self, portal: str, account: str, rate: float | None, limit: int, timeout: float
+    ) -> AsyncIterator[None]:
+        """One request of (portal, account): a concurrency lease, then the rate limit."""
+        key = self.key("slots", portal, account)
+        lease = await self._lease(key, max(1, limit), ttl=2 * timeout + 5)
+        try:
+            if rate is not None and rate > 0:
+                await self.wait_rate(portal, account, rate)
+            yield
+        finally:
+            await self._release(key, lease)
+
+    async def wait_rate(self, portal: str, account: str, rate: float) -> None:
+        """Wait until the shared moving window of (portal, account) has room for a request."""
+        from limits import RateLimitItemPerSecond  # noqa: PLC0415
+
+        amount, seconds = rate_item(rate)
+        item = RateLimitItemPerSecond(amount, seconds)
+        limiter = self._pair()[1]
+        while True:
+            try:
+                if await limiter.hit(item, portal, account):
+                    return
+                stats = await limiter.get_window_stats(item, portal, account)
+            except Exception as exc:
+                raise _unreachable(portal, account, exc) from None
+            await pause(min(1.0, max(0.002, stats.reset_time - time.time())))
+
+    async def _lease(self, key: str, limit: int, *, ttl: float) -> str:
+        from redis.exceptions import WatchError  # noqa: PLC0415
+
+        portal, account = key.split(":", 3)[2:]
+        lease = uuid.uuid4().hex
+        client = self.client()
+        delay = 0.002
+        while True:
+            now = time.time()
+            try:
+                async with client.pipeline(transaction=True) as pipe:
+                    await pipe.watch(key)
+                    held = await pipe.zcount(key, now, "+inf")
+                    if held < limit:
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        pipe.zremrangebyscore(key, "-inf", now)
+                        pipe.zadd(key, {lease: now + ttl})
+                        pipe.pexpire(key, math.ceil(ttl * 1000) + 1000)
+                        await pipe.execute()
+                        return lease
+            except WatchError:
+                continue  # another worker took or gave a slot meanwhile: look again
+            except Exception as exc:
+                raise _unreachable(portal, account, exc) from None
+            await pause(delay)
+            delay = min(delay * 2, 0.05)
+
+    async def _release(self, key: str, lease: str) -> None:
+        try:
+            await self.client().zrem(key, lease)
+        except Exception as exc:
+            log.warning("shared_release_failed", error=type(exc).__name__)
+
+    # -- guards --------------------------------------------------------------------------------
+    def guard(
+        self, portal: str, account: str, *, threshold: int, cooldown: float
+    ) -> _guard.AccountGuard:
+        """The factory `_guard.guard_for` uses while this backend is active."""
+        return SharedAccountGuard(self, portal, account, threshold=threshold, cooldown=cooldown)
+
+
+def _unreachable(portal: str, account: str, exc: BaseException) -> RequestNotSentError:
+    return RequestNotSentError(
+        f"shared limits unreachable (Redis: {type(exc).__name__}); not sent",
+        portal=portal,
+        account=account,
+    )
+
+
+class SharedAccountGuard(_guard.AccountGuard):
+    """`AccountGuard` whose failures, open breaker, probe and 429 pause are shared by every
+    worker through one Redis hash (see the module docstring)."""
+
+    def __init__(
+        self,
+        backend: SharedBackend,
+        portal: str,
+        account: str,
+        *,
+        threshold: int = 5,
+        cooldown: float = 10.0,
+    ) -> None:
+        super().__init__(portal, account, threshold=threshold, cooldown=cooldown)
+        self._backend = backend
+        self._key = backend.key("guard", portal, account)
+        self._probe_key = backend.key("probe", portal, account)
+        self._shared_failures = 0
+        self._shared_open = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ttl = max(60, math.ceil(cooldown * 4))
+
+    async def _sync(self) -> None:
+        """Read the shared state into this process's breaker and pause."""
+        try:
+            pause_until, opened, failures = await self._backend.client().hmget(
+                self._key, ["pause_until", "opened_at", "failures"]
+            )
+        except Exception as exc:
+            raise _unreachable(self.portal, self.account, exc) from None
+        offset = time.monotonic() - time.time()  # epoch -> this process's monotonic clock
+        if pause_until is not None:
+            self.paused_until = max(self.paused_until, float(pause_until) + offset)
+        self._shared_failures = int(failures or 0)
+        self._shared_open = opened is not None
+        if opened is not None:
+            self.opened_at = float(opened) + offset
+            self.failures = max(self.failures, self._shared_failures)
+        elif self.opened_at is not None and not self._probing:
+            self.opened_at = None  # another worker's probe closed it
+            self.failures = 0
+
+    async def admit(self, *, max_wait: float) -> bool:
+        while True:
+            await self._sync()
+            remaining = self.paused_until - time.monotonic()
+            if remaining > 0:
+                if remaining > max_wait:
+                    return await super().admit(max_wait=max_wait)  # raises RateLimitedError
+                await pause(remaining)
+                continue
+            if self.opened_at is None:
+                return False
+            if self._probing:
+                await self._probe_done.wait()
+                continue
+            waited = time.monotonic() - self.opened_at
+            if waited < self.cooldown:
+                raise PortalUnavailableError(
+                    f"portal unavailable ({self.failures} failures in a row, all workers); "
+                    f"not sent, next try in {max(0.0, self.cooldown - waited):.0f} s",
+                    portal=self.portal,
+                    account=self.account,
+                )
+            client = self._backend.client()
+            try:
+                won = await client.set(
+                    self._probe_key, "1", nx=True, px=math.ceil(self.cooldown * 1000) + 30_000
+                )
+            except Exception as exc:
+                raise _unreachable(self.portal, self.account, exc) from None
+            if won:
+                self._probing = True
+                self._probe_done = asyncio.Event()
+                return True
+            await pause(0.05)  # another worker probes: its outcome decides
+
+    def succeeded(self, *, probe: bool) -> None:
+        shared = probe or self._shared_failures > 0 or self._shared_open
+        super().succeeded(probe=probe)
+        if shared:
+            self._shared_failures = 0
+            self._shared_open = False
+            self._later(self._push_success(probe))
+
+    def failed(self, *, probe: bool) -> None:
+        super().failed(probe=probe)
+        self._later(self._push_failure(probe))
+
+    def released(self, *, probe: bool) -> None:
+        super().released(probe=probe)
+        if probe:
+            self._later(self._end_shared_probe())
+
+    def pause(self, seconds: float) -> None:
+        super().pause(seconds)
+        self._later(self._push_pause(time.time() + seconds))
+
+    def _later(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a state update without holding the request up (errors are logged)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - guards are used inside a loop
+            coro.close()
+            return
+        task = loop.create_task(self._logged(coro))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _logged(self, coro: Coroutine[Any, Any, None]) -> None:
+        try:
+            await coro
+        except Exception as exc:
+            log.warning(
+                "shared_guard_update_failed",
+                portal=self.portal,
+                account=self.account,
+                error=type(exc).__name__,
+            )
+
+    async def _push_success(self, probe: bool) -> None:
+        async with self._backend.client().pipeline(transaction=True) as pipe:
+            pipe.hset(self._key, "failures", 0)
+            pipe.hdel(self._key, "opened_at")
+            if probe:
+                pipe.delete(self._probe_key)
+            await pipe.execute()
+
+    async def _push_failure(self, probe: bool) -> None:
+        client = self._backend.client()
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.hincrby(self._key, "failures", 1)
+            pipe.expire(self._key, self._ttl)
+            failures = (await pipe.execute())[0]
+        if probe:
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.hset(self._key, "opened_at", time.time())
+                pipe.delete(self._probe_key)
+                await pipe.execute()
+        elif int(failures) >= self.threshold:
+            await client.hsetnx(self._key, "opened_at", time.time())
+
+    async def _end_shared_probe(self) -> None:
+        await self._backend.client().delete(self._probe_key)
+
+    async def _push_pause(self, until: float) -> None:
+        client = self._backend.client()
+        current = await client.hget(self._key, "pause_until")
+        if current is None or float(current) < until:
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.hset(self._key, "pause_until", until)
+                pipe.expire(self._key, max(self._ttl, math.ceil(until - time.time()) + 60))
+                await pipe.execute()
+
+
+class RedisCredentialStore:
+    """A `CredentialStore` in Redis (`await store(portal, account, secrets)`), values
+    Fernet-encrypted, plus what workers need to share them: `load` (the last secrets stored
+    for the account) and `lock` (one worker at a time renews the account's credential)."""
+
+    lock_timeout = 120.0
+    """Seconds a lock is held at most (a holder that died releases it by expiring)."""
+
+    def __init__(self, backend: SharedBackend) -> None:
+        self._backend = backend
+
+    async def __call__(self, portal: str, account: str, secrets: Mapping[str, str]) -> None:
+        token = self._backend.fernet.encrypt(json.dumps(dict(secrets)).encode())
+        await self._backend.client().set(self._backend.key("credentials", portal, account), token)
+
+    async def load(self, portal: str, account: str) -> dict[str, str] | None:
+        """The secrets last stored for (portal, account); None when there are none or they
+        cannot be decrypted with this key (logged without the value)."""
+        from cryptography.fernet import InvalidToken  # noqa: PLC0415
+
+        raw = await self._backend.client().get(self._backend.key("credentials", portal, account))
+        if raw is None:
+            return None
+        try:
+            value = json.loads(self._backend.fernet.decrypt(raw))
+        except (InvalidToken, ValueError):
+            log.warning("shared_credentials_unreadable", portal=portal, account=account)
+            return None
+        if not isinstance(value, dict):
+            return None
+        return {str(k): str(v) for k, v in value.items()}
+
+    def lock(self, portal: str, account: str) -> AbstractAsyncContextManager[Any]:
+        """A redis-py lock of (portal, account), waited for up to `lock_timeout` seconds."""
+        return self._backend.client().lock(
+            self._backend.key("credentials-lock", portal, account),
+            timeout=self.lock_timeout,
+            blocking_timeout=self.lock_timeout,
+        )
