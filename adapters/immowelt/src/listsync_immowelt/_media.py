@@ -28,7 +28,9 @@ A refused URL is a `MediaRefusedError`, which the adapter reports as an issue at
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -54,6 +56,9 @@ __all__ = [
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# `http(s)://host` then the end, a path, a query or a fragment: `urlsplit` would find exactly
+# this host (no userinfo, port, brackets, percent signs or characters it strips).
+_PLAIN_URL = re.compile(r"https?://(?P<host>[A-Za-z0-9.-]+)(?:[/?#]|\Z)")
 
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """`(host, port) -> the host's addresses as text`; raises `OSError` when it cannot resolve."""
@@ -171,11 +176,23 @@ class MediaPolicy:
 
     def offline_refusal(self, url: str) -> str | None:
         """What can be told without I/O: the scheme, and a host that is an IP address or
-        `localhost`. The rest is checked when the URL is fetched."""
+        `localhost`. The rest is checked when the URL is fetched.
+
+        A plain `http(s)://host/...` URL (host of letters, digits, dots and hyphens) takes its
+        host without `urlsplit`, and the verdict is kept per host: a listing names the same
+        image host for every image (`_host_refusal`).
+        """
+        plain = _PLAIN_URL.match(url)
+        if plain is not None:
+            return self._host_refusal(plain["host"].lower().rstrip("."))
         parts = urlsplit(url)
         if parts.scheme not in _DEFAULT_PORTS:
             return f"only http and https URLs are fetched, not {parts.scheme or 'this'}"
-        host = (parts.hostname or "").lower().rstrip(".")
+        return self._host_refusal((parts.hostname or "").lower().rstrip("."))
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019  (policies live as long as their adapter)
+    def _host_refusal(self, host: str) -> str | None:
+        """`offline_refusal` for a URL of an accepted scheme with this (lowercase) host."""
         if not host or self.trusts(host):
             return None
         if host == "localhost" or host.endswith(".localhost"):
