@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import httpx
+
 from listsync.adapter import Operation, OpKind
 from listsync.testing import Driver
 from listsync_hemnet.sandbox import HemnetSandbox
@@ -87,3 +92,47 @@ async def test_a_create_journalled_before_refs_existed_sends_no_agency_field(
     post = next(r for r in sandbox.requests if r.method == "POST" and r.path == "/listings")
     assert "_agency" not in post.body
     assert post.body["brokerAgencyId"] == sandbox.listings()[0]["brokerAgencyId"]
+
+
+class _StaleAgencyLookup(httpx.AsyncBaseTransport):
+    """Answers the first agency look-up as if the agency did not exist yet: another worker
+    sharing the account creates it between this look-up and this adapter's create."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.stale = True
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if self.stale and request.method == "GET" and request.url.path == "/broker_agencies":
+            self.stale = False
+            body = json.loads(await response.aread())
+            emptied = {k: ([] if isinstance(v, list) else 0 if k == "totalCount" else v)
+                       for k, v in body.items()}  # fmt: skip
+            return httpx.Response(200, json=emptied, headers={"X-Request-Id": "stale"})
+        return response
+
+
+async def test_an_agency_created_meanwhile_by_another_worker_is_used_not_refused(
+    sandbox: HemnetSandbox,
+) -> None:
+    """Two workers sharing an account: the one whose create is refused ("externalId is
+    already taken") looks the agency up again and uses it; its listing is not blocked."""
+    first = Driver(await _adapter(sandbox, sandbox.transport()))
+    await first.sync(make_listing(external_ref="L-FIRST"))
+    transport = _StaleAgencyLookup(sandbox.transport())
+    second = Driver(await _adapter(sandbox, transport))
+    await second.sync(make_listing(external_ref="L-SECOND"))
+    agencies = [a["id"] for a in _agencies(sandbox)]
+    assert len(agencies) == 1
+    assert {listing["brokerAgencyId"] for listing in sandbox.listings()} == set(agencies)
+    assert not transport.stale
+
+
+async def _adapter(sandbox: HemnetSandbox, transport: httpx.AsyncBaseTransport) -> Any:
+    from listsync_hemnet import HemnetAdapter
+
+    from .conftest import BASE_URL, split_settings
+
+    settings, account = split_settings(sandbox.client_settings(BASE_URL))
+    return HemnetAdapter(settings, account, transport=transport, clock=sandbox.clock)

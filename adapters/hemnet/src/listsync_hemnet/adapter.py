@@ -338,8 +338,10 @@ class HemnetAdapter:
                 try:
                     reply = await self.client.create_agency(body)
                     agency = {**reply.body, "id": reply.id}
-                except UnknownOutcomeError:
-                    # The answer was lost: the agency may exist now; look before giving up.
+                except (UnknownOutcomeError, ConflictError, PortalValidationError):
+                    # The answer was lost, or another run (a worker sharing the account)
+                    # created the agency since the look-up ("externalId is already taken"):
+                    # look again before giving up.
                     found = await self.client.find_agencies(external_id)
                     if not found:
                         raise
