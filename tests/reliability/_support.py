@@ -16,6 +16,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -282,5 +283,166 @@ def kill_restart(
         code, _err = run_cli(cmd, workdir)
         figures["final_run_exit"] = code
         figures["final_run_writes"] = writes(portals.sandboxes) - before
+    figures["seconds"] = round(time.monotonic() - start, 1)
+    return figures
+
+
+# -- scenario: the portals down (issue 15) -------------------------------------------------------
+DOWN = FaultConfig(error_rate=1.0, error_statuses=(503,))
+"""Every request answered 503 (the portal up but not taking anything on)."""
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound once by the OS, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def requests_by_portal(sandboxes: dict[str, Sandbox]) -> dict[str, int]:
+    return {name: len(s.requests) for name, s in sandboxes.items()}
+
+
+def read_report(path: Path) -> list[dict[str, Any]]:
+    """The per-listing entries of an `apply --report` file (a non-JSON file fails the run)."""
+    entries: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["outcomes"]
+    return entries
+
+
+def _outage_figures(
+    entries: list[dict[str, Any]], sent: dict[str, int] | None, listings: Path
+) -> dict[str, Any]:
+    """Per portal: entries, those with work to do (action other than "nothing"), their
+    outcomes, requests sent and requests per listing with work; and the listings of the input
+    the report does not name (lost)."""
+    wanted = {
+        (json.loads(line)["external_ref"], portal)
+        for line in listings.read_text("utf-8").splitlines()
+        for portal in json.loads(line)["portals"]
+    }
+    named = {(e["external_ref"], e["portal"]) for e in entries}
+    figures: dict[str, Any] = {"lost_in_report": len(wanted - named)}
+    for portal in sorted({e["portal"] for e in entries}):
+        mine = [e for e in entries if e["portal"] == portal]
+        work = [e for e in mine if e.get("action") != "nothing"]
+        requests = None if sent is None else sent.get(portal, 0)
+        figures[portal] = {
+            "listings": len(mine),
+            "with_work": len(work),
+            "outcomes": dict(Counter(e["outcome"] for e in work)),
+            "requests": requests,
+            "requests_per_listing": (
+                None if requests is None else round(requests / max(1, len(work)), 2)
+            ),
+        }
+    return figures
+
+
+def outage(listings: Path, workdir: Path, *, kind: str = "503") -> dict[str, Any]:
+    """`listsync apply` with every portal down, then once with the portals back.
+
+    `kind`: "503" (every request answered 503) or "closed" (the config points at a loopback
+    port nobody listens on: connections refused; nothing can count the attempts then).
+    Figures: the outage run's exit code, wall time, per portal outcomes and requests per
+    listing (`_outage_figures`), tracebacks; the recovery run's exit code and what the
+    sandboxes hold against a fault-free run (duplicates, lost, extra); a last run's writes.
+    """
+    start = time.monotonic()
+    expected = reference(listings, workdir)
+    report = workdir / "outage-report.json"
+    with serve(workdir) as portals:
+        cmd = portals.apply_cmd(listings, "--report", str(report))
+        if kind == "503":
+            for sandbox in portals.sandboxes.values():
+                sandbox.set_faults(DOWN)
+        elif kind == "closed":
+            closed = workdir / "closed.toml"
+            text = portals.config.read_text("utf-8")
+            port = closed_port()
+            closed.write_text(re.sub(r"http://127\.0\.0\.1:\d+", f"http://127.0.0.1:{port}", text))
+            cmd[cmd.index("--config") + 1] = str(closed)
+        else:
+            raise ValueError(f"unknown outage kind {kind!r}")
+        before = requests_by_portal(portals.sandboxes)
+        began = time.monotonic()
+        code, err = run_cli(cmd, workdir)
+        wall = time.monotonic() - began
+        after = requests_by_portal(portals.sandboxes)
+        sent = None if kind == "closed" else {p: after[p] - before[p] for p in after}
+        figures: dict[str, Any] = {"kind": kind, "exit": code, "wall_s": round(wall, 1)}
+        figures |= _outage_figures(read_report(report), sent, listings)
+        figures["tracebacks"] = "Traceback" in err
+        for sandbox in portals.sandboxes.values():
+            sandbox.set_faults(FaultConfig())
+        began = time.monotonic()
+        code, err = run_cli(portals.apply_cmd(listings), workdir)
+        figures |= {"recovery_exit": code, "recovery_s": round(time.monotonic() - began, 1)}
+        figures["tracebacks"] = figures["tracebacks"] or "Traceback" in err
+        figures |= compare(expected, snapshot(portals.sandboxes))
+        before_writes = writes(portals.sandboxes)
+        code, _err = run_cli(portals.apply_cmd(listings), workdir)
+        figures["final_run_exit"] = code
+        figures["final_run_writes"] = writes(portals.sandboxes) - before_writes
+    figures["seconds"] = round(time.monotonic() - start, 1)
+    return figures
+
+
+def outage_mid_run(
+    listings: Path, workdir: Path, *, down_after_writes: int, down_for: float
+) -> dict[str, Any]:
+    """The portals go down (every request 503) once `down_after_writes` writes reached them
+    during an apply and come back `down_for` seconds later, while the run goes on; then one
+    more apply. Figures: the first run's exit code, wall time and outcomes, the requests the
+    sandboxes got while down, how long the run went on after the portals were back; the
+    second run's exit code; duplicates/lost/extra against a fault-free run; a last run's
+    writes."""
+    start = time.monotonic()
+    expected = reference(listings, workdir)
+    report = workdir / "outage-report.json"
+    with serve(workdir) as portals:
+        boxes = portals.sandboxes
+        proc = subprocess.Popen(  # noqa: S603  (our own CLI)
+            portals.apply_cmd(listings, "--report", str(report)),
+            cwd=workdir,
+            env=cli_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        began = time.monotonic()
+        while proc.poll() is None and writes(boxes) < down_after_writes:
+            time.sleep(0.005)
+        down_at = time.monotonic()
+        for sandbox in boxes.values():
+            sandbox.set_faults(DOWN)
+        at_down = requests_by_portal(boxes)
+        while proc.poll() is None and time.monotonic() - down_at < down_for:
+            time.sleep(0.01)
+        for sandbox in boxes.values():
+            sandbox.set_faults(FaultConfig())
+        up_at = time.monotonic()
+        at_up = requests_by_portal(boxes)
+        _, err = proc.communicate(timeout=1800)
+        ended = time.monotonic()
+        entries = read_report(report)
+        figures: dict[str, Any] = {
+            "exit": proc.returncode,
+            "wall_s": round(ended - began, 1),
+            "down_after_s": round(down_at - began, 1),
+            "down_s": round(up_at - down_at, 1),
+            "ran_on_after_up_s": round(max(0.0, ended - up_at), 1),
+            "requests_while_down": sum(at_up[p] - at_down[p] for p in at_up),
+            "outcomes": dict(Counter(e["outcome"] for e in entries)),
+            "tracebacks": "Traceback" in err.decode(errors="replace"),
+        }
+        figures["lost_in_report"] = _outage_figures(entries, None, listings)["lost_in_report"]
+        code, err_text = run_cli(portals.apply_cmd(listings), workdir)
+        figures["second_run_exit"] = code
+        figures["tracebacks"] = figures["tracebacks"] or "Traceback" in err_text
+        figures |= compare(expected, snapshot(boxes))
+        before_writes = writes(boxes)
+        code, _err = run_cli(portals.apply_cmd(listings), workdir)
+        figures["final_run_exit"] = code
+        figures["final_run_writes"] = writes(boxes) - before_writes
     figures["seconds"] = round(time.monotonic() - start, 1)
     return figures
