@@ -1,13 +1,15 @@
 """Soak run: the reliability checks of tests/reliability at 10x their size, with 20 kills.
 
     .venv/bin/python scripts/soak.py [--scale 10] [--kills 20] [--seed 20261122]
-        [--only fault_matrix,kill_restart,malformed,secret_scan,credential_expiry]
+        [--only fault_matrix,kill_restart,malformed,secret_scan,credential_expiry,outage]
 
 Runs the same scenarios as the CI tests (tests/reliability/_support.py, _credentials.py,
 malformed.py), each in its own temporary directory, and prints one table row per check with
 its figures and PASS/FAIL, then (last line) one JSON object with every figure. Exit 1 when a
 check fails. Sizes at --scale 10: fault matrix 2,200 listings, kill/restart 1,400 listings and
-20 SIGKILLs, 480 malformed lines, secret scan 600 listings, credential expiry 2,200 listings.
+20 SIGKILLs, 480 malformed lines, secret scan 600 listings, credential expiry 2,200 listings,
+outage 1,400 listings (every request answered 503 for --outage-seconds once 500 writes reached
+the portals, then back while the run goes on; then one more run).
 For runs outside CI (about 10-20 minutes on 2 cores at --scale 10).
 """
 
@@ -27,7 +29,7 @@ import structlog
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from reliability._credentials import credential_expiry, secret_scan
-from reliability._support import fault_matrix, kill_restart, write_listings
+from reliability._support import fault_matrix, kill_restart, outage_mid_run, write_listings
 from reliability.malformed import malformed_cli
 
 Check = Callable[[dict[str, Any]], bool]
@@ -54,6 +56,11 @@ def _secret_scan(work: Path, a: argparse.Namespace) -> dict[str, Any]:
 def _credential_expiry(work: Path, a: argparse.Namespace) -> dict[str, Any]:
     listings = write_listings(work / "listings.jsonl", 220 * a.scale)
     return credential_expiry(listings, work, key_lifetime_s=6.0, expire_after=20 * a.scale)
+
+
+def _outage(work: Path, a: argparse.Namespace) -> dict[str, Any]:
+    listings = write_listings(work / "listings.jsonl", 140 * a.scale)
+    return outage_mid_run(listings, work, down_after_writes=50 * a.scale, down_for=a.outage_seconds)
 
 
 SCENARIOS: dict[str, tuple[Callable[[Path, argparse.Namespace], dict[str, Any]], Check]] = {
@@ -95,6 +102,17 @@ SCENARIOS: dict[str, tuple[Callable[[Path, argparse.Namespace], dict[str, Any]],
             and f["immowelt_token_requests"] == 2
         ),
     ),
+    "outage": (
+        _outage,
+        lambda f: (
+            f["exit"] in (0, 1)
+            and f["lost_in_report"] == 0
+            and not f["tracebacks"]
+            and f["second_run_exit"] == 0
+            and f["duplicates"] == f["lost"] == f["extra"] == 0
+            and f["final_run_exit"] == f["final_run_writes"] == 0
+        ),
+    ),
 }
 
 
@@ -110,6 +128,7 @@ def main() -> int:
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=20261122)
+    parser.add_argument("--outage-seconds", type=float, default=15.0)
     parser.add_argument("--only", default=",".join(SCENARIOS))
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))

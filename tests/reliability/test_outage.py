@@ -28,6 +28,7 @@ from ._support import (
     cli_env,
     compare,
     outage,
+    outage_mid_run,
     read_report,
     reference,
     run_cli,
@@ -113,6 +114,26 @@ def test_once_the_portals_are_back_one_apply_converges_without_duplicates(
     assert down["recovery_exit"] == 0, down
     assert (down["duplicates"], down["lost"], down["extra"]) == (0, 0, 0), down
     assert (down["final_run_exit"], down["final_run_writes"]) == (0, 0), down
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="once the breaker opens, every later operation of the account fails at once as "
+    "unavailable; the engine goes on taking listings, so the whole rest of the input is "
+    "drained within the cooldown and the half-open probe never comes (140 listings, 503s "
+    "after 50 writes: ~120 unavailable within 0.4 s)",
+)
+def test_a_short_blip_mid_run_does_not_fail_the_rest_of_the_batch(
+    make_listings: Callable[[int], Path], tmp_path: Path
+) -> None:
+    """The portals answer 503 for 2 s in the middle of a 140-listing apply (less than the
+    breaker's 10 s cooldown): at most the listings in flight then (the concurrency, 32) end
+    unavailable, not the rest of the input; the next apply converges without duplicates."""
+    figures = outage_mid_run(make_listings(140), tmp_path, down_after_writes=50, down_for=2.0)
+    print(f"\nblip: {json.dumps(figures)}")
+    assert figures["lost_in_report"] == 0, figures
+    assert (figures["second_run_exit"], figures["duplicates"]) == (0, 0), figures
+    assert figures["outcomes"].get("unavailable", 0) <= 32, figures
 
 
 # -- stopping during an outage ------------------------------------------------------------------
