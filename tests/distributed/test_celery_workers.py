@@ -1,0 +1,175 @@
+"""Celery workers on Redis with a PostgreSQL state against the Hemnet and Immowelt sandboxes on
+loopback (issue 16): `listsync apply --via celery` with 3 worker processes.
+
+Evidence: the sandboxes' inventories (every listing once, no duplicate), their request logs
+(arrival times per account: the shared rate limit held across workers; `POST /keys` per
+account: one rotation per expiring key) and the JSON report (every listing once). Needs Redis
+and PostgreSQL (tests/conftest.py starts them or skips with the reason).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from listsync_hemnet.sandbox import HemnetSandbox
+from listsync_immowelt.sandbox import ImmoweltSandbox
+
+from ..e2e.conftest import (
+    AGENCY_ACCOUNTS,
+    DAY,
+    account_tables,
+    agency_rows,
+    cli_env,
+    duplicates,
+    to_toml,
+    write_jsonl,
+)
+from .cluster import (
+    arrivals,
+    clone_rows,
+    flush,
+    max_in_window,
+    new_key,
+    worker_env,
+    workers,
+)
+
+pytestmark = pytest.mark.slow
+
+RATE = 8  # Hemnet requests per second per account, across all workers
+KEY_LIFETIME_DAYS = 10.0  # keys made now are outside the 7-day rotation window ...
+AGE_DAYS = 5.0  # ... the configured ones were made 5 days ago: due for rotation
+
+
+@dataclass
+class Cluster:
+    workdir: Path
+    config: Path
+    key: str
+    hemnet: HemnetSandbox
+    immowelt: ImmoweltSandbox
+
+    def apply(
+        self, listings: Path, report: Path, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603  (fixed argv)
+            [*_CLI, "apply", str(listings), "--via", "celery", "--report", str(report)],
+            capture_output=True, text=True, timeout=timeout, check=False, cwd=self.workdir,
+            env={**cli_env(), **worker_env(self.config, self.key)},
+        )  # fmt: skip
+
+    def key_owner(self) -> dict[str, str]:
+        """Hemnet key id -> account name (keys made during the run included)."""
+        return {
+            key_id: name
+            for name, account in self.hemnet._accounts.items()
+            for key_id in account.keys
+        }
+
+
+_CLI = [__import__("sys").executable, "-c", "from listsync.cli import main; main()"]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, redis_url: str, migrated_postgres_url: str) -> Iterator[Cluster]:
+    flush(redis_url)
+    offset = [-AGE_DAYS * DAY]
+    hemnet = HemnetSandbox(
+        clock=lambda: time.time() + offset[0], key_lifetime_days=KEY_LIFETIME_DAYS
+    )
+    immowelt = ImmoweltSandbox()
+    with ExitStack() as stack:
+        portals: dict[str, dict[str, Any]] = {}
+        for name, sandbox in (("hemnet", hemnet), ("immowelt", immowelt)):
+            url = stack.enter_context(sandbox.serve())
+            portals[name] = account_tables(name, sandbox, url, AGENCY_ACCOUNTS[name])
+        offset[0] = 0.0  # keys made from now on (rotations) live KEY_LIFETIME_DAYS
+        portals["hemnet"]["requests_per_second"] = RATE
+        config = tmp_path / "listsync.toml"
+        text = to_toml(migrated_postgres_url, portals)
+        config.write_text(
+            text + f'\n[shared]\nredis_url = "{redis_url}"\nvisibility_timeout = 15\n'
+        )
+        yield Cluster(tmp_path, config, new_key(), hemnet, immowelt)
+
+
+def _rows(count: int) -> list[dict[str, Any]]:
+    return clone_rows(agency_rows(4), count)
+
+
+def _check_run(cluster: Cluster, rows: list[dict[str, Any]], report_path: Path) -> None:
+    report = json.loads(report_path.read_text())
+    outcomes = Counter(o["outcome"] for o in report["outcomes"])
+    seen = Counter(o["external_ref"] for o in report["outcomes"])
+    assert report["complete"] is True
+    assert set(seen) == {r["external_ref"] for r in rows}
+    assert max(seen.values()) == 1, [ref for ref, n in seen.items() if n > 1][:5]
+    assert outcomes == Counter({"converged": len(rows)}), outcomes
+    snap = {"hemnet": cluster.hemnet.inventory()}
+    for account in AGENCY_ACCOUNTS["immowelt"].values():
+        snap[f"immowelt/{account}"] = cluster.immowelt.inventory(account)
+    assert duplicates(snap) == []
+    refs = {k for portal in snap.values() for k in portal if "/" not in k}
+    assert refs == {r["external_ref"] for r in rows}
+
+
+def test_three_workers_converge_with_shared_limits_and_one_rotation_per_key(
+    cluster: Cluster,
+) -> None:
+    rows = _rows(90)
+    listings = write_jsonl(cluster.workdir / "listings.jsonl", rows)
+    with workers(3, cluster.config, cluster.key, cluster.workdir):
+        done = cluster.apply(listings, cluster.workdir / "report.json")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    _check_run(cluster, rows, cluster.workdir / "report.json")
+
+    owner = cluster.key_owner()
+    requests = list(cluster.hemnet.requests)
+    rotations = Counter(owner.get(r.principal or "", "?") for r in requests
+                        if r.method == "POST" and r.path == "/keys" and r.status < 300)  # fmt: skip
+    assert rotations == Counter(dict.fromkeys(AGENCY_ACCOUNTS["hemnet"].values(), 1))
+    for account in AGENCY_ACCOUNTS["hemnet"].values():
+        keys = {k for k, a in owner.items() if a == account}
+        times = arrivals(requests, keys)
+        assert len(times) > 2 * RATE  # enough requests for the limit to matter
+        # a moving window of 1 s holds at most RATE; arrivals lag their admission by the
+        # loopback hop, so a 0.9 s window of arrivals is inside a 1 s window of admissions
+        assert max_in_window(times, 0.9) <= RATE, account
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=subprocess.TimeoutExpired,
+    reason="a whole `--pool solo` worker SIGKILLed: its unacknowledged chunk was not restored "
+    "by the other workers within 120 s (visibility_timeout 15 s); under investigation",
+)
+def test_a_worker_killed_mid_run_has_its_chunk_redelivered(cluster: Cluster) -> None:
+    rows = _rows(60)
+    listings = write_jsonl(cluster.workdir / "listings.jsonl", rows)
+    report = cluster.workdir / "report.json"
+    with workers(3, cluster.config, cluster.key, cluster.workdir) as procs:
+        run = subprocess.Popen(  # noqa: S603  (fixed argv)
+            [*_CLI, "apply", str(listings), "--via", "celery", "--report", str(report)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cluster.workdir,
+            env={**cli_env(), **worker_env(cluster.config, cluster.key)},
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(cluster.hemnet.write_requests()) < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)  # the workers are busy with chunks
+        procs[0].kill()  # SIGKILL: its chunk is never acknowledged
+        try:
+            out, err = run.communicate(timeout=120)
+        finally:
+            run.kill()
+    assert run.returncode == 0, out.decode()[-2000:] + err.decode()[-2000:]
+    _check_run(cluster, rows, report)
