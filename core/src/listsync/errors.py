@@ -166,6 +166,8 @@ class PortalError(ListsyncError):
     Attributes:
         portal: the adapter name.
         account: the portal account the request was made for.
+        detail: what happened, without the portal, account and request id (`str(error)`
+            has them all).
         request_id: the portal's own request id, when it gave one.
         status_code: the HTTP status, when there was a response.
     """
@@ -183,6 +185,8 @@ class PortalError(ListsyncError):
         self.account = account
         self.request_id = request_id
         self.status_code = status_code
+        self.detail = redact_text(message)
+        """The message alone, without the portal, account and request id around it."""
         where = portal if account in (None, "default") else f"{portal} account {account!r}"
         tail = f" (request id {request_id})" if request_id else ""
         # Not super(): in PortalValidationError the next class in the MRO is

@@ -305,3 +305,15 @@ async def test_a_create_whose_key_check_failed_is_sent_once_the_check_passes(
     assert transport.checks == 2
     assert [r.error for r in retries] == ["RequestNotSentError"]
     assert len(sandbox.listings()) == 1
+
+
+def test_a_failed_key_check_names_the_portal_once() -> None:
+    """The not-sent error of a failed key check wraps the cause's own words, not its whole
+    message: "hemnet account 'a': cannot connect ...", never "hemnet: hemnet: ..."."""
+    from listsync.errors import TransientError
+    from listsync_hemnet.auth import _not_sent
+
+    cause = TransientError("cannot connect for GET /keys/k1", portal="hemnet", account="a")
+    text = str(_not_sent(cause))
+    assert text.count("hemnet") == 1, text
+    assert "cannot connect for GET /keys/k1" in text

@@ -49,12 +49,11 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import httpx
 from pydantic import SecretStr
 from typing_extensions import override
 
@@ -66,6 +65,7 @@ from listsync.errors import (
     TransientError,
     UnknownOutcomeError,
 )
+from listsync.http import HeaderAuth
 from listsync.log import get_logger
 from listsync_hemnet.client import HemnetClient
 from listsync_hemnet.settings import PORTAL, HemnetAccount
@@ -389,7 +389,7 @@ class KeyManager:
 def _not_sent(error: TransientError | UnknownOutcomeError) -> RequestNotSentError:
     """A key check or rotation that failed before the request it guards was sent."""
     return RequestNotSentError(
-        f"{error.message} (checking the API key; the request itself was not sent)",
+        f"{error.detail} (checking the API key; the request itself was not sent)",
         portal=PORTAL,
         account=error.account,
         request_id=error.request_id,
@@ -397,41 +397,33 @@ def _not_sent(error: TransientError | UnknownOutcomeError) -> RequestNotSentErro
     )
 
 
-class HemnetKeyAuth(httpx.Auth):
+class HemnetKeyAuth(HeaderAuth):
     """`Authorization: Bearer <token>` from the key manager, with one resend after a 401.
 
     Requests that already carry `Authorization` (none do on the adapter's client) pass as they
-    are.
+    are. A `HeaderAuth`: it only sets a header, so `PortalHttp` sends without httpx's objects.
     """
 
     def __init__(self, manager: KeyManager) -> None:
         self._manager = manager
 
     @override
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        if "Authorization" in request.headers:
-            yield request
+    async def header_flow(self, headers: MutableMapping[str, str]) -> AsyncGenerator[None, int]:
+        if "Authorization" in headers:
+            yield
             return
         try:
             token = await self._manager.fresh_token()
         except (TransientError, UnknownOutcomeError) as exc:
             raise _not_sent(exc) from exc
-        request.headers["Authorization"] = f"Bearer {token.get_secret_value()}"
-        response = yield request
-        if response.status_code != 401:
+        headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+        status = yield
+        if status != 401:
             return
         try:
             retry_with = await self._manager.after_unauthorized(token)
         except (TransientError, UnknownOutcomeError) as exc:
             raise _not_sent(exc) from exc  # the 401 applied nothing
         if retry_with is not None:
-            request.headers["Authorization"] = f"Bearer {retry_with.get_secret_value()}"
-            yield request
-
-    @override
-    def sync_auth_flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, None]:  # pragma: no cover - async only
-        raise RuntimeError("HemnetKeyAuth works with httpx.AsyncClient only")
+            headers["Authorization"] = f"Bearer {retry_with.get_secret_value()}"
+            yield
