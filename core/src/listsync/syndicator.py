@@ -138,6 +138,7 @@ class Syndicator:
         self._owns_store = isinstance(state, str)
         self.concurrency = concurrency
         self._engines: set[Engine] = set()
+        self._stopping = False
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, **kwargs: Any) -> Self:
@@ -272,7 +273,10 @@ class Syndicator:
                 account is not None and state.account != account
             ):
                 continue
-            for intent in self.store.intents(state.key):
+            intents = self.store.intents(state.key)
+            if state.remote_id is None and state.sent_json is None and not intents:
+                continue  # nothing known of it: nothing to forget
+            for intent in intents:
                 if intent.id is not None:
                     self.store.clear_intent(intent.id)
             blank = ListingState(*state.key, created_at=state.created_at)
@@ -295,8 +299,10 @@ class Syndicator:
         return self.store.audit(external_ref, portal=portal)
 
     def stop(self) -> None:
-        """Ask running applies to stop taking new listings (in-flight ones are recorded)."""
-        for engine in self._engines:
+        """Stop the run in progress promptly (every listing is recorded; requests already sent
+        get `grace` seconds). A run that is still starting stops as soon as it starts."""
+        self._stopping = True
+        for engine in list(self._engines):
             engine.stop()
 
     async def _run(
@@ -312,6 +318,8 @@ class Syndicator:
         report = RunReport(run_id, keep_results=keep_results)
         engine = self._engine(planner, run_id, options)
         self._engines.add(engine)
+        if self._stopping:
+            engine.stop()
         seen: dict[tuple[str, str], set[str]] = defaultdict(set)
 
         def emit(result: EntryResult) -> None:
@@ -340,6 +348,7 @@ class Syndicator:
         finally:
             self._engines.discard(engine)
             report.interrupted = engine.stopping
+            self._stopping = False
         return report
 
     def _engine(self, planner: Planner, run_id: str, options: _RunOptions) -> Engine:
@@ -358,12 +367,14 @@ class Syndicator:
 
     async def _orphans(self, seen: Mapping[tuple[str, str], set[str]]) -> list[Orphan]:
         """Records of the accounts in `seen` whose external_ref the input did not name."""
-        found = []
+        found: list[Orphan] = []
         for (portal, account), refs in sorted(seen.items()):
             adapter = self.pool.adapter(portal, account)
             if not isinstance(adapter, ListsRecords):
                 continue
             async for external_ref, remote_id in adapter.records():
+                if self._stopping:
+                    return found
                 if external_ref not in refs:
                     found.append(Orphan(portal, account, external_ref, remote_id))
         return found

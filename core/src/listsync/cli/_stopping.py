@@ -185,7 +185,7 @@ class RunOutputs:
     def flush(self) -> None:
         """The report's lines so far onto disk (before a second signal's exit)."""
         if self.writer is not None:
-            self.writer._file.flush()  # the writer's own stream: no public flush yet
+            self.writer.flush()
 
     def close_progress(self) -> None:
         self.progress.close()

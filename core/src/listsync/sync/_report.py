@@ -132,6 +132,11 @@ class ReportWriter:
         self._file.write(json.dumps(result.to_json(), ensure_ascii=False, default=str))
         self._file.write("\n")
 
+    def flush(self) -> None:
+        """Push the outcomes written so far to the `.partial` file (before a hard exit)."""
+        if not self._file.closed:
+            self._file.flush()
+
     def close(self, report: RunReport) -> None:
         """Write the whole report in place of the stub and remove the `.partial` file."""
         self._file.close()
