@@ -1,12 +1,7 @@
 """Two `listsync apply` processes started at once on one PostgreSQL state: both apply (the
 PostgreSQL store has no store-wide writer lease), and the per-listing lease (`StateStore.claim`)
-keeps them off each other's listings, so every listing is on every portal exactly once.
-
-xfail (not strict: the race is timing-dependent): the engine takes `claim` per listing
-(0 duplicates), but 11-25 of 120 records end different from a single run's (`lost`): a listing
-the other run converged between this run's plan and its claim is still sent from the stale
-plan (one seen blocked with a PortalValidationError). Remove the marker once the engine
-re-plans from the state it reads after the claim.
+keeps them off each other's listings, so every listing is on every portal exactly once, with
+exactly what a single run leaves (a Hemnet agency both create at once is shared, not refused).
 """
 
 from __future__ import annotations
@@ -29,9 +24,6 @@ ROUNDS = 3
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xfail(
-        strict=False, reason="a listing converged by the other run is sent from a stale plan"
-    ),
 ]
 
 
