@@ -147,15 +147,16 @@ def run_once(
             config = load_config(config_path)
             app = make_app(config)
             configure(app, config)
-            from listsync.celery._tasks import apply_chunk
-
-            app.tasks.register(apply_chunk)
             _setups, accounts = load_portal_setups(config, registry=None, classes=None)
             time.sleep(3)  # the workers connect to the broker
             started = time.perf_counter()
             outcomes: dict[str, int] = {}
             for result in dispatch(
-                read_listings(listings), route=accounts.route, chunk_size=25, in_flight=4 * workers
+                read_listings(listings),
+                route=accounts.route,
+                chunk_size=25,
+                in_flight=4 * workers,
+                celery=app,
             ):
                 outcomes[result.outcome.value] = outcomes.get(result.outcome.value, 0) + 1
             elapsed = time.perf_counter() - started

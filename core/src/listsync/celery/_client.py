@@ -67,13 +67,15 @@ def dispatch(
     """Send `source` to the workers in chunks; yield every result as it comes back."""
     from listsync.celery._tasks import apply_chunk  # noqa: PLC0415  (registers the task)
 
-    task = apply_chunk if celery is None else celery.tasks[apply_chunk.name]
+    sender = apply_chunk.app if celery is None else celery
     only = set(portals) if portals else None
     open_chunks: dict[tuple[str, str], _Chunk] = {}
     waiting: list[_Chunk] = []
 
     def send(chunk: _Chunk) -> Iterator[EntryResult]:
-        chunk.task = task.apply_async(args=(chunk.portal, chunk.account, chunk.items))
+        chunk.task = sender.send_task(
+            apply_chunk.name, args=(chunk.portal, chunk.account, chunk.items)
+        )
         waiting.append(chunk)
         while len(waiting) >= in_flight:
             yield from _collect(waiting, poll)
