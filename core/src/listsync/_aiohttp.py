@@ -7,6 +7,9 @@ streaming response over aiohttp's; portal answers are small JSON documents, so t
 reads the body in one call and hands httpx a complete response, which measured ~0.1 ms CPU
 less per request on a batch run (benchmarks/README.md, "apply_throughput").
 
+`exchange` sends the same way without httpx's objects (plain URL, header pairs, body; the
+answer as status, raw headers and body): `PortalHttp`'s lean path.
+
 Errors: aiohttp's exceptions become httpx's, with the aiohttp exception as `__cause__`. A
 failure to open a connection (refused, DNS, connect or pool timeout) is `httpx.ConnectError`,
 which the HTTP layer takes as proof that nothing was sent; a connection dropped after the
@@ -16,6 +19,7 @@ request went out is `httpx.RemoteProtocolError`, which proves nothing.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -25,7 +29,11 @@ from typing_extensions import override
 
 from listsync._requests import AnswerTooLargeError
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AiohttpTransport", "RawHeaders"]
+
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+"""An answer's headers as received: (name, value) pairs of bytes."""
+_URL_CACHE_SIZE = 4096
 
 # Most specific first: the first match wins.
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
@@ -42,7 +50,7 @@ _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
 )
 
 
-def _httpx_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError | None:
+def _httpx_error(exc: BaseException, request: httpx.Request | None) -> httpx.TransportError | None:
     for aiohttp_type, httpx_type in _ERRORS:
         if isinstance(exc, aiohttp_type):
             return httpx_type(f"{type(exc).__name__}: {exc}", request=request)
@@ -71,6 +79,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._ssl = verify
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+        self._urls: dict[str, yarl.URL] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl)
@@ -84,13 +93,52 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
         """httpx's timeout extension as aiohttp's (one object per distinct setting)."""
-        given: dict[str, float | None] = request.extensions.get("timeout", {})
+        return self._timeout_of(request.extensions.get("timeout", {}))
+
+    def _timeout_of(self, given: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
         key = (given.get("connect"), given.get("read"), given.get("pool"))
         timeout = self._timeouts.get(key)
         if timeout is None:
             timeout = aiohttp.ClientTimeout(sock_connect=key[0], sock_read=key[1], connect=key[2])
             self._timeouts[key] = timeout
         return timeout
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        timeout: Mapping[str, float | None],
+    ) -> tuple[int, RawHeaders, bytes]:
+        """One request without httpx's objects: (status, raw headers, the whole body).
+
+        The same call to aiohttp as `handle_async_request`, for `PortalHttp`'s lean path.
+        `url` is percent-encoded already; `headers` are sent as given (aiohttp adds Host and
+        Content-Length as httpx would); `timeout` is httpx's timeout extension. Errors are
+        httpx's, as from `handle_async_request`.
+        """
+        session = self._session or self._open()
+        target = self._urls.get(url)
+        if target is None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            target = self._urls[url] = yarl.URL(url, encoded=True)
+        try:
+            async with session.request(
+                method,
+                target,
+                data=body or None,
+                headers=headers,
+                allow_redirects=False,
+                timeout=self._timeout_of(timeout),
+            ) as answer:
+                return answer.status, answer.raw_headers, await self._read(answer, None)
+        except Exception as exc:
+            mapped = _httpx_error(exc, None)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     @override
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -119,7 +167,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             status, headers=headers, content=content, request=request, extensions=extensions
         )
 
-    async def _read(self, answer: aiohttp.ClientResponse, request: httpx.Request) -> bytes:
+    async def _read(self, answer: aiohttp.ClientResponse, request: httpx.Request | None) -> bytes:
         """The whole body, or AnswerTooLargeError once it passes `max_response_bytes`."""
         limit = self._max_bytes
         if limit is None:

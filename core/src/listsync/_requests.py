@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["AnswerTooLargeError", "RequestBuilder"]
+__all__ = ["AnswerTooLargeError", "RequestBuilder", "json_bytes"]
 
 # What httpx.AsyncClient sends by default (the User-Agent comes with the client's headers).
 DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
@@ -43,6 +43,7 @@ class RequestBuilder:
     def __init__(self, base_url: str, headers: httpx.Headers, timeout: dict[str, Any]) -> None:
         self.base_url = _with_trailing_slash(httpx.URL(base_url))
         self.headers = headers
+        self.timeout = timeout
         self._extensions = {"timeout": timeout}
         # The base URL as text ending in "/" (joined to plain paths), if it is that simple.
         self._base_text = _joinable_text(self.base_url)
@@ -80,7 +81,7 @@ class RequestBuilder:
         raw = merged.raw
         names = {name.lower() for name, _ in raw}
         if json is not None:
-            body = _json_bytes(json)
+            body = json_bytes(json)
             trailing = [(b"Content-Length", str(len(body)).encode())]
             if b"content-type" not in names:
                 trailing.append((b"Content-Type", b"application/json"))
@@ -120,7 +121,7 @@ class RequestBuilder:
         return url
 
 
-def _json_bytes(value: Any) -> bytes:
+def json_bytes(value: Any) -> bytes:
     """The body httpx sends for `json=value`."""
     text = jsonlib.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return text.encode("utf-8")

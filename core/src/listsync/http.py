@@ -8,6 +8,12 @@
   in-process transport. `PortalHttp` drives the auth flow and the transport itself instead of
   going through `httpx.AsyncClient.send`, whose redirect, cookie, event-hook and stream
   machinery cost more CPU per request than the transport (benchmarks/README.md);
+- the lean path: over listsync's own transport, with no auth or a `HeaderAuth` (an auth that
+  only sets headers: both write adapters'), a request is sent as plain values (URL text,
+  header pairs, body bytes) and answered as (status, raw headers, body), with no
+  `httpx.Request`/`httpx.Response` built; the same headers and body as the httpx path
+  (tests/core/test_http_lean.py). Query parameters, other bodies and any other `httpx.Auth`
+  take the httpx path;
 - explicit timeouts; a concurrency limit (`max_concurrency`) and a requests-per-second limit
   (aiolimiter) per instance, hence per account;
 - retries as the one retry policy decides (`listsync.retry.RetryPolicy`): connect errors,
@@ -36,16 +42,25 @@ import email.utils
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+    Mapping,
+    MutableMapping,
+)
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self, cast
 
 import httpx
 from aiolimiter import AsyncLimiter
+from typing_extensions import override
 
 from listsync._guard import AccountGuard, guard_for
-from listsync._requests import DEFAULT_HEADERS, AnswerTooLargeError, RequestBuilder
+from listsync._requests import DEFAULT_HEADERS, AnswerTooLargeError, RequestBuilder, json_bytes
 from listsync._shared import gate as shared_gate
 from listsync.adapter._response import Response
 from listsync.errors import (
@@ -74,6 +89,7 @@ __all__ = [
     "IDEMPOTENT_METHODS",
     "AnswerTooLargeError",
     "ErrorMapper",
+    "HeaderAuth",
     "PortalHttp",
     "Response",
     "RetryPolicy",
@@ -90,6 +106,7 @@ ErrorMapper = Callable[[Response], PortalError]
 """Turns a portal's non-success response into a listsync error (one function per adapter)."""
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+_URL_CACHE_SIZE = 2048
 # 5xx answers to a non-idempotent request that may hide a committed write. 503 is left out: it
 # says the server did not take the request on (and 429 is refused before any processing).
 _MAYBE_APPLIED_STATUSES = frozenset({500, 502, 504})
@@ -137,10 +154,104 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - now)
 
 
+class _LeanTransport(Protocol):
+    """A transport that can send without httpx's objects (`listsync._aiohttp`'s)."""
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        timeout: Mapping[str, float | None],
+    ) -> tuple[int, Any, bytes]: ...
+
+
 _stdlib_log = logging.getLogger(__name__)
 _IN_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "listsync_in_attempt", default=False
 )
+
+
+class HeaderAuth(httpx.Auth):
+    """An `httpx.Auth` whose flow only sets request headers and reads the answer's status.
+
+    Subclasses implement `header_flow`. `PortalHttp` drives it on its lean path (its own
+    transport: no `httpx.Request` or `httpx.Response` built per request), and
+    `async_auth_flow` runs the same flow for any httpx client or transport. An auth that needs
+    more of the request (its URL or body, e.g. to sign it) stays a plain `httpx.Auth`, which
+    `PortalHttp` drives with httpx's objects.
+    """
+
+    def header_flow(self, headers: MutableMapping[str, str]) -> AsyncGenerator[None, int]:
+        """Set the request's `headers` (look-ups ignore case), then `yield`: the answer's
+        status comes back. Yield again to send the request once more (with the headers as
+        they are then), or return to take that answer.
+        """
+        raise NotImplementedError
+
+    @override
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        flow = self.header_flow(request.headers)
+        try:
+            await anext(flow)
+            while True:
+                response = yield request
+                try:
+                    await flow.asend(response.status_code)
+                except StopAsyncIteration:
+                    return
+        finally:
+            await flow.aclose()
+
+    @override
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:  # pragma: no cover - async only
+        raise RuntimeError(f"{type(self).__name__} works with httpx.AsyncClient only")
+
+
+class _LeanHeaders(MutableMapping[str, str]):
+    """A request's headers on the lean path: look-ups ignore case, the names keep theirs, and
+    a header set again keeps its place (as `httpx.Headers` does for one value per name)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: dict[str, tuple[str, str]]) -> None:
+        self._items = items  # lower-cased name -> (name, value)
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._items[name.lower()] = (name, value)
+
+    def __delitem__(self, name: str) -> None:
+        del self._items[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return list(self._items.values())
+
+
+class _Answer(NamedTuple):
+    """A whole answer, from either path: status, headers (`httpx.Headers`), body, and the URL
+    it came from (for debug logs)."""
+
+    status: int
+    headers: httpx.Headers
+    content: bytes
+    url: object
 
 
 class _NotSentError(RequestNotSentError):
@@ -213,6 +324,15 @@ class PortalHttp:
             if transport is not None
             else default_transport(max_concurrency, max_response_bytes=max_response_bytes)
         )
+        # The lean path: listsync's own transport, and no auth or one that only sets headers.
+        exchange = getattr(self._transport, "exchange", None)
+        lean = exchange is not None and (auth is None or isinstance(auth, HeaderAuth))
+        self._lean: _LeanTransport | None = self._transport if lean else None  # type: ignore[assignment]
+        self._lean_headers = {
+            name.lower(): (name, value) for name, value in self.requests.headers.items()
+        }
+        self._lean_timeout = self.requests.timeout
+        self._lean_urls: dict[str, str] = {}
 
     @classmethod
     def from_settings(
@@ -369,16 +489,22 @@ class PortalHttp:
             started = time.perf_counter()
             token = _IN_ATTEMPT.set(True)
             try:
-                request = self.requests.build(
-                    method, path, json=json, params=params, content=content, headers=headers
-                )
-                response = await self._attempt(request, method, path, guard, probe, safe=safe)
+                if self._lean is not None and params is None and _plain_body(json, content):
+                    exchange = self._lean_send(
+                        self._lean, method, path, json=json, content=content, headers=headers
+                    )
+                else:
+                    request = self.requests.build(
+                        method, path, json=json, params=params, content=content, headers=headers
+                    )
+                    exchange = self._send(request)
+                response = await self._attempt(exchange, method, path, guard, probe, safe=safe)
             except BaseException:
                 guard.released(probe=probe)
                 raise
             finally:
                 _IN_ATTEMPT.reset(token)
-            if response.status_code >= 500:
+            if response.status >= 500:
                 guard.failed(probe=probe)
             else:
                 guard.succeeded(probe=probe)
@@ -388,8 +514,8 @@ class PortalHttp:
                 portal=self.portal,
                 account=self.account,
                 method=method,
-                url=redact_text(str(response.request.url)),
-                status=response.status_code,
+                url=redact_text(str(response.url)),
+                status=response.status,
                 elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
             )
         if len(response.content) > self.max_response_bytes:
@@ -401,20 +527,20 @@ class PortalHttp:
 
     async def _attempt(
         self,
-        request: httpx.Request,
+        exchange: Coroutine[Any, Any, _Answer],
         method: str,
         path: str,
         guard: AccountGuard,
         probe: bool,
         *,
         safe: bool,
-    ) -> httpx.Response:
+    ) -> _Answer:
         """One exchange within the attempt's deadline (auth flow, connect, send, the whole
         answer), so a server that trickles its answer cannot hold the run; transport failures
         translated, and counted by the account's breaker."""
         try:
             async with asyncio.timeout(self.timeout):
-                return await self._send(request)
+                return await exchange
         except (httpx.TransportError, httpx.StreamError) as exc:
             error = self._transport_error(exc, method, path, safe=safe)
             if isinstance(error, PortalError):
@@ -464,11 +590,11 @@ class PortalHttp:
             self._guard = (loop, guard)
         return self._guard[1]
 
-    def _answer(self, response: httpx.Response, method: str, path: str) -> Response:
+    def _answer(self, response: _Answer, method: str, path: str) -> Response:
         """The contract's `Response` for an answer the transport read whole."""
         header = self._request_id_header
         return Response(
-            response.status_code,
+            response.status,
             response.headers,
             response.content,
             portal=self.portal,
@@ -477,25 +603,88 @@ class PortalHttp:
             path=path.split("?", 1)[0],
         )
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
+    async def _send(self, request: httpx.Request) -> _Answer:
         """Send `request` through the auth flow and the transport; the response is read.
 
         What `httpx.AsyncClient.send` does for listsync's requests (no redirects followed, no
         cookies, no event hooks), without the machinery around it.
         """
         if self._auth is None:
-            return await self._exchange(request)
-        flow = self._auth.async_auth_flow(request)
-        try:
-            request = await flow.__anext__()
-            while True:
-                response = await self._exchange(request)
-                try:
-                    request = await flow.asend(response)
-                except StopAsyncIteration:
-                    return response
-        finally:
-            await flow.aclose()
+            response = await self._exchange(request)
+        else:
+            flow = self._auth.async_auth_flow(request)
+            try:
+                request = await flow.__anext__()
+                while True:
+                    response = await self._exchange(request)
+                    try:
+                        request = await flow.asend(response)
+                    except StopAsyncIteration:
+                        break
+            finally:
+                await flow.aclose()
+        return _Answer(response.status_code, response.headers, response.content, request.url)
+
+    def _lean_request(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        content: bytes | None,
+        extra: Mapping[str, str] | None,
+    ) -> tuple[str, _LeanHeaders, bytes | None]:
+        """The URL, headers and body `RequestBuilder.build` would give the request."""
+        url = self._lean_urls.get(path)
+        if url is None:
+            if len(self._lean_urls) >= _URL_CACHE_SIZE:
+                self._lean_urls.clear()
+            url = self._lean_urls[path] = str(self.requests.url(path))
+        headers = _LeanHeaders(dict(self._lean_headers))
+        if extra:
+            for name, value in extra.items():
+                headers[name] = value
+        if json is None:
+            return url, headers, content or None
+        if "content-type" not in headers:
+            headers["Content-Type"] = "application/json"
+        return url, headers, json_bytes(json)
+
+    async def _lean_send(
+        self,
+        transport: _LeanTransport,
+        method: str,
+        path: str,
+        *,
+        json: Any,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> _Answer:
+        """`_send` without httpx's objects: the same request (headers, body, URL) handed to
+        the transport as plain values, through a `HeaderAuth`'s flow when there is one."""
+        method = method.upper()
+        url, sent, body = self._lean_request(method, path, json, content, headers)
+        timeout = self._lean_timeout
+        if self._auth is None:
+            status, raw, data = await transport.exchange(method, url, sent.pairs(), body, timeout)
+        else:
+            flow = cast("HeaderAuth", self._auth).header_flow(sent)
+            try:
+                await anext(flow)
+                while True:
+                    status, raw, data = await transport.exchange(
+                        method, url, sent.pairs(), body, timeout
+                    )
+                    try:
+                        await flow.asend(status)
+                    except StopAsyncIteration:
+                        break
+            finally:
+                await flow.aclose()
+        answer_headers = httpx.Headers(raw)
+        if answer_headers.get("Content-Encoding", "identity").lower() != "identity":
+            # decoded as httpx decodes it (gzip, deflate, ...): a rare answer
+            data = httpx.Response(status, headers=raw, content=data).content
+        return _Answer(status, answer_headers, data, url)
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
         response = await self._transport.handle_async_request(request)
@@ -553,6 +742,11 @@ class PortalHttp:
         if safe:
             return PortalBugError(message, portal=self.portal, account=self.account)
         return UnknownOutcomeError(message, portal=self.portal, account=self.account)
+
+
+def _plain_body(json: Any, content: bytes | None) -> bool:
+    """No body, a JSON body or a bytes body (what the lean path sends as httpx would)."""
+    return content is None or (json is None and type(content) is bytes)
 
 
 def _provably_not_sent(exc: Exception) -> bool:

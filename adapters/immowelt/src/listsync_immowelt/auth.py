@@ -30,7 +30,7 @@ import os
 import re
 import tempfile
 import warnings
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -54,7 +54,7 @@ from listsync.errors import (  # noqa: E402
     RateLimitedError,
     RequestNotSentError,
 )
-from listsync.http import parse_retry_after  # noqa: E402
+from listsync.http import HeaderAuth, parse_retry_after  # noqa: E402
 from listsync.log import get_logger  # noqa: E402
 from listsync.redact import redact_text  # noqa: E402
 from listsync_immowelt.settings import PORTAL  # noqa: E402
@@ -337,25 +337,23 @@ class TokenManager:
         await self._client.aclose()
 
 
-class ImmoweltAuth(httpx.Auth):
-    """Bearer auth from the token manager; a 401 renews the token once and retries."""
+class ImmoweltAuth(HeaderAuth):
+    """Bearer auth from the token manager; a 401 renews the token once and retries.
+
+    A `HeaderAuth`: it only sets a header, so `PortalHttp` sends without httpx's objects.
+    """
 
     requires_request_body = True
 
     def __init__(self, tokens: TokenManager) -> None:
         self._tokens = tokens
 
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
-        raise RuntimeError("ImmoweltAuth is async only")
-
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    async def header_flow(self, headers: MutableMapping[str, str]) -> AsyncGenerator[None, int]:
         token = await self._tokens.access_token()
-        request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if response.status_code == 401:
+        headers["Authorization"] = f"Bearer {token}"
+        status = yield
+        if status == 401:
             log.info("token_rejected", portal=PORTAL, account=self._tokens.account)
             await self._tokens.renew_after_rejection(token)
-            request.headers["Authorization"] = f"Bearer {await self._tokens.access_token()}"
-            yield request
+            headers["Authorization"] = f"Bearer {await self._tokens.access_token()}"
+            yield
