@@ -90,13 +90,6 @@ def test_hemnet_sends_at_most_3_requests_per_listing_while_down(down: dict[str, 
     assert figures["requests"] <= PER_LISTING * figures["with_work"], figures
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Immowelt's token endpoint is called by authlib inside the request's auth flow; its "
-    "503s/refused connections never reach the account's breaker (http.py counts only the "
-    "listing API's own answers), so each listing retries the token max_attempts (5) times: "
-    "350 token requests for 70 listings, ~80 s of wall time",
-)
 def test_immowelt_sends_at_most_3_requests_per_listing_while_down(down: dict[str, Any]) -> None:
     """The breaker covers the token endpoint too: with Immowelt answering 503 to everything,
     a few requests in all."""
@@ -116,13 +109,6 @@ def test_once_the_portals_are_back_one_apply_converges_without_duplicates(
     assert (down["final_run_exit"], down["final_run_writes"]) == (0, 0), down
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="once the breaker opens, every later operation of the account fails at once as "
-    "unavailable; the engine goes on taking listings, so the whole rest of the input is "
-    "drained within the cooldown and the half-open probe never comes (140 listings, 503s "
-    "after 50 writes: ~120 unavailable within 0.4 s)",
-)
 def test_a_short_blip_mid_run_does_not_fail_the_rest_of_the_batch(
     make_listings: Callable[[int], Path], tmp_path: Path
 ) -> None:

@@ -105,12 +105,6 @@ def test_a_429_pauses_the_account_for_its_retry_after(
     assert writes(portals.sandboxes) == before_writes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Immowelt's token endpoint is called by authlib inside the request's auth flow: its "
-    "429 never reaches the account's pause (http.py pauses only on the listing API's own "
-    "answers); another worker asks for a token at once and ~100 requests land in the window",
-)
 def test_a_429_from_immowelt_s_token_endpoint_pauses_the_account(
     served: Callable[..., Served], make_listings: Callable[[int], Path], tmp_path: Path
 ) -> None:

@@ -93,6 +93,13 @@ class AccountGuard:
             return True
         return False
 
+    def probe_due_in(self) -> float | None:
+        """Seconds until the open breaker lets its probe through (0: now); None when it is
+        closed."""
+        if self.opened_at is None:
+            return None
+        return max(0.0, self.cooldown - (time.monotonic() - self.opened_at))
+
     def succeeded(self, *, probe: bool) -> None:
         """The portal answered (below 500)."""
         self.failures = 0

@@ -53,7 +53,7 @@ from collections.abc import (
 )
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Self, TypeVar, cast
 
 import httpx
 from aiolimiter import AsyncLimiter
@@ -168,6 +168,19 @@ class _LeanTransport(Protocol):
 
 
 _stdlib_log = logging.getLogger(__name__)
+_COUNTED = "_listsync_breaker_counted"
+"""Set on an error the account's breaker (or pause) has already counted."""
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _counted(error: _E) -> _E:
+    """`error`, marked as counted by the account's breaker (an outer request must not count
+    a nested credential check's failure twice)."""
+    setattr(error, _COUNTED, True)
+    return error
+
+
 _IN_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "listsync_in_attempt", default=False
 )
@@ -523,7 +536,7 @@ class PortalHttp:
         answer = self._answer(response, method, path)
         if ok(answer) if ok is not None else answer.is_success:
             return answer
-        raise self._refusal(answer, method, path, safe=safe)
+        raise _counted(self._refusal(answer, method, path, safe=safe))
 
     async def _attempt(
         self,
@@ -545,12 +558,23 @@ class PortalHttp:
             error = self._transport_error(exc, method, path, safe=safe)
             if isinstance(error, PortalError):
                 guard.failed(probe=probe)
+                _counted(error)
             raise error from exc
         except TimeoutError as exc:
             guard.failed(probe=probe)
             kind = TransientError if safe else UnknownOutcomeError
             message = f"{method} {path}: no complete answer within {self.timeout:g} s"
-            raise kind(message, portal=self.portal, account=self.account) from exc
+            raise _counted(kind(message, portal=self.portal, account=self.account)) from exc
+        except RetryableError as exc:
+            # From inside the auth flow (a token endpoint down or refusing with 429, fetched by
+            # a client of its own): the account's breaker and pause hear of it too, once.
+            if not getattr(exc, _COUNTED, False):
+                if isinstance(exc, RateLimitedError) and exc.retry_after:
+                    guard.pause(exc.retry_after)
+                elif isinstance(exc, TransientError):
+                    guard.failed(probe=probe)
+            _counted(exc)
+            raise
 
     def _refusal(self, answer: Response, method: str, path: str, *, safe: bool) -> PortalError:
         """The error for an answer that is not a success."""

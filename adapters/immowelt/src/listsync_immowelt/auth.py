@@ -24,11 +24,13 @@ whether the request (and so the token fetch) is tried again. An answer that is n
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import re
 import tempfile
+import time
 import warnings
 from collections.abc import AsyncGenerator, Callable, MutableMapping
 from pathlib import Path
@@ -222,6 +224,8 @@ class TokenManager:
         self.account = account
         self.scope = " ".join(scopes)
         self._client_id = client_id
+        self._refused_until = 0.0  # a 429's Retry-After: no token request before then
+        self._lock = asyncio.Lock()
         self._cache_path = cache_path
         self._clock = clock
         self._client = _TokenClient(
@@ -280,7 +284,28 @@ class TokenManager:
         _write_private(path, json.dumps(doc))
 
     async def access_token(self) -> str:
-        """A valid access token, fetching one (once, under authlib's lock) when needed."""
+        """A valid access token, fetching one (once, under authlib's lock) when needed.
+
+        After the token endpoint answered 429, no token request is made before its
+        `Retry-After` has passed: every request that needs a token meanwhile fails at once
+        with `RateLimitedError` (and the account's pause holds them back).
+        """
+        async with self._lock:  # requests waiting for a token see a refusal at once
+            await self._ensure_token()
+        return str(self._client.token["access_token"])
+
+    async def _ensure_token(self) -> None:
+        """Fetch a token when the one held has expired; errors as the one retry policy wants
+        them (see the module docstring)."""
+        wait = self._refused_until - time.monotonic()
+        if wait > 0 and self._client.token.is_expired():
+            raise RateLimitedError(
+                "token endpoint rate limited",
+                portal=PORTAL,
+                account=self.account,
+                retry_after=wait,
+                status_code=429,
+            )
         try:
             await self._client.ensure_active_token(self._client.token)
         except OAuthError as exc:
@@ -292,6 +317,8 @@ class TokenManager:
         except _TokenEndpointUnavailableError as exc:
             # Nothing reached the listings API yet, so even a create may be retried.
             if exc.status_code == 429:
+                if exc.retry_after:
+                    self._refused_until = time.monotonic() + exc.retry_after
                 raise RateLimitedError(
                     "token endpoint rate limited",
                     portal=PORTAL,
@@ -312,7 +339,6 @@ class TokenManager:
                 portal=PORTAL,
                 account=self.account,
             ) from None
-        return str(self._client.token["access_token"])
 
     def _refused(self, exc: OAuthError) -> AuthenticationError:
         error = str(getattr(exc, "error", "") or "refused")

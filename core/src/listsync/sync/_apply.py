@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from typing import TypeGuard
 
 import structlog
 
+from listsync._guard import guard_for
 from listsync.adapter import (
     Operation,
     OperationContext,
@@ -61,7 +63,7 @@ from listsync.errors import (
 )
 from listsync.log import debug_enabled, get_logger
 from listsync.redact import redact_text
-from listsync.retry import RetryEvent, RetryPolicy, RunStopped, report, stop_signal
+from listsync.retry import RetryEvent, RetryPolicy, RunStopped, pause, report, stop_signal
 from listsync.sync._accounts import AdapterPool
 from listsync.sync._claim import claim
 from listsync.sync._commit import GroupCommit
@@ -106,6 +108,10 @@ class _Lane:
     limit: int
     queue: deque[PlannedEntry] = field(default_factory=deque)
     runners: int = 0
+    held: bool = False
+    """The lane's listings wait for its account's breaker probe in this outage (until
+    `hold_until`), once: after that they fail at once until the breaker closes."""
+    hold_until: float = 0.0
 
 
 def _creates(entry: PlannedEntry, state: ListingState) -> bool:
@@ -255,6 +261,8 @@ class Engine:
             while lane.queue:
                 entry = lane.queue.popleft()
                 try:
+                    if not self.stopping:
+                        await self._hold_for_probe(lane, entry)
                     if self.stopping:
                         result = EntryResult(entry, Outcome.SKIPPED)
                     else:
@@ -265,6 +273,31 @@ class Engine:
                 emit(result)
         finally:
             lane.runners -= 1
+
+    async def _hold_for_probe(self, lane: _Lane, entry: PlannedEntry) -> None:
+        """While the account's breaker is open, the lane's listings wait for its probe once
+        per outage, so a short blip does not fail the rest of the batch; when the probe fails
+        too, they fail at once (a long outage ends the run in about one cooldown)."""
+        settings = self.pool.settings(entry.portal)
+        guard = guard_for(
+            entry.portal,
+            entry.account,
+            threshold=settings.breaker_threshold,
+            cooldown=settings.breaker_cooldown,
+        )
+        due = guard.probe_due_in()
+        if due is None:
+            lane.held, lane.hold_until = False, 0.0
+            return
+        if not lane.held:  # the first of the lane's runners to see this outage sets the wait
+            lane.held, lane.hold_until = True, time.monotonic() + due
+        remaining = lane.hold_until - time.monotonic()
+        if remaining <= 0:
+            return
+        try:
+            await pause(remaining)
+        except RunStopped:
+            return  # the run is stopping: the caller sees `self.stopping`
 
     def _settle(self, entry: PlanEntry) -> EntryResult:
         """The result of an entry that needs no portal request (and its record)."""
