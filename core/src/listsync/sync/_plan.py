@@ -11,16 +11,19 @@ An entry is one of four kinds (`PlanEntry`): an invalid input line, a blocked li
 whose adapter failed while planning it, or a planned one. Only planned entries are applied.
 
 Planning streams: `Planner.stream()` yields entries as it reads listings, so a plan of a
-100,000-line file never holds the listings in memory. `Plan` is the in-memory form the
-embedding API returns. Rendering a plan is the CLI's business.
+100,000-line file never holds the listings in memory: it reads `WINDOW` listings at a time
+and, when the state store can (`records_for`), looks their records up with one statement
+instead of one per listing. `Plan` is the in-memory form the embedding API returns.
+Rendering a plan is the CLI's business.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import islice
 from typing import Any, ClassVar, cast
 
 from listsync.adapter import (
@@ -57,6 +60,9 @@ log = get_logger(__name__)
 
 SourceItem = Listing | tuple[int, Listing | InvalidListingError]
 """What the planner reads: listings, or `(line number, listing or error)` from a JSONL file."""
+
+WINDOW = 64
+"""Listings read ahead by `Planner.stream` to look their records up together."""
 
 
 class Action(StrEnum):
@@ -255,29 +261,47 @@ class Planner:
         return self.portals is None or portal in self.portals
 
     def stream(self, items: Iterable[SourceItem]) -> Iterator[PlanEntry]:
-        """Plan entries as the listings are read (no listing is kept after its entries)."""
-        for item in items:
-            if isinstance(item, Listing):
-                yield from self.plan_listing(item)
-                continue
-            line, parsed = item
-            if isinstance(parsed, InvalidListingError):
-                yield InvalidEntry(
-                    external_ref=parsed.external_ref or f"line {line}",
-                    issues=parsed.issues,
-                    message=str(parsed),
-                    line=line,
-                )
-            else:
-                yield from self.plan_listing(parsed, line=line)
+        """Plan entries as the listings are read, `WINDOW` at a time (no listing is kept
+        after its window's entries)."""
+        batch: Callable[[list[str]], dict[str, list[ListingState]]] | None
+        batch = getattr(self.store, "records_for", None)
+        source = iter(items)
+        while window := list(islice(source, WINDOW if batch is not None else 1)):
+            found = None
+            if batch is not None:
+                found = batch([listing.external_ref for _, listing in _listings(window)])
+            for item in window:
+                line: int | None
+                parsed: Listing | InvalidListingError
+                line, parsed = (None, item) if isinstance(item, Listing) else item
+                if isinstance(parsed, InvalidListingError):
+                    yield InvalidEntry(
+                        external_ref=parsed.external_ref or f"line {line}",
+                        issues=parsed.issues,
+                        message=str(parsed),
+                        line=line,
+                    )
+                    continue
+                records = found.get(parsed.external_ref, ()) if found is not None else None
+                yield from self.plan_listing(parsed, line=line, records=records)
 
-    def plan_listing(self, listing: Listing, *, line: int | None = None) -> list[PlanEntry]:
+    def plan_listing(
+        self,
+        listing: Listing,
+        *,
+        line: int | None = None,
+        records: Iterable[ListingState] | None = None,
+    ) -> list[PlanEntry]:
         """The entries of one listing: one per portal it names, plus removals.
 
         Args:
             line: the input line the listing was read from, recorded in its entries.
+            records: the listing's records in the state store, when the caller looked them up
+                (None: looked up here).
         """
-        states = {(s.portal, s.account): s for s in self.store.records(listing.external_ref)}
+        if records is None:
+            records = self.store.records(listing.external_ref)
+        states = {(s.portal, s.account): s for s in records}
         entries = [
             self.plan_portal(listing, portal, index, states, line=line)
             for index, portal in enumerate(listing.portals)
@@ -446,6 +470,15 @@ class Planner:
             issues=entry.issues,
             line=entry.line,
         )
+
+
+def _listings(window: list[SourceItem]) -> Iterator[tuple[int | None, Listing]]:
+    """The listings of a window (not the invalid lines), with their line numbers."""
+    for item in window:
+        if isinstance(item, Listing):
+            yield None, item
+        elif isinstance(item[1], Listing):
+            yield item[0], item[1]
 
 
 def _failed(

@@ -36,7 +36,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from functools import update_wrapper
 from pathlib import Path
@@ -68,6 +68,8 @@ __all__ = ["SCHEMA_VERSION", "SQLiteStateStore", "open_state_store"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+_IN_LIMIT = 500
+"""External refs per `records_for` statement (SQLite allows 999 parameters at the least)."""
 _READ_ERRORS = (sqlite3.Error, OSError, ValueError, KeyError, TypeError)
 """What reading a record can raise: the file's errors, and a record that does not parse."""
 
@@ -306,6 +308,24 @@ class SQLiteStateStore:
             found = self._db.execute(query, args).fetchall()
             states = [self._read(row) for row in found]
         return iter(states)
+
+    @_guarded
+    def records_for(self, external_refs: Iterable[str]) -> dict[str, list[ListingState]]:
+        """`records(ref)` for many listings with one statement per `_IN_LIMIT` of them:
+        external_ref -> its records (in the order `records` gives them)."""
+        refs = list(dict.fromkeys(external_refs))
+        found: dict[str, list[ListingState]] = {ref: [] for ref in refs}
+        with self._lock:
+            for start in range(0, len(refs), _IN_LIMIT):
+                chunk = refs[start : start + _IN_LIMIT]
+                marks = ", ".join("?" * len(chunk))
+                query = (
+                    f"{sql.SELECT_STATE} WHERE s.external_ref IN ({marks}) "
+                    "ORDER BY s.portal, s.account, s.external_ref"
+                )
+                for row in self._db.execute(query, chunk).fetchall():
+                    found[row[2]].append(self._read(row))
+        return found
 
     @_writing
     def save(
