@@ -301,7 +301,7 @@ class PortalHttp:
         headers: Mapping[str, str] | None = None,
         user_agent_extra: str | None = None,
         request_id_header: str | None = None,
-        max_response_bytes: int = 8 * 1024 * 1024,
+        max_response_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self.portal = portal
         self.account = account

@@ -105,7 +105,7 @@ class AdapterSettings(BaseModel):
     allow_insecure_http: bool = False
     base_url: str
     timeout: float = Field(default=30.0, gt=0)
-    max_response_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_response_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     max_concurrency: int = Field(default=16, ge=1)
     requests_per_second: float | None = Field(default=None, gt=0)
     max_attempts: int = Field(default=5, ge=1)
