@@ -45,8 +45,9 @@ def new_key() -> str:
 def workers(
     count: int, config: Path, key: str, log_dir: Path
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """`count` worker processes (`--pool solo`: the process that takes a chunk applies it),
-    stopped (SIGTERM, then SIGKILL) at the end."""
+    """`count` worker processes, each a prefork parent with one pool process (the parent's
+    event loop keeps sweeping for dead workers' chunks while its child applies one; a child
+    dies with its parent), stopped (SIGTERM, then SIGKILL) at the end."""
     procs = []
     logs = contextlib.ExitStack()
     try:
@@ -54,7 +55,8 @@ def workers(
             log = logs.enter_context((log_dir / f"worker{n}.log").open("wb"))
             procs.append(
                 subprocess.Popen(  # noqa: S603  (fixed argv)
-                    [*WORKER, "--pool", "solo", "--loglevel", "WARNING", "-n", f"w{n}@%h",
+                    [*WORKER, "--pool", "prefork", "--concurrency", "1", "--loglevel", "WARNING",
+                     "-n", f"w{n}@%h",
                      "--without-gossip", "--without-mingle", "--without-heartbeat"],
                     env=worker_env(config, key),
                     stdout=log,

@@ -10,6 +10,7 @@ and PostgreSQL (tests/conftest.py starts them or skips with the reason).
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -98,7 +99,7 @@ def cluster(tmp_path: Path, redis_url: str, migrated_postgres_url: str) -> Itera
         config = tmp_path / "listsync.toml"
         text = to_toml(migrated_postgres_url, portals)
         config.write_text(
-            text + f'\n[shared]\nredis_url = "{redis_url}"\nvisibility_timeout = 15\n'
+            text + f'\n[shared]\nredis_url = "{redis_url}"\nvisibility_timeout = 10\n'
         )
         yield Cluster(tmp_path, config, new_key(), hemnet, immowelt)
 
@@ -107,14 +108,20 @@ def _rows(count: int) -> list[dict[str, Any]]:
     return clone_rows(agency_rows(4), count)
 
 
-def _check_run(cluster: Cluster, rows: list[dict[str, Any]], report_path: Path) -> None:
+def _check_run(
+    cluster: Cluster,
+    rows: list[dict[str, Any]],
+    report_path: Path,
+    *,
+    done: frozenset[str] = frozenset({"converged"}),
+) -> None:
     report = json.loads(report_path.read_text())
     outcomes = Counter(o["outcome"] for o in report["outcomes"])
     seen = Counter(o["external_ref"] for o in report["outcomes"])
     assert report["complete"] is True
     assert set(seen) == {r["external_ref"] for r in rows}
     assert max(seen.values()) == 1, [ref for ref, n in seen.items() if n > 1][:5]
-    assert outcomes == Counter({"converged": len(rows)}), outcomes
+    assert set(outcomes) <= done, outcomes
     snap = {"hemnet": cluster.hemnet.inventory()}
     for account in AGENCY_ACCOUNTS["immowelt"].values():
         snap[f"immowelt/{account}"] = cluster.immowelt.inventory(account)
@@ -147,16 +154,24 @@ def test_three_workers_converge_with_shared_limits_and_one_rotation_per_key(
         assert max_in_window(times, 0.9) <= RATE, account
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=subprocess.TimeoutExpired,
-    reason="a whole `--pool solo` worker SIGKILLed: its unacknowledged chunk was not restored "
-    "by the other workers within 120 s (visibility_timeout 15 s); under investigation",
-)
+def _busy_worker(app: Any, names: list[str]) -> int | None:
+    """The index in `names` of a worker applying a chunk now (Celery's `inspect active`)."""
+    active = app.control.inspect(destination=names, timeout=1.0).active() or {}
+    for n, name in enumerate(names):
+        if any(t.get("name") == "listsync.apply_chunk" for t in active.get(name, ())):
+            return n
+    return None
+
+
 def test_a_worker_killed_mid_run_has_its_chunk_redelivered(cluster: Cluster) -> None:
+    from listsync.celery._app import make_app
+    from listsync.config import load_config
+
     rows = _rows(60)
     listings = write_jsonl(cluster.workdir / "listings.jsonl", rows)
     report = cluster.workdir / "report.json"
+    control = make_app(load_config(cluster.config))
+    names = [f"w{n}@{socket.gethostname()}" for n in range(3)]
     with workers(3, cluster.config, cluster.key, cluster.workdir) as procs:
         run = subprocess.Popen(  # noqa: S603  (fixed argv)
             [*_CLI, "apply", str(listings), "--via", "celery", "--report", str(report)],
@@ -164,12 +179,21 @@ def test_a_worker_killed_mid_run_has_its_chunk_redelivered(cluster: Cluster) -> 
             env={**cli_env(), **worker_env(cluster.config, cluster.key)},
         )  # fmt: skip
         deadline = time.monotonic() + 60
-        while len(cluster.hemnet.write_requests()) < 10 and time.monotonic() < deadline:
-            time.sleep(0.02)  # the workers are busy with chunks
-        procs[0].kill()  # SIGKILL: its chunk is never acknowledged
+        victim = None
+        while time.monotonic() < deadline and run.poll() is None:
+            if len(cluster.hemnet.write_requests()) >= 10:
+                victim = _busy_worker(control, names)
+                if victim is not None:
+                    break
+            time.sleep(0.05)
+        assert victim is not None, "no worker was applying a chunk mid-run"
+        procs[victim].kill()  # SIGKILL of the whole worker: its chunk is never acknowledged
         try:
             out, err = run.communicate(timeout=120)
         finally:
             run.kill()
+            control.close()
     assert run.returncode == 0, out.decode()[-2000:] + err.decode()[-2000:]
-    _check_run(cluster, rows, report)
+    # the dead worker's listings written before the kill are found done by the worker that
+    # took its chunk again: `unchanged`; the others `converged`
+    _check_run(cluster, rows, report, done=frozenset({"converged", "unchanged"}))

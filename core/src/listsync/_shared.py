@@ -16,8 +16,10 @@ and circuit-breaker state, and the credentials adapters renew (`pip install list
   A rate below 1/s is one request per `round(1 / rate)` seconds; a fraction above 1 is rounded.
 - **concurrency**: at most `max_concurrency` requests of the account in flight across workers,
   as leases in a sorted set (member = lease, score = when it expires), taken in a redis-py
-  WATCH/MULTI transaction. A lease expires after twice the request timeout plus 5 s, so a
-  worker that died (SIGKILL, a lost machine) gives its slots back by itself.
+  WATCH/MULTI transaction. A lease lives `LEASE_TTL` seconds and each process renews the
+  leases it holds every `LEASE_RENEW` seconds (one pipeline for all of them), so a lease
+  outlives a long wait for the rate window, and a worker that died (SIGKILL, a lost machine)
+  gives its slots back within `LEASE_TTL` seconds by itself.
 - **breaker and 429 pause** (`SharedAccountGuard`): the failures in a row, when the breaker
   opened and until when a 429 pauses the account live in one Redis hash with a TTL; each
   request reads it before it is sent (one round trip) and updates it after its answer. The
@@ -74,6 +76,11 @@ KEY_VAR = "LISTSYNC_SHARED_KEY"
 """The environment variable holding the Fernet key that encrypts shared credentials."""
 
 _PREFIX = "listsync"
+
+LEASE_TTL = 15.0
+"""Seconds a concurrency lease lives unless its process renews it."""
+LEASE_RENEW = 5.0
+"""Seconds between two renewals of the leases a process holds."""
 
 
 class _NoGate:
@@ -179,18 +186,18 @@ class SharedBackend:
         self.url = url
         self.fernet = _fernet(key)
         self.credentials = RedisCredentialStore(self)
-        self._clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[aioredis.Redis, MovingWindowRateLimiter]
-        ] = weakref.WeakKeyDictionary()
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def key(self, kind: str, portal: str, account: str) -> str:
         """A Redis key of (portal, account); portal names hold no `:`."""
         return f"{_PREFIX}:{kind}:{portal}:{account}"
 
-    def _pair(self) -> tuple[aioredis.Redis, MovingWindowRateLimiter]:
+    def _state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
-        pair = self._clients.get(loop)
-        if pair is None:
+        state = self._loops.get(loop)
+        if state is None:
             import redis.asyncio as aioredis  # noqa: PLC0415
             from limits.aio.storage import RedisStorage  # noqa: PLC0415
             from limits.aio.strategies import MovingWindowRateLimiter  # noqa: PLC0415
@@ -199,12 +206,12 @@ class SharedBackend:
             storage = RedisStorage(
                 "async+" + self.url, implementation="redispy", key_prefix=f"{_PREFIX}:rate"
             )
-            pair = self._clients[loop] = (client, MovingWindowRateLimiter(storage))
-        return pair
+            state = self._loops[loop] = _LoopState(client, MovingWindowRateLimiter(storage))
+        return state
 
     def client(self) -> aioredis.Redis:
         """The redis-py asyncio client of the running event loop."""
-        return self._pair()[0]
+        return self._state().client
 
     # -- limits --------------------------------------------------------------------------------
     @asynccontextmanager
@@ -213,7 +220,8 @@ class SharedBackend:
     ) -> AsyncIterator[None]:
         """One request of (portal, account): a concurrency lease, then the rate limit."""
         key = self.key("slots", portal, account)
-        lease = await self._lease(key, max(1, limit), ttl=2 * timeout + 5)
+        del timeout  # a lease lives LEASE_TTL seconds and is renewed while held
+        lease = await self._lease(key, max(1, limit), ttl=LEASE_TTL)
         try:
             if rate is not None and rate > 0:
                 await self.wait_rate(portal, account, rate)
@@ -227,7 +235,7 @@ class SharedBackend:
 
         amount, seconds = rate_item(rate)
         item = RateLimitItemPerSecond(amount, seconds)
-        limiter = self._pair()[1]
+        limiter = self._state().limiter
         while True:
             try:
                 if await limiter.hit(item, portal, account):
@@ -256,6 +264,7 @@ class SharedBackend:
                         pipe.zadd(key, {lease: now + ttl})
                         pipe.pexpire(key, math.ceil(ttl * 1000) + 1000)
                         await pipe.execute()
+                        self._state().hold(key, lease)
                         return lease
             except WatchError:
                 continue  # another worker took or gave a slot meanwhile: look again
@@ -265,6 +274,7 @@ class SharedBackend:
             delay = min(delay * 2, 0.05)
 
     async def _release(self, key: str, lease: str) -> None:
+        self._state().drop(key, lease)
         try:
             await self.client().zrem(key, lease)
         except Exception as exc:
@@ -276,6 +286,46 @@ class SharedBackend:
     ) -> _guard.AccountGuard:
         """The factory `_guard.guard_for` uses while this backend is active."""
         return SharedAccountGuard(self, portal, account, threshold=threshold, cooldown=cooldown)
+
+
+class _LoopState:
+    """One event loop's Redis client, rate limiter and the concurrency leases it holds (with
+    the task that renews them while there are any)."""
+
+    def __init__(self, client: aioredis.Redis, limiter: MovingWindowRateLimiter) -> None:
+        self.client = client
+        self.limiter = limiter
+        self.held: dict[str, set[str]] = {}
+        self._renewer: asyncio.Task[None] | None = None
+
+    def hold(self, key: str, lease: str) -> None:
+        self.held.setdefault(key, set()).add(lease)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.get_running_loop().create_task(self._renew())
+
+    def drop(self, key: str, lease: str) -> None:
+        leases = self.held.get(key)
+        if leases is not None:
+            leases.discard(lease)
+            if not leases:
+                del self.held[key]
+
+    async def _renew(self) -> None:
+        """Push the expiry of every lease held forward, every LEASE_RENEW seconds, until none
+        is held (`ZADD XX`: a lease released or expired meanwhile is not brought back)."""
+        while self.held:
+            await asyncio.sleep(LEASE_RENEW)
+            if not self.held:
+                return
+            until = time.time() + LEASE_TTL
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for key, leases in list(self.held.items()):
+                        pipe.zadd(key, dict.fromkeys(leases, until), xx=True)
+                        pipe.pexpire(key, math.ceil(LEASE_TTL * 1000) + 1000)
+                    await pipe.execute()
+            except Exception as exc:
+                log.warning("shared_lease_renew_failed", error=type(exc).__name__)
 
 
 def _unreachable(portal: str, account: str, exc: BaseException) -> RequestNotSentError:

@@ -123,7 +123,7 @@ class Config:
     (`listsync._shared`); None keeps them in the process."""
     shared_broker_url: str | None = None
     """`[shared] broker_url`: the Celery broker and result backend (default: `redis_url`)."""
-    shared_visibility_timeout: float = 600.0
+    shared_visibility_timeout: float = 60.0
     """`[shared] visibility_timeout`: seconds before a chunk taken by a worker that died is
     handed to another one (Redis broker)."""
 
@@ -162,7 +162,7 @@ class _SharedTable(BaseModel):
 
     redis_url: str | None = None
     broker_url: str | None = None
-    visibility_timeout: float = Field(default=600.0, gt=0)
+    visibility_timeout: float = Field(default=60.0, gt=0)
 
     @field_validator("redis_url", "broker_url")
     @classmethod

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
 
+from listsync.celery._visibility import RenewVisibility
 from listsync.config import Config, load_config
 from listsync.errors import ConfigurationError
 
-__all__ = ["CONFIG_VAR", "app", "load", "make_app"]
+__all__ = ["CONFIG_VAR", "app", "configure", "load", "make_app", "transport_options"]
 
 CONFIG_VAR = "LISTSYNC_CONFIG"
 """Names the configuration file workers and `--via celery` read (default ./listsync.toml)."""
@@ -54,9 +57,35 @@ def make_app(config: Config | None) -> Celery:
         worker_hijack_root_logger=False,
         task_track_started=True,
     )
+    # a live worker renews the chunks it holds: only a dead worker's are redelivered
+    celery.steps["consumer"].add(RenewVisibility)
     if config is not None:
         configure(celery, config)
     return celery
+
+
+def restore_interval(visibility_timeout: float) -> int:
+    """Seconds between two sweeps for chunks whose worker died: a fifth of the visibility
+    timeout, between 1 and 10 s (one cheap `ZRANGE` on the broker per worker and sweep)."""
+    return max(1, min(10, math.floor(visibility_timeout / 5)))
+
+
+def transport_options(visibility_timeout: float) -> dict[str, Any]:
+    """The Redis transport options that redeliver a dead worker's chunk promptly.
+
+    kombu keeps a delivered, unacknowledged message in a sorted set scored by its delivery
+    time; a worker's event loop sweeps it every `unacked_restore_interval` seconds, but by
+    default scans only on every 10th sweep (`unacked_restore_throttle`): with the default
+    10 s interval a message older than `visibility_timeout` waited up to 100 s more for a
+    scan. Here every sweep scans and sweeps come every `restore_interval` seconds, so a chunk
+    comes back between `visibility_timeout` and `visibility_timeout + restore_interval`
+    seconds after it was taken. The sweep runs on the worker's event loop, which only the
+    prefork pool keeps running while a task runs (`--pool solo` sweeps between tasks)."""
+    return {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": restore_interval(visibility_timeout),
+        "unacked_restore_throttle": 1,
+    }
 
 
 def configure(celery: Celery, config: Config) -> None:
@@ -65,7 +94,7 @@ def configure(celery: Celery, config: Config) -> None:
     celery.conf.update(
         broker_url=url,
         result_backend=url,
-        broker_transport_options={"visibility_timeout": timeout},
+        broker_transport_options=transport_options(timeout),
         result_backend_transport_options={"visibility_timeout": timeout},
     )
 
