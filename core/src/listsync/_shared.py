@@ -203,8 +203,11 @@ class SharedBackend:
             from limits.aio.strategies import MovingWindowRateLimiter  # noqa: PLC0415
 
             client = aioredis.Redis.from_url(self.url, health_check_interval=30)
-            storage = RedisStorage(
-                "async+" + self.url, implementation="redispy", key_prefix=f"{_PREFIX}:rate"
+            storage = RedisStorage(  # on the client's connections: one pool to close
+                "async+" + self.url,
+                implementation="redispy",
+                key_prefix=f"{_PREFIX}:rate",
+                connection_pool=client.connection_pool,  # type: ignore[arg-type]  # popped by limits
             )
             state = self._loops[loop] = _LoopState(client, MovingWindowRateLimiter(storage))
         return state
@@ -212,6 +215,12 @@ class SharedBackend:
     def client(self) -> aioredis.Redis:
         """The redis-py asyncio client of the running event loop."""
         return self._state().client
+
+    async def aclose(self) -> None:
+        """Close the running event loop's connections (and stop renewing its leases)."""
+        state = self._loops.pop(asyncio.get_running_loop(), None)
+        if state is not None:
+            await state.aclose()
 
     # -- limits --------------------------------------------------------------------------------
     @asynccontextmanager
@@ -309,6 +318,12 @@ class _LoopState:
             leases.discard(lease)
             if not leases:
                 del self.held[key]
+
+    async def aclose(self) -> None:
+        self.held.clear()
+        if self._renewer is not None:
+            self._renewer.cancel()
+        await self.client.aclose(close_connection_pool=True)
 
     async def _renew(self) -> None:
         """Push the expiry of every lease held forward, every LEASE_RENEW seconds, until none

@@ -66,7 +66,7 @@ from listsync_immowelt._media import (
     system_resolver,
 )
 from listsync_immowelt._readback import remote_projection
-from listsync_immowelt.auth import ImmoweltAuth, TokenManager, token_cache_file
+from listsync_immowelt.auth import ImmoweltAuth, SharedTokens, TokenManager, token_cache_file
 from listsync_immowelt.client import REQUEST_ID_HEADER, ImmoweltClient
 from listsync_immowelt.errors import map_error, with_listing_paths
 from listsync_immowelt.mapping import from_immowelt_payload, project
@@ -145,6 +145,7 @@ class ImmoweltAdapter:
             transport=transport,
             headers={"User-Agent": user_agent(settings.user_agent)},
             timeout=settings.timeout,
+            shared=credential_store if isinstance(credential_store, SharedTokens) else None,
         )
         self._client = ImmoweltClient(
             self._http(transport, ImmoweltAuth(self.tokens)), self._http(transport, None)
@@ -178,7 +179,7 @@ class ImmoweltAdapter:
                 inner, self.media_policy, resolver or system_resolver, trusted=trusted
             ),
         )
-        self._credential_store = credential_store  # Immowelt tokens are renewed, not rotated
+        self._credential_store = credential_store  # a shared one also holds the token
         self._lookups = 0
         self._index: set[str] | None = None
         self._index_lock = asyncio.Lock()

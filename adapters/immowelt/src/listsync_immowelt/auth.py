@@ -14,6 +14,12 @@ after the account in the `token_cache_dir` setting: `token_cache_file`) and load
 run. Token files are 0600 in folders created 0700.
 Tokens and secrets are never logged.
 
+Many workers (a shared credential store: `SharedTokens`, e.g. listsync's Redis store, which
+can also `load` what was stored and `lock` an account): the token is stored there too, and a
+worker whose token has expired takes the account's lock, takes the token another worker
+stored (for the same client id and scopes) if it is still valid, and fetches one only if not,
+so the workers of a deployment share one token per account and fetch it one at a time.
+
 Retries: the token client has no retry loop of its own (httpx sends once). A token fetch made
 inside a request's auth flow is one attempt of that request: a 5xx, a 429 or a connection
 failure at the token endpoint is a retryable error saying nothing reached the listings API
@@ -32,9 +38,10 @@ import re
 import tempfile
 import time
 import warnings
-from collections.abc import AsyncGenerator, Callable, MutableMapping
+from collections.abc import AsyncGenerator, Callable, Mapping, MutableMapping
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
 import authlib.deprecate
@@ -51,6 +58,7 @@ from authlib.oauth2.rfc6749.wrappers import OAuth2Token  # noqa: E402
 
 from listsync.errors import (  # noqa: E402
     AuthenticationError,
+    ListsyncError,
     PermissionDeniedError,
     PortalBugError,
     RateLimitedError,
@@ -61,11 +69,29 @@ from listsync.log import get_logger  # noqa: E402
 from listsync.redact import redact_text  # noqa: E402
 from listsync_immowelt.settings import PORTAL  # noqa: E402
 
-__all__ = ["ImmoweltAuth", "TokenManager", "token_cache_file", "token_client_class"]
+__all__ = [
+    "ImmoweltAuth",
+    "SharedTokens",
+    "TokenManager",
+    "token_cache_file",
+    "token_client_class",
+]
 
 log = get_logger(__name__)
 
 _AUTH_METHOD = "client_secret_json_audience"
+
+
+@runtime_checkable
+class SharedTokens(Protocol):
+    """A credential store many workers share (`await store(portal, account, secrets)`), which
+    can read back what was stored and lock one account across workers."""
+
+    async def __call__(self, portal: str, account: str, secrets: Mapping[str, str]) -> None: ...
+
+    async def load(self, portal: str, account: str) -> Mapping[str, str] | None: ...
+
+    def lock(self, portal: str, account: str) -> AbstractAsyncContextManager[Any]: ...
 
 
 def token_cache_file(folder: Path, account: str) -> Path:
@@ -203,6 +229,7 @@ class TokenManager:
         leeway: seconds before expiry at which the token is renewed.
         clock: the time source for expiry.
         transport / headers / timeout: passed to the token client.
+        shared: a credential store shared with other workers (see the module docstring).
     """
 
     def __init__(
@@ -220,8 +247,10 @@ class TokenManager:
         transport: httpx.AsyncBaseTransport | None = None,
         headers: dict[str, str] | None = None,
         timeout: float = 30.0,
+        shared: SharedTokens | None = None,
     ) -> None:
         self.account = account
+        self._shared = shared
         self.scope = " ".join(scopes)
         self._client_id = client_id
         self._refused_until = 0.0  # a 429's Retry-After: no token request before then
@@ -283,6 +312,57 @@ class TokenManager:
         doc = {"client_id": self._client_id, "requested": self.scope, "token": keep}
         _write_private(path, json.dumps(doc))
 
+    async def _share(self, token: dict[str, Any]) -> None:
+        """Store a token just fetched where the other workers read it."""
+        if self._shared is None or not isinstance(token.get("expires_at"), int):
+            return
+        kept = ("access_token", "token_type", "expires_at", "scope")
+        secrets: dict[str, str] = {k: str(token[k]) for k in kept if k in token}
+        secrets.update(client_id=self._client_id, requested=self.scope)
+        await self._shared(PORTAL, self.account, secrets)
+
+    def _adopt(self, stored: Mapping[str, str] | None) -> None:
+        """Take the token another worker stored, when it is for this client id and scopes and
+        still valid."""
+        if (
+            not stored
+            or stored.get("client_id") != self._client_id
+            or stored.get("requested") != self.scope
+            or not stored.get("access_token")
+            or not str(stored.get("expires_at", "")).isdigit()
+        ):
+            return
+        params: dict[str, Any] = {
+            k: stored[k] for k in ("access_token", "token_type", "scope") if k in stored
+        }
+        params["expires_at"] = int(stored["expires_at"])
+        token = _ClockedToken(params, self._clock)
+        if not token.is_expired(leeway=self._client.leeway):
+            self._client.token = token
+            log.debug("token_taken_from_shared_store", portal=PORTAL, account=self.account)
+
+    def _expired(self) -> bool:
+        return bool(self._client.token.is_expired(leeway=self._client.leeway))
+
+    async def _ensure_shared(self, shared: SharedTokens) -> None:
+        """`_ensure_token` one worker at a time per account (see the module docstring); the
+        shared store unreachable: nothing was sent (`RequestNotSentError`)."""
+        self._check_refused()
+        try:
+            async with shared.lock(PORTAL, self.account):
+                self._adopt(await shared.load(PORTAL, self.account))
+                if self._expired():
+                    await self._ensure_token()
+                    await self._share(dict(self._client.token))
+        except ListsyncError:
+            raise
+        except Exception as exc:
+            raise RequestNotSentError(
+                f"shared credential store unreachable: {type(exc).__name__}",
+                portal=PORTAL,
+                account=self.account,
+            ) from None
+
     async def access_token(self) -> str:
         """A valid access token, fetching one (once, under authlib's lock) when needed.
 
@@ -291,12 +371,15 @@ class TokenManager:
         with `RateLimitedError` (and the account's pause holds them back).
         """
         async with self._lock:  # requests waiting for a token see a refusal at once
-            await self._ensure_token()
+            if self._shared is not None and self._expired():
+                await self._ensure_shared(self._shared)
+            else:
+                await self._ensure_token()
         return str(self._client.token["access_token"])
 
-    async def _ensure_token(self) -> None:
-        """Fetch a token when the one held has expired; errors as the one retry policy wants
-        them (see the module docstring)."""
+    def _check_refused(self) -> None:
+        """Refuse at once while a 429 from the token endpoint holds and no valid token is
+        held."""
         wait = self._refused_until - time.monotonic()
         if wait > 0 and self._client.token.is_expired():
             raise RateLimitedError(
@@ -306,6 +389,11 @@ class TokenManager:
                 retry_after=wait,
                 status_code=429,
             )
+
+    async def _ensure_token(self) -> None:
+        """Fetch a token when the one held has expired; errors as the one retry policy wants
+        them (see the module docstring)."""
+        self._check_refused()
         try:
             await self._client.ensure_active_token(self._client.token)
         except OAuthError as exc:

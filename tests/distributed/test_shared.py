@@ -1,0 +1,320 @@
+"""What workers share through Redis (`listsync._shared`), tested with two backends on one real
+Redis standing for two worker processes: the breaker and the 429 pause, the rate limit, the
+concurrency leases (renewed while held, back when their holder dies), the Fernet-encrypted
+credentials, a Redis that cannot be reached, and Immowelt's token fetched once for all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import redis
+from cryptography.fernet import Fernet
+from structlog.testing import capture_logs
+
+from listsync import _shared
+from listsync._shared import RedisCredentialStore, SharedAccountGuard, SharedBackend, activate
+from listsync.config import parse_portal_config
+from listsync.errors import (
+    ConfigurationError,
+    PortalUnavailableError,
+    RateLimitedError,
+    RequestNotSentError,
+)
+from listsync_immowelt import ImmoweltAdapter
+from listsync_immowelt.sandbox import ImmoweltSandbox
+from listsync_immowelt.settings import ImmoweltAccount, ImmoweltSettings
+
+from .cluster import flush, max_in_window
+
+PORTAL, ACCOUNT = "hemnet", "norrmalm"
+
+
+@pytest.fixture
+def key() -> str:
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def redis_clean(redis_url: str) -> Iterator[str]:
+    flush(redis_url)
+    yield redis_url
+    _shared.deactivate()
+
+
+@pytest.fixture
+async def two(redis_clean: str, key: str) -> AsyncIterator[tuple[SharedBackend, SharedBackend]]:
+    """Two backends on one Redis: what two worker processes hold."""
+    a, b = SharedBackend(redis_clean, key=key), SharedBackend(redis_clean, key=key)
+    yield a, b
+    for backend in (a, b):
+        await backend.aclose()
+
+
+async def _settle(*guards: SharedAccountGuard) -> None:
+    """Wait for the guards' background updates of the shared state."""
+    for guard in guards:
+        if guard._tasks:
+            await asyncio.gather(*guard._tasks)
+
+
+# -- breaker and 429 pause --------------------------------------------------------------------
+async def test_a_breaker_opened_by_one_worker_refuses_the_others_requests(
+    two: tuple[SharedBackend, SharedBackend],
+) -> None:
+    a, b = two
+    first = a.guard(PORTAL, ACCOUNT, threshold=2, cooldown=60)
+    other = b.guard(PORTAL, ACCOUNT, threshold=2, cooldown=60)
+    assert isinstance(first, SharedAccountGuard)
+    assert isinstance(other, SharedAccountGuard)
+    assert await other.admit(max_wait=1) is False  # closed: a plain request
+    for _ in range(2):
+        assert await first.admit(max_wait=1) is False
+        first.failed(probe=False)
+    await _settle(first)
+    with pytest.raises(PortalUnavailableError, match="all workers"):
+        await other.admit(max_wait=1)
+    # another account of the same portal is not affected
+    assert await b.guard(PORTAL, "skane", threshold=2, cooldown=60).admit(max_wait=1) is False
+
+
+async def test_one_probe_across_workers_and_its_success_closes_the_breaker_for_all(
+    two: tuple[SharedBackend, SharedBackend],
+) -> None:
+    a, b = two
+    first = a.guard(PORTAL, ACCOUNT, threshold=1, cooldown=0.2)
+    other = b.guard(PORTAL, ACCOUNT, threshold=1, cooldown=0.2)
+    assert isinstance(first, SharedAccountGuard)
+    assert isinstance(other, SharedAccountGuard)
+    await first.admit(max_wait=1)
+    first.failed(probe=False)
+    await _settle(first)
+    await asyncio.sleep(0.3)  # past the cooldown
+    assert await first.admit(max_wait=1) is True  # this worker probes ...
+    waiting = asyncio.create_task(other.admit(max_wait=1))  # ... the other waits for it
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    first.succeeded(probe=True)
+    await _settle(first)
+    assert await asyncio.wait_for(waiting, 5) is False  # closed: a plain request
+
+
+async def test_a_429_pause_in_one_worker_holds_the_others(
+    two: tuple[SharedBackend, SharedBackend],
+) -> None:
+    a, b = two
+    first = a.guard(PORTAL, ACCOUNT, threshold=5, cooldown=10)
+    other = b.guard(PORTAL, ACCOUNT, threshold=5, cooldown=10)
+    assert isinstance(first, SharedAccountGuard)
+    first.pause(30)  # Retry-After: 30
+    await _settle(first)
+    with pytest.raises(RateLimitedError):
+        await other.admit(max_wait=1)  # longer than this request may wait: refused, not sent
+
+
+# -- rate and concurrency ---------------------------------------------------------------------
+async def test_the_rate_limit_holds_across_two_clients(
+    two: tuple[SharedBackend, SharedBackend],
+) -> None:
+    a, b = two
+    rate = 10
+    admitted: list[float] = []
+
+    async def one(backend: SharedBackend) -> None:
+        await backend.wait_rate(PORTAL, ACCOUNT, rate)
+        admitted.append(time.monotonic())
+
+    await asyncio.gather(*(one(a if n % 2 else b) for n in range(3 * rate)))
+    assert len(admitted) == 3 * rate
+    # the window counts the times the workers asked (limits stamps a hit with the caller's
+    # clock before it is sent to Redis); the first hits of a cold client are admitted only
+    # after their connections open, tens of ms later: a 0.9 s window of admissions lies
+    # inside a 1 s window of stamps (as in the workers' end-to-end test)
+    assert max_in_window(admitted, 0.9) <= rate
+    assert max_in_window(admitted, 0.9) == rate  # the limit is reached, not undershot
+
+
+async def test_a_held_lease_is_renewed_and_a_dead_holders_lease_comes_back(
+    two: tuple[SharedBackend, SharedBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_shared, "LEASE_TTL", 1.0)
+    monkeypatch.setattr(_shared, "LEASE_RENEW", 0.25)
+    a, b = two
+    key = a.key("slots", PORTAL, ACCOUNT)
+    await a._lease(key, 1, ttl=_shared.LEASE_TTL)
+    # held (and renewed) for twice its time to live: the other worker gets no slot
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(b._lease(key, 1, ttl=_shared.LEASE_TTL), 2.0)
+    # the holder dies: no release, no more renewals
+    state = a._state()
+    state.held.clear()
+    await asyncio.sleep(0.3)
+    lease = await asyncio.wait_for(b._lease(key, 1, ttl=_shared.LEASE_TTL), 5.0)
+    await b._release(key, lease)
+
+
+# -- Redis down -------------------------------------------------------------------------------
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_redis_unreachable_is_a_request_not_sent_with_a_clear_message(key: str) -> None:
+    backend = SharedBackend(f"redis://127.0.0.1:{_closed_port()}/0", key=key)
+    with pytest.raises(RequestNotSentError) as slot:
+        async with backend.request_slot(PORTAL, ACCOUNT, 5, 4, 30):
+            pass
+    assert "shared limits unreachable (Redis: ConnectionError); not sent" in str(slot.value)
+    assert slot.value.__cause__ is None  # one line, no chained traceback
+    assert slot.value.__suppress_context__
+    guard = backend.guard(PORTAL, ACCOUNT, threshold=5, cooldown=10)
+    with pytest.raises(RequestNotSentError, match="unreachable"):
+        await guard.admit(max_wait=1)
+    with pytest.raises(RequestNotSentError, match="unreachable"):
+        await backend.wait_rate(PORTAL, ACCOUNT, 5)
+    # an update of the breaker state that fails is logged and dropped
+    with capture_logs() as logs:
+        guard.failed(probe=False)
+        await _settle(guard)  # type: ignore[arg-type]
+    assert [e["event"] for e in logs] == ["shared_guard_update_failed"]
+
+
+# -- credentials ------------------------------------------------------------------------------
+async def test_credentials_round_trip_encrypted_at_rest(
+    two: tuple[SharedBackend, SharedBackend], redis_clean: str
+) -> None:
+    a, b = two
+    secrets = {"token": "s3cr3t-token-value", "key_id": "k1"}
+    await a.credentials(PORTAL, ACCOUNT, secrets)
+    assert await b.credentials.load(PORTAL, ACCOUNT) == secrets
+    with redis.Redis.from_url(redis_clean) as plain:
+        raw = plain.get(a.key("credentials", PORTAL, ACCOUNT))
+    assert raw is not None
+    assert b"s3cr3t" not in raw
+    assert await b.credentials.load(PORTAL, "other") is None
+
+
+async def test_credentials_under_another_key_are_ignored_and_logged_without_the_value(
+    redis_clean: str, key: str
+) -> None:
+    writer = SharedBackend(redis_clean, key=key)
+    await writer.credentials(PORTAL, ACCOUNT, {"token": "s3cr3t-token-value"})
+    reader = SharedBackend(redis_clean, key=Fernet.generate_key().decode())
+    with capture_logs() as logs:
+        assert await reader.credentials.load(PORTAL, ACCOUNT) is None
+    await writer.aclose()
+    await reader.aclose()
+    assert [e["event"] for e in logs] == ["shared_credentials_unreadable"]
+    assert "s3cr3t" not in repr(logs)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "LISTSYNC_SHARED_KEY is not"),
+        ("", "LISTSYNC_SHARED_KEY is not"),
+        ("not-a-fernet-key", "LISTSYNC_SHARED_KEY is not a Fernet key"),
+    ],
+)
+def test_a_missing_or_malformed_key_is_a_configuration_error(
+    value: str | None, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(_shared.KEY_VAR, raising=False)
+    with pytest.raises(ConfigurationError, match=message) as error:
+        activate("redis://127.0.0.1:1/0", key=value)
+    assert error.value.__cause__ is None
+    assert _shared.active() is None
+
+
+# -- Immowelt token ---------------------------------------------------------------------------
+def _immowelt(
+    sandbox: ImmoweltSandbox, store: RedisCredentialStore, clock: Any, client: str = "isar"
+) -> ImmoweltAdapter:
+    table = sandbox.client_settings("http://immowelt.test", client)
+    config = parse_portal_config("immowelt", table, ImmoweltSettings, ImmoweltAccount)
+    settings, account = config.settings, config.accounts["default"]
+    assert isinstance(settings, ImmoweltSettings)
+    assert isinstance(account, ImmoweltAccount)
+    return ImmoweltAdapter(
+        settings,
+        account,
+        account_name="isar",
+        transport=sandbox.transport(),
+        credential_store=store,
+        clock=clock,
+    )
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_two_workers_share_one_immowelt_token(
+    two: tuple[SharedBackend, SharedBackend],
+) -> None:
+    a, b = two
+    clock = _Clock()
+    sandbox = ImmoweltSandbox(clock=clock)
+    first, other = (
+        _immowelt(sandbox, a.credentials, clock),
+        _immowelt(sandbox, b.credentials, clock),
+    )
+    try:
+        tokens = await asyncio.gather(
+            *(m.tokens.access_token() for m in (first, other) for _ in range(5))
+        )
+        assert sandbox.token_requests == 1  # one token request in all
+        assert len(set(tokens)) == 1
+        assert await first.fetch("DE-1", None) is None  # the token works for both
+        assert await other.fetch("DE-1", None) is None
+        assert sandbox.token_requests == 1
+        # once it expires, one of them fetches a new one and the other takes it
+        clock.now += 86_400
+        renewed = await asyncio.gather(first.tokens.access_token(), other.tokens.access_token())
+        assert sandbox.token_requests == 2
+        assert renewed[0] == renewed[1] != tokens[0]
+    finally:
+        await first.aclose()
+        await other.aclose()
+
+
+async def test_a_token_stored_for_another_client_is_not_taken(
+    two: tuple[SharedBackend, SharedBackend],
+) -> None:
+    a, b = two
+    clock = _Clock()
+    sandbox = ImmoweltSandbox(clock=clock)
+    first = _immowelt(sandbox, a.credentials, clock, client="isar")
+    other = _immowelt(sandbox, b.credentials, clock, client="spree")  # same account name
+    try:
+        one = await first.tokens.access_token()
+        two_ = await other.tokens.access_token()
+        assert one != two_
+        assert sandbox.token_requests == 2
+        assert await other.fetch("DE-1", None) is None  # its own token works
+    finally:
+        await first.aclose()
+        await other.aclose()
+
+
+async def test_immowelt_token_with_redis_down_is_not_sent(key: str) -> None:
+    backend = SharedBackend(f"redis://127.0.0.1:{_closed_port()}/0", key=key)
+    clock = _Clock()
+    sandbox = ImmoweltSandbox(clock=clock)
+    adapter = _immowelt(sandbox, backend.credentials, clock)
+    try:
+        with pytest.raises(RequestNotSentError, match="shared credential store unreachable"):
+            await adapter.tokens.access_token()
+        assert sandbox.token_requests == 0
+    finally:
+        await adapter.aclose()
