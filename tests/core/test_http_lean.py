@@ -144,7 +144,8 @@ CALLS: list[dict[str, Any]] = [
 
 
 def comparable(seen: list[tuple[str, str, list[tuple[str, str]], bytes]]) -> list[Any]:
-    """Requests as sets of headers (aiohttp orders the ones it adds differently)."""
+    """Requests with their headers sorted (aiohttp orders the ones it adds differently) and
+    names lower-cased (header names ignore case; the httpx path sends them lower-cased)."""
     return [(m, t, sorted(h), b) for m, t, h, b in seen]
 
 
