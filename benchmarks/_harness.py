@@ -189,6 +189,18 @@ class ProcessRun:
     stderr: str
 
 
+_MEASURE = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+code = os.waitstatus_to_exitcode(status)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{code} {usage.ru_maxrss} {usage.ru_utime} {usage.ru_stime}")
+sys.exit(code if code >= 0 else 1)
+"""
+"""Runs a command, then writes its exit code, peak RSS (KB) and CPU seconds to a file."""
+
+
 def run_process(cmd: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None) -> ProcessRun:
     """Run `cmd` in `cwd` to completion, measuring it with `os.wait4` (the child's rusage).
 
@@ -198,10 +210,19 @@ def run_process(cmd: Sequence[str], *, cwd: Path, env: dict[str, str] | None = N
     out_path = cwd / f".bench-{os.getpid()}-{time.time_ns()}"
     with open(f"{out_path}.out", "w+b") as out, open(f"{out_path}.err", "w+b") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)  # noqa: S603
-        _, status, usage = os.wait4(proc.pid, 0)
+        measured = Path(f"{out_path}.usage")
+        # Through a small measuring process: Linux carries the peak RSS of the process a child
+        # is forked from across exec, so measured from this (large) process the child's peak
+        # would be at least this process's own.
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-c", _MEASURE, str(measured), *cmd],
+            stdout=out, stderr=err, env=env, cwd=cwd,
+        )  # fmt: skip
+        proc.wait()
         wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        returncode, maxrss_kb, utime, stime = measured.read_text().split()
+        proc.returncode = int(returncode)
+        measured.unlink()
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
@@ -210,8 +231,8 @@ def run_process(cmd: Sequence[str], *, cwd: Path, env: dict[str, str] | None = N
     return ProcessRun(
         returncode=proc.returncode,
         wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
-        max_rss_mib=usage.ru_maxrss / 1024,
+        cpu=float(utime) + float(stime),
+        max_rss_mib=int(maxrss_kb) / 1024,
         stdout=stdout,
         stderr=stderr,
     )
