@@ -24,7 +24,11 @@ from listsync.syndicator import SyncSyndicator
 from listsync_hemnet.sandbox import HemnetSandbox
 
 sandbox = HemnetSandbox(auto_approve=True, faults=FaultConfig(error_rate=0.5, seed=7))
-settings = {**sandbox.client_settings("http://hemnet.test"), "max_attempts": 2}
+settings = {
+    **sandbox.client_settings("http://hemnet.test"),
+    "max_attempts": 2,
+    "breaker_cooldown": 0.2,  # the breaker opens at 50% faults: its probe comes soon
+}
 listings = []
 with bundled_examples().open(encoding="utf-8") as lines:
     for line in lines:
