@@ -95,7 +95,7 @@ async def test_one_probe_across_workers_and_its_success_closes_the_breaker_for_a
     first.failed(probe=False)
     await _settle(first)
     await asyncio.sleep(0.3)  # past the cooldown
-    assert await first.admit(max_wait=1) is True  # this worker probes ...
+    assert await asyncio.wait_for(first.admit(max_wait=1), 10) is True  # this worker probes ...
     waiting = asyncio.create_task(other.admit(max_wait=1))  # ... the other waits for it
     await asyncio.sleep(0.2)
     assert not waiting.done()
@@ -129,14 +129,12 @@ async def test_the_rate_limit_holds_across_two_clients(
         await backend.wait_rate(PORTAL, ACCOUNT, rate)
         admitted.append(time.monotonic())
 
-    await asyncio.gather(*(one(a if n % 2 else b) for n in range(3 * rate)))
+    await asyncio.wait_for(asyncio.gather(*(one(a if n % 2 else b) for n in range(3 * rate))), 30)
     assert len(admitted) == 3 * rate
-    # the window counts the times the workers asked (limits stamps a hit with the caller's
-    # clock before it is sent to Redis); the first hits of a cold client are admitted only
-    # after their connections open, tens of ms later: a 0.9 s window of admissions lies
-    # inside a 1 s window of stamps (as in the workers' end-to-end test)
-    assert max_in_window(admitted, 0.9) <= rate
-    assert max_in_window(admitted, 0.9) == rate  # the limit is reached, not undershot
+    # turns spaced 1.02 / rate apart across workers: no second of admissions holds more
+    # than the rate, cold connections included
+    assert max_in_window(admitted, 1.0) <= rate
+    assert max_in_window(admitted, 1.0) >= rate - 1  # and the rate is used, not undershot
 
 
 async def test_a_held_lease_is_renewed_and_a_dead_holders_lease_comes_back(
@@ -168,7 +166,7 @@ def _closed_port() -> int:
 async def test_redis_unreachable_is_a_request_not_sent_with_a_clear_message(key: str) -> None:
     backend = SharedBackend(f"redis://127.0.0.1:{_closed_port()}/0", key=key)
     with pytest.raises(RequestNotSentError) as slot:
-        async with backend.request_slot(PORTAL, ACCOUNT, 5, 4, 30):
+        async with backend.request_slot(PORTAL, ACCOUNT, 4, 30):
             pass
     assert "shared limits unreachable (Redis: ConnectionError); not sent" in str(slot.value)
     assert slot.value.__cause__ is None  # one line, no chained traceback
@@ -270,9 +268,8 @@ async def test_two_workers_share_one_immowelt_token(
         _immowelt(sandbox, b.credentials, clock),
     )
     try:
-        tokens = await asyncio.gather(
-            *(m.tokens.access_token() for m in (first, other) for _ in range(5))
-        )
+        calls = (m.tokens.access_token() for m in (first, other) for _ in range(5))
+        tokens = await asyncio.wait_for(asyncio.gather(*calls), 30)
         assert sandbox.token_requests == 1  # one token request in all
         assert len(set(tokens)) == 1
         assert await first.fetch("DE-1", None) is None  # the token works for both
@@ -280,7 +277,9 @@ async def test_two_workers_share_one_immowelt_token(
         assert sandbox.token_requests == 1
         # once it expires, one of them fetches a new one and the other takes it
         clock.now += 86_400
-        renewed = await asyncio.gather(first.tokens.access_token(), other.tokens.access_token())
+        renewed = await asyncio.wait_for(
+            asyncio.gather(first.tokens.access_token(), other.tokens.access_token()), 30
+        )
         assert sandbox.token_requests == 2
         assert renewed[0] == renewed[1] != tokens[0]
     finally:

@@ -62,6 +62,7 @@ from typing_extensions import override
 from listsync._guard import AccountGuard, guard_for
 from listsync._requests import DEFAULT_HEADERS, AnswerTooLargeError, RequestBuilder, json_bytes
 from listsync._shared import gate as shared_gate
+from listsync._shared import pace as shared_pace
 from listsync.adapter._response import Response
 from listsync.errors import (
     AuthenticationError,
@@ -499,6 +500,11 @@ class PortalHttp:
             # is part of that attempt: it was admitted with it.
             nested = _IN_ATTEMPT.get()
             probe = False if nested else await guard.admit(max_wait=self.policy.max_wait)
+            try:  # the shared rate window counts the request as late as possible
+                await shared_pace(self.portal, self.account, self._shared[0])
+            except BaseException:
+                guard.released(probe=probe)
+                raise
             started = time.perf_counter()
             token = _IN_ATTEMPT.set(True)
             try:
