@@ -5,6 +5,8 @@ uvicorn server per sandbox on 127.0.0.1 (all in one event loop, so the sandboxes
 core and the client under test gets the other), then prints one JSON line to stdout:
 `{"hemnet": {"base_url": ..., "settings": {...}}, ...}` where `settings` is what the sandbox's
 `client_settings()` hands an adapter (credentials included: this is a fake portal).
+`--account PORTAL:NAME` (repeatable) adds `"accounts": {NAME: settings}` to that portal's
+entry: each account's own credentials.
 
 Each server also answers `/__control/...` (in front of the sandbox's fault injection, so
 control calls never see latency or faults and never enter the request log):
@@ -167,6 +169,9 @@ async def serve(args: argparse.Namespace) -> None:
         server = _Server(config)
         servers.append(server)
         ready[name] = {"base_url": base_url, "settings": sandbox.client_settings(base_url)}
+        names = [a.removeprefix(f"{name}:") for a in args.account if a.startswith(f"{name}:")]
+        if names:  # --account PORTAL:NAME: each account's own settings (credentials)
+            ready[name]["accounts"] = {a: sandbox.client_settings(base_url, a) for a in names}
         asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     loop = asyncio.get_running_loop()
 
@@ -191,6 +196,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log", choices=("full", "count"), default="full")
+    parser.add_argument("--account", action="append", default=[], help="PORTAL:NAME, repeatable")
     parser.add_argument(
         "--option",
         action="append",

@@ -3,14 +3,16 @@
     python benchmarks/scale_workers.py --listings 300 --latency-ms 50 --workers 1,2,4
 
 Starts what it needs: Redis and PostgreSQL on loopback (scripts/services.py, or the servers
-named by LISTSYNC_TEST_REDIS_URL / LISTSYNC_TEST_POSTGRES_URL), a Hemnet sandbox served on
-loopback in this process with `--latency-ms` added to every request, and for each worker count
-W a fresh sandbox, a fresh state schema and W worker processes (`--pool solo`: one process,
-one chunk at a time, its chunk's listings concurrently). The listings (bundled examples of
-three agencies, one Hemnet account each) are sent in chunks as `apply --via celery` sends them
-(`listsync.celery.dispatch`); throughput is listings converged per second from the first chunk
-sent to the last result. Prints one line per worker count, then one JSON line:
-`{"listings", "latency_ms", "throughput": {"1": ..}, "speedup": {"2": ..}, "cpus"}`.
+named by LISTSYNC_TEST_REDIS_URL / LISTSYNC_TEST_POSTGRES_URL), and for each worker count W a
+fresh Hemnet sandbox served by a process of its own (benchmarks/_serve.py, `--latency-ms`
+added to every request, so the sandbox's CPU is not the workers'), a fresh state schema and W
+worker processes (prefork, one pool process each: one chunk at a time per worker, its chunk's
+listings concurrently). The listings (bundled examples of three agencies, one Hemnet account
+each) are sent in chunks as `apply --via celery` sends them (`listsync.celery.dispatch`);
+throughput is listings converged per second from the first chunk sent to the last result.
+Prints one line per worker count (with the CPU seconds the workers, the sandbox and this
+process used), then one JSON line:
+`{"listings", "latency_ms", "throughput": {"1": ..}, "speedup": {"2": ..}, "cpu": {..}, "cpus"}`.
 """
 
 from __future__ import annotations
@@ -59,12 +61,12 @@ def _rows(count: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _toml(state_url: str, redis_url: str, base_url: str, sandbox: Any) -> str:
+def _toml(state_url: str, redis_url: str, base_url: str, accounts: dict[str, Any]) -> str:
     lines = [f'[state]\nurl = "{state_url}"\n', f'[shared]\nredis_url = "{redis_url}"\n']
     lines.append(f'[portals.hemnet]\nbase_url = "{base_url}"\n')
     lines.append("image_poll_interval = 0.01\nimage_poll_max_interval = 0.05\n")
     for agency, account in ACCOUNTS.items():
-        creds = sandbox.add_account(account)
+        creds = accounts[account]
         lines.append(
             f'[portals.hemnet.accounts.{account}]\ntoken = "{creds["token"]}"\n'
             f'key_id = "{creds["key_id"]}"\nagencies = ["{agency}"]\n'
@@ -88,6 +90,30 @@ def _schema(server_url: str) -> str:
     return url
 
 
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children that were waited for."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and of its live children (a prefork worker's pool)."""
+    total = _cpu(pid)
+    for child in Path(f"/proc/{pid}/task").glob("*/children"):
+        for kid in child.read_text().split():
+            total += _tree_cpu(int(kid))
+    return total
+
+
+def _worker(n: int, env: dict[str, str], folder: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "celery", "-A", "listsync.celery", "worker",
+            "--pool", "prefork", "--concurrency", "1", "--loglevel", "ERROR", "-n", f"b{n}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+    return subprocess.Popen(  # noqa: S603  (fixed argv)
+        argv, env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
 def run_once(
     workers: int,
     *,
@@ -96,59 +122,47 @@ def run_once(
     pg: str,
     redis_url: str,
     folder: Path,
-) -> float:
+) -> tuple[float, dict[str, float]]:
+    """(listings per second, CPU seconds of the workers, the sandbox and this process)."""
     import redis
+    from _harness import SandboxServers
     from cryptography.fernet import Fernet
 
     from listsync.celery import dispatch
     from listsync.celery._app import configure, make_app
     from listsync.config import load_config
     from listsync.io import read_listings
-    from listsync.sandbox import FaultConfig
     from listsync.sync import load_portal_setups
-    from listsync_hemnet.sandbox import HemnetSandbox
 
-    redis.Redis.from_url(redis_url).flushdb()
-    sandbox = HemnetSandbox(faults=FaultConfig(latency_ms=latency_ms), auto_approve=True)
+    with redis.Redis.from_url(redis_url) as plain:
+        plain.flushdb()
     listings = folder / f"listings-{workers}.jsonl"
     listings.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    with sandbox.serve() as base_url:
+    servers = SandboxServers(
+        ("hemnet",), latency_ms=latency_ms, log="count", options={"hemnet": {"auto_approve": True}}
+    )
+    servers.cmd += [
+        arg for account in ACCOUNTS.values() for arg in ("--account", f"hemnet:{account}")
+    ]
+    with servers:
         config_path = folder / f"listsync-{workers}.toml"
-        config_path.write_text(_toml(_schema(pg), redis_url, base_url, sandbox), encoding="utf-8")
+        text = _toml(_schema(pg), redis_url, servers.base_url("hemnet"),
+                     servers.info["hemnet"]["accounts"])  # fmt: skip
+        config_path.write_text(text, encoding="utf-8")
         env = {**os.environ, "LISTSYNC_CONFIG": str(config_path),
                "LISTSYNC_SHARED_KEY": Fernet.generate_key().decode()}  # fmt: skip
-        procs = [
-            subprocess.Popen(  # noqa: S603
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "listsync.celery",
-                    "worker",
-                    "--pool",
-                    "solo",
-                    "--loglevel",
-                    "ERROR",
-                    "-n",
-                    f"b{n}@%h",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
-                env=env,
-                cwd=folder,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for n in range(workers)
-        ]
+        procs = [_worker(n, env, folder) for n in range(workers)]
         try:
             config = load_config(config_path)
             app = make_app(config)
             configure(app, config)
             _setups, accounts = load_portal_setups(config, registry=None, classes=None)
             time.sleep(3)  # the workers connect to the broker
+            cpu_before = {
+                "workers": sum(_tree_cpu(p.pid) for p in procs),
+                "sandbox": servers.cpu(),
+                "client": time.process_time(),
+            }
             started = time.perf_counter()
             outcomes: dict[str, int] = {}
             for result in dispatch(
@@ -160,6 +174,12 @@ def run_once(
             ):
                 outcomes[result.outcome.value] = outcomes.get(result.outcome.value, 0) + 1
             elapsed = time.perf_counter() - started
+            cpu = {
+                "workers": sum(_tree_cpu(p.pid) for p in procs) - cpu_before["workers"],
+                "sandbox": servers.cpu() - cpu_before["sandbox"],
+                "client": time.process_time() - cpu_before["client"],
+            }
+            app.close()
         finally:
             for proc in procs:
                 proc.terminate()
@@ -168,9 +188,10 @@ def run_once(
                     proc.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+                    proc.wait()
     if outcomes.get("converged", 0) != len(rows):
         raise SystemExit(f"{workers} worker(s): not every listing converged: {outcomes}")
-    return len(rows) / elapsed
+    return len(rows) / elapsed, {k: round(v, 1) for k, v in cpu.items()}
 
 
 def main() -> None:
@@ -190,10 +211,11 @@ def main() -> None:
         pg, redis_url = started.postgres_url, started.redis_url
     rows = _rows(args.listings)
     throughput: dict[str, float] = {}
+    cpu: dict[str, dict[str, float]] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="scale-workers-") as folder:
             for count in counts:
-                rate = run_once(
+                rate, cpu[str(count)] = run_once(
                     count,
                     rows=rows,
                     latency_ms=args.latency_ms,
@@ -202,7 +224,8 @@ def main() -> None:
                     folder=Path(folder),
                 )
                 throughput[str(count)] = round(rate, 2)
-                print(f"{count} worker(s): {rate:.1f} listings/s", flush=True)
+                print(f"{count} worker(s): {rate:.1f} listings/s, CPU s {cpu[str(count)]}",
+                      flush=True)  # fmt: skip
     finally:
         if started is not None:
             started.stop()
@@ -213,6 +236,7 @@ def main() -> None:
         "latency_ms": args.latency_ms,
         "throughput": throughput,
         "speedup": speedup,
+        "cpu": cpu,
         "cpus": os.cpu_count(),
     }
     print(json.dumps(summary))
