@@ -91,6 +91,11 @@ class FileLease:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     holder = _read_holder(fd)
+                    if holder is None and time.monotonic() < deadline + _DESCRIBE_SECONDS:
+                        # The holder has just locked and not written its details yet (or is
+                        # letting go): look again shortly rather than say "holder unknown".
+                        time.sleep(_POLL_SECONDS)
+                        continue
                     waited = f" after waiting {wait:g} s" if wait > 0 else ""
                     raise StateLockedError(
                         f"state store {self.store} is in use by another run "
@@ -122,6 +127,10 @@ class FileLease:
                 os.ftruncate(fd, 0)
         finally:
             os.close(fd)  # closing the last descriptor releases the lock
+
+
+_DESCRIBE_SECONDS = 1.0
+"""How long past its wait a run keeps looking for the holder's details before it gives up."""
 
 
 def _write_holder(fd: int, run_id: str | None) -> None:
