@@ -175,8 +175,10 @@ def test_three_workers_converge_with_shared_limits_and_one_rotation_per_key(
     assert tokens == Counter({f"{a}-client": 1 for a in AGENCY_ACCOUNTS["immowelt"].values()})
     for name, times in rates.items():
         assert len(times) > 2 * RATE, name  # enough requests for the limit to matter
-        # a moving window of 1 s holds at most RATE admissions; arrivals lag their admission
-        # by the loopback hop, so a 0.9 s window of arrivals is inside a 1 s window of them
+        # turns are a tenth below the rate, so a 0.9 s window of arrivals holds at most RATE
+        # even when arrivals lag their turn by different delays; a 1 s window has been seen
+        # to hold RATE + 1 (two Hemnet requests 4 ms apart early in the run: not explained
+        # yet), which the figures record as max_in_1s
         assert max_in_window(times, 0.9) <= RATE, name
 
 
