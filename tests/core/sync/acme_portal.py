@@ -24,7 +24,6 @@ from starlette.routing import BaseRoute, Route
 
 from listsync.adapter import (
     AccountSettings,
-    Prepared,
     AdapterSettings,
     Capability,
     CredentialStore,
@@ -33,6 +32,7 @@ from listsync.adapter import (
     OperationResult,
     OpKind,
     PortalStatus,
+    Prepared,
     ProjectedItem,
     Projection,
     RemoteRecord,

@@ -6,8 +6,15 @@ import json
 
 import pytest
 
-from listsync.adapter import Capability, ProjectedItem, Projection, TargetState
-from listsync.adapter import apply_result_to_sent, default_plan, diff_projection
+from listsync.adapter import (
+    Capability,
+    ProjectedItem,
+    Projection,
+    TargetState,
+    apply_result_to_sent,
+    default_plan,
+    diff_projection,
+)
 from listsync.sync._sent import STEPPED, SentRecord, fold_steps
 
 CAPS = frozenset(Capability)
