@@ -32,7 +32,6 @@ its kernel; a machine that vanished is noticed by TCP keepalives, set on the con
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -47,12 +46,12 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg import errors as pg_errors
 
-from listsync.adapter import Operation, PortalStatus, ProjectedItem
-from listsync.errors import FieldIssue, StateStoreError
+from listsync.adapter import Operation, ProjectedItem
+from listsync.errors import StateStoreError
 from listsync.sync import _pgschema as sql
 from listsync.sync import _sqlrows as rows
 from listsync.sync._sent import SentRecord, fold_steps, new_base
-from listsync.sync._store import AuditEntry, Intent, ListingState, Outcome, StateKey
+from listsync.sync._store import AuditEntry, Intent, ListingState, StateKey
 
 __all__ = ["PostgresStateStore", "connect_error", "display_url", "lease_key"]
 
@@ -441,14 +440,14 @@ class PostgresStateStore:
         base, depth, whole = row[17:]
         item_ids: dict[str, str] = json.loads(row[5])
         if whole is None:
-            return _state_from_row(row, None, item_ids, None)
+            return rows.state_from_row(row, None, item_ids, None)
         if depth == 0:
-            return _state_from_row(row, whole, item_ids, SentRecord(base, 0, whole, item_ids))
+            return rows.state_from_row(row, whole, item_ids, SentRecord(base, 0, whole, item_ids))
         steps = [data for (data,) in self._db.execute(sql.SELECT_STEPS, row[:3])]
         sent, item_ids = fold_steps(whole, steps, item_ids)
         text = sent.model_dump_json()
         record = SentRecord(base, depth, text, item_ids, projection=sent)
-        return _state_from_row(row, text, item_ids, record)
+        return rows.state_from_row(row, text, item_ids, record)
 
     # -- journal -------------------------------------------------------------------------------
     @_writing
@@ -580,37 +579,3 @@ class _Transaction:
                 raise store._broke(error) from None
         finally:
             store._lock.release()
-
-
-def _state_from_row(
-    row: tuple[Any, ...],
-    sent_json: str | None,
-    item_ids: dict[str, str],
-    record: SentRecord | None,
-) -> ListingState:
-    (portal, account, ref, remote_id, sent_hash, _, status, visible, approved) = row[:9]
-    (approval_url, outcome, error_class, error_message, issues, attempts) = row[9:15]
-    created: dt.datetime
-    updated: dt.datetime
-    (created, updated) = row[15:17]
-    return ListingState(
-        portal=portal,
-        account=account,
-        external_ref=ref,
-        remote_id=remote_id,
-        sent_json=sent_json,
-        sent_hash=sent_hash,
-        item_ids=item_ids,
-        status=PortalStatus(status) if status else None,
-        is_visible=visible,
-        is_approved=approved,
-        approval_url=approval_url,
-        outcome=Outcome(outcome) if outcome else None,
-        error_class=error_class,
-        error_message=error_message,
-        issues=tuple(FieldIssue.model_validate(i) for i in json.loads(issues)),
-        attempts=attempts,
-        created_at=created,
-        updated_at=updated,
-        sent_record=record,
-    )

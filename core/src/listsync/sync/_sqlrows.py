@@ -28,6 +28,11 @@ def _opt_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
+def _when(value: str | dt.datetime) -> dt.datetime:
+    """A timestamp column: ISO text (SQLite) or a datetime already (PostgreSQL)."""
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
 def intent_values(intent: Intent) -> tuple[Any, ...]:
     return (
         intent.op.kind.value,
@@ -126,7 +131,7 @@ def state_from_row(
         error_message=error_message,
         issues=tuple(FieldIssue.model_validate(i) for i in json.loads(issues)),
         attempts=attempts,
-        created_at=dt.datetime.fromisoformat(created),
-        updated_at=dt.datetime.fromisoformat(updated),
+        created_at=_when(created),
+        updated_at=_when(updated),
         sent_record=record,
     )
