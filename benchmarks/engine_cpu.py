@@ -1,7 +1,8 @@
-"""CPU per applied operation of the engine and the state store, without HTTP.
+"""CPU per applied operation of the engine and the state store, without HTTP, on SQLite and on
+PostgreSQL.
 
     .venv/bin/python benchmarks/engine_cpu.py [--listings 1000] [--concurrency 64]
-        [--turns 16] [--repeat 3]
+        [--turns 16] [--repeat 3] [--stores sqlite,postgres]
 
 The real engine (`Syndicator.apply`: lanes, journal, retries, recording after every operation in
 a SQLite state store on disk) applies N generated listings through the Hemnet and Immowelt
@@ -20,6 +21,15 @@ listings first. Each round starts from an empty state file; the best of `--repea
 reported. One more round runs with every state store call timed, to show the store's share
 (a `transaction()` block counts with the saves inside it). A re-plan after each round must find
 0 operations (the recorded state is complete).
+
+Each store is measured the same way: SQLite (a file on disk, in this process) and PostgreSQL (the
+store through psycopg, each round on a fresh migrated schema of its own; the server comes from
+`LISTSYNC_TEST_POSTGRES_URL` or is started by `scripts/services.py` for the run, as in
+`store_cpu.py`). Only this process's CPU is counted: PostgreSQL's own work is in its server
+process, SQLite's is in this one. The timed round counts a listing's `claim` (its lease: one
+round trip per listing and one to release it on PostgreSQL, nothing on SQLite) with the store.
+The last line is JSON: the SQLite figures at the top level (as before PostgreSQL was measured)
+and each store's under `stores`.
 """
 
 from __future__ import annotations
@@ -31,19 +41,21 @@ import random
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import _harness as h
+from store_cpu import fresh_schema, postgres_server
 
 from listsync import Syndicator
 from listsync.adapter import NON_IDEMPOTENT, Operation, OperationContext, OperationResult
 from listsync.io import read_listings
 from listsync.log import configure_logging
 from listsync.model import Listing
-from listsync.sync import PlanEntry, PlannedEntry, SQLiteStateStore
+from listsync.sync import PlanEntry, PlannedEntry, SQLiteStateStore, StateStore
+from listsync.sync._sqlite import open_state_store
 from listsync_hemnet import HemnetAdapter
 from listsync_immowelt import ImmoweltAdapter
 
@@ -78,7 +90,7 @@ class TimedStore:
     """Wraps a state store and adds up the CPU seconds spent in each of its methods; calls
     inside a `transaction()` block count with the block (and the saves in it are counted)."""
 
-    def __init__(self, inner: SQLiteStateStore) -> None:
+    def __init__(self, inner: StateStore) -> None:
         self.inner = inner
         self.spent: dict[str, float] = defaultdict(float)
         self.grouped_saves = 0
@@ -103,6 +115,20 @@ class TimedStore:
         return timed
 
     @contextmanager
+    def claim(self, key: Any) -> Iterator[bool]:
+        """The listing's lease, taken and released with the clock running."""
+        start = time.process_time()
+        lease = self.inner.claim(key)
+        held = lease.__enter__()
+        self.spent["claim"] += time.process_time() - start
+        try:
+            yield held
+        finally:
+            start = time.process_time()
+            lease.__exit__(None, None, None)
+            self.spent["claim"] += time.process_time() - start
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         start = time.process_time()
         self._in_block = True
@@ -124,17 +150,55 @@ def load(path: Path) -> list[Listing]:
     return [item for _, item in read_listings(path) if isinstance(item, Listing)]
 
 
+Opener = Callable[[], AbstractContextManager[StateStore]]
+
+
+def sqlite_opener(work: Path) -> Opener:
+    """A new SQLite state file in `work` per round."""
+
+    @contextmanager
+    def open_store() -> Iterator[StateStore]:
+        for leftover in work.glob("engine.sqlite*"):
+            leftover.unlink()
+        store = SQLiteStateStore(work / "engine.sqlite")
+        try:
+            yield store
+        finally:
+            store.close()
+
+    return open_store
+
+
+def postgres_opener(server: str) -> Opener:
+    """A fresh migrated schema on `server` per round (dropped after it)."""
+
+    @contextmanager
+    def open_store() -> Iterator[StateStore]:
+        with fresh_schema(server) as url:
+            store = open_state_store(url)
+            try:
+                yield store
+            finally:
+                store.close()
+
+    return open_store
+
+
 async def one_round(
-    listings: list[Listing], work: Path, args: argparse.Namespace, *, timed: bool = False
+    listings: list[Listing], opener: Opener, args: argparse.Namespace, *, timed: bool = False
 ) -> dict[str, Any]:
-    """Apply `listings` (after a warm-up) into a new state file; CPU seconds and counts.
+    """Apply `listings` (after a warm-up) into a new state store; CPU seconds and counts.
 
     With `timed`, every state store call is timed and the CPU per method is returned too.
     """
-    for leftover in work.glob("engine.sqlite*"):
-        leftover.unlink()
-    inner = SQLiteStateStore(work / "engine.sqlite")
-    store = TimedStore(inner) if timed else inner
+    with opener() as inner:
+        return await _apply_round(listings, inner, args, timed=timed)
+
+
+async def _apply_round(
+    listings: list[Listing], inner: StateStore, args: argparse.Namespace, *, timed: bool
+) -> dict[str, Any]:
+    store: Any = TimedStore(inner) if timed else inner
     adapters = {
         "hemnet": without_http(HemnetAdapter, args.turns),
         "immowelt": without_http(ImmoweltAdapter, args.turns),
@@ -166,29 +230,15 @@ async def one_round(
         return out
     finally:
         await syndicator.aclose()
-        inner.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--listings", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--turns", type=int, default=16)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    configure_logging(level="WARNING")
-    with tempfile.TemporaryDirectory(prefix="listsync-engine-") as tmp:
-        work = Path(tmp)
-        listings = load(h.generate_listings(args.listings + WARM_UP, work / "listings.jsonl"))
-        rounds = [asyncio.run(one_round(listings, work, args)) for _ in range(args.repeat)]
-        timed_round = asyncio.run(one_round(listings, work, args, timed=True))
+def measure(listings: list[Listing], opener: Opener, args: argparse.Namespace) -> dict[str, Any]:
+    """Best of `--repeat` rounds and one timed round on one store: its figures."""
+    rounds = [asyncio.run(one_round(listings, opener, args)) for _ in range(args.repeat)]
+    timed_round = asyncio.run(one_round(listings, opener, args, timed=True))
     best = min(rounds, key=lambda r: r["cpu"])
     ops = best["operations"]
-    fig: dict[str, Any] = {
-        "benchmark": "engine_cpu",
-        "listings": args.listings,
-        "concurrency": args.concurrency,
-        "turns": args.turns,
+    return {
         "entries": best["entries"],
         "operations": ops,
         "totals": best["totals"],
@@ -203,18 +253,65 @@ def main() -> None:
         "rerun_operations": max(r["rerun_operations"] for r in [*rounds, timed_round]),
         "rerun_needs_apply": max(r["rerun_needs_apply"] for r in [*rounds, timed_round]),
     }
-    print(f"{args.listings} listings, {fig['entries']} entries, {ops} operations: {fig['totals']}")
-    print(f"concurrency {args.concurrency}, answers after 1..{args.turns} event loop turns")
-    print(f"engine CPU per operation (best of {args.repeat}): {fig['engine_us_per_op']} us")
-    print(f"  rounds: {fig['rounds_us_per_op']} us")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--listings", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--turns", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--stores", default="sqlite,postgres", help="comma-separated")
+    args = parser.parse_args()
+    names = [name.strip() for name in args.stores.split(",") if name.strip()]
+    unknown = set(names) - {"sqlite", "postgres"}
+    if unknown or not names:
+        parser.error(f"--stores: sqlite and/or postgres, not {', '.join(sorted(unknown))}")
+    configure_logging(level="WARNING")
+    stores: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="listsync-engine-") as tmp, ExitStack() as stack:
+        work = Path(tmp)
+        listings = load(h.generate_listings(args.listings + WARM_UP, work / "listings.jsonl"))
+        for name in names:
+            if name == "sqlite":
+                opener = sqlite_opener(work)
+            else:
+                opener = postgres_opener(stack.enter_context(postgres_server()))
+            stores[name] = measure(listings, opener, args)
+    first = stores[names[0]]
+    ops = first["operations"]
+    fig: dict[str, Any] = {
+        "benchmark": "engine_cpu",
+        "listings": args.listings,
+        "concurrency": args.concurrency,
+        "turns": args.turns,
+        **stores.get("sqlite", {}),
+        "stores": stores,
+    }
     print(
-        f"state store calls in a timed round: {fig['store_us_per_op']} us of "
-        f"{fig['timed_round_us_per_op']} us per operation "
-        f"({fig['saves_per_commit']} saves per commit)"
+        f"{args.listings} listings, {first['entries']} entries, {ops} operations: {first['totals']}"
     )
-    for name, micros in fig["store_us_per_op_by_method"].items():
-        print(f"  {name:<14} {micros:8.1f} us")
-    print(f"re-plan after apply: {fig['rerun_operations']} operations (must be 0)")
+    print(f"concurrency {args.concurrency}, answers after 1..{args.turns} event loop turns")
+    print(f"CPU in this process per operation, us {''.join(f'{n:>12}' for n in names)}")
+    rows = [
+        (f"engine (best of {args.repeat})", "engine_us_per_op"),
+        ("timed round", "timed_round_us_per_op"),
+        ("  state store calls", "store_us_per_op"),
+    ]
+    for label, field in rows:
+        print(f"  {label:<28}{''.join(f'{stores[n][field]:12.1f}' for n in names)}")
+    methods = sorted({m for n in names for m in stores[n]["store_us_per_op_by_method"]})
+    for method in methods:
+        cells = "".join(
+            f"{stores[n]['store_us_per_op_by_method'].get(method, 0.0):12.1f}" for n in names
+        )
+        print(f"    {method:<26}{cells}")
+    grouped = "".join(f"{stores[n]['saves_per_commit']:12.1f}" for n in names)
+    print(f"  {'saves per commit':<28}{grouped}")
+    for name in names:
+        print(f"  {name} rounds: {stores[name]['rounds_us_per_op']} us")
+    reruns = [stores[n]["rerun_operations"] for n in names]
+    print(f"re-plan after apply: {reruns} operations (must be 0)")
     h.emit(fig)
 
 
