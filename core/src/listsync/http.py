@@ -185,6 +185,12 @@ def _counted(error: _E) -> _E:
 _IN_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "listsync_in_attempt", default=False
 )
+_DEADLINES: contextvars.ContextVar[tuple[asyncio.Timeout, ...]] = contextvars.ContextVar(
+    "listsync_deadlines", default=()
+)
+"""The deadlines of the attempts under way in this task, outermost first (a credential check
+runs inside the attempt of the request it guards): a wait for the account's rate moves them
+all later by the time it took."""
 
 
 class HeaderAuth(httpx.Auth):
@@ -492,19 +498,12 @@ class PortalHttp:
         ok: Callable[[Response], bool] | None,
     ) -> Response:
         async with self._semaphore, shared_gate(self.portal, self.account, *self._shared):
-            if self._limiter is not None:
-                await self._limiter.acquire()
             check_stop()  # a request not sent yet is given up when the run stops
             guard = self._account_guard()
             # A request made inside another's attempt (a credential check in its auth flow)
             # is part of that attempt: it was admitted with it.
             nested = _IN_ATTEMPT.get()
             probe = False if nested else await guard.admit(max_wait=self.policy.max_wait)
-            try:  # the shared rate window counts the request as late as possible
-                await shared_pace(self.portal, self.account, self._shared[0])
-            except BaseException:
-                guard.released(probe=probe)
-                raise
             started = time.perf_counter()
             token = _IN_ATTEMPT.set(True)
             try:
@@ -558,8 +557,12 @@ class PortalHttp:
         answer), so a server that trickles its answer cannot hold the run; transport failures
         translated, and counted by the account's breaker."""
         try:
-            async with asyncio.timeout(self.timeout):
-                return await exchange
+            async with asyncio.timeout(self.timeout) as deadline:
+                token = _DEADLINES.set((*_DEADLINES.get(), deadline))
+                try:
+                    return await exchange
+                finally:
+                    _DEADLINES.reset(token)
         except (httpx.TransportError, httpx.StreamError) as exc:
             error = self._transport_error(exc, method, path, safe=safe)
             if isinstance(error, PortalError):
@@ -633,6 +636,28 @@ class PortalHttp:
             path=path.split("?", 1)[0],
         )
 
+    async def _pace(self) -> None:
+        """Wait for the account's rate (in this process, and across workers when limits are
+        shared) right before one exchange goes out: every request the portal receives is
+        counted, when it is sent (a resend of the auth flow, a credential check made inside
+        the flow before the request it guards). The wait is queueing, not the portal being
+        slow: the attempts' deadlines move later by it."""
+        limiter = self._limiter
+        rate = self._shared[0]
+        if limiter is None and rate is None:
+            return
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        if limiter is not None:
+            await limiter.acquire()
+        await shared_pace(self.portal, self.account, rate)
+        check_stop()  # a run stopped during the wait sends nothing more
+        waited = loop.time() - began
+        for deadline in _DEADLINES.get():
+            when = deadline.when()
+            if when is not None:
+                deadline.reschedule(when + waited)
+
     async def _send(self, request: httpx.Request) -> _Answer:
         """Send `request` through the auth flow and the transport; the response is read.
 
@@ -695,12 +720,14 @@ class PortalHttp:
         url, sent, body = self._lean_request(method, path, json, content, headers)
         timeout = self._lean_timeout
         if self._auth is None:
+            await self._pace()
             status, raw, data = await transport.exchange(method, url, sent.pairs(), body, timeout)
         else:
             flow = cast("HeaderAuth", self._auth).header_flow(sent)
             try:
                 await anext(flow)
                 while True:
+                    await self._pace()
                     status, raw, data = await transport.exchange(
                         method, url, sent.pairs(), body, timeout
                     )
@@ -717,6 +744,7 @@ class PortalHttp:
         return _Answer(status, answer_headers, data, url)
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        await self._pace()
         response = await self._transport.handle_async_request(request)
         response.request = request
         await response.aread()  # streamed by in-process transports; a no-op for ours
