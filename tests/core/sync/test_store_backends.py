@@ -124,6 +124,36 @@ def test_records_are_per_account_ordered_and_filtered(opener: Opener) -> None:
     assert store.get(StateKey("acme", "c", "L-1")) is None
 
 
+def test_records_for_answers_a_window_as_records_does(opener: Opener) -> None:
+    """`records_for` (the planner's window of listings) gives each listing's records as
+    `records(ref)` does, in one look-up; a listing without records maps to []. The PostgreSQL
+    store had no `records_for`, so the planner looked its listings up one by one."""
+    store = opener()
+    for portal, account, ref in [
+        ("beta", "x", "L-1"),
+        ("acme", "b", "L-1"),
+        ("acme", "a", "L-2"),
+        ("acme", "a", "L-1"),
+        ("acme", "a", "L-3"),
+    ]:
+        state = ListingState(portal, account, ref, remote_id=f"{portal}{account}{ref}")
+        store.save(state.with_sent(Projection(external_ref=ref, fields={"p": portal})))
+    refs = ["L-2", "L-1", "L-none", "L-1"]
+    batch = getattr(store, "records_for", None)
+    assert batch is not None, f"{type(store).__name__} has no records_for"
+    found = batch(refs)
+    assert list(found) == ["L-2", "L-1", "L-none"]
+    for ref in refs:
+        assert found[ref] == list(store.records(ref))
+    assert [s.key for s in found["L-1"]] == [
+        StateKey("acme", "a", "L-1"),
+        StateKey("acme", "b", "L-1"),
+        StateKey("beta", "x", "L-1"),
+    ]
+    assert found["L-1"][0].sent == Projection(external_ref="L-1", fields={"p": "acme"})
+    assert batch([]) == {}
+
+
 def test_intents_are_durable_and_visible_to_another_worker(opener: Opener) -> None:
     """An intent journalled by one store is seen by a store opened later on the same state
     (another worker recovering it), and cleared by the save that records its operation."""

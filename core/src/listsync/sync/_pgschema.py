@@ -23,11 +23,13 @@ __all__ = [
     "INSERT_AUDIT",
     "INSERT_INTENT",
     "INSERT_STEP",
+    "ORDER",
     "REUSE_INTENT",
     "REVISIONS",
     "SELECT_AUDIT",
     "SELECT_INTENTS",
     "SELECT_STATE",
+    "SELECT_STATES_FOR",
     "SELECT_STEPS",
     "TABLES",
     "UPDATE_STATE",
@@ -61,6 +63,10 @@ SELECT_STATE = (
     "AND p.seq = 0"
 )
 GET_STATE = f"{SELECT_STATE} WHERE s.portal = %s AND s.account = %s AND s.external_ref = %s"
+ORDER = ' ORDER BY s.portal COLLATE "C", s.account COLLATE "C", s.external_ref COLLATE "C"'
+"""The order of `records` (the SQLite store's: by code point, whatever the database's locale)."""
+SELECT_STATES_FOR = f"{SELECT_STATE} WHERE s.external_ref = ANY(%s){ORDER}"
+"""The states of a list of listings (`records_for`): one statement, one parameter."""
 UPSERT_STATE = (
     f"INSERT INTO listsync_state ({_STATE_COLUMNS}) VALUES ({', '.join(['%s'] * 19)}) "  # noqa: S608  (constant)
     f"ON CONFLICT (portal, account, external_ref) DO UPDATE SET {_REPLACED}"

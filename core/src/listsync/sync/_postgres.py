@@ -37,7 +37,7 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from functools import update_wrapper
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -385,11 +385,23 @@ class PostgresStateStore:
             where.append("s.portal = %s")
             args.append(portal)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        order = ' ORDER BY s.portal COLLATE "C", s.account COLLATE "C", s.external_ref COLLATE "C"'
         with self._lock:
-            found = self._db.execute(f"{sql.SELECT_STATE}{clause}{order}", args).fetchall()
+            found = self._db.execute(f"{sql.SELECT_STATE}{clause}{sql.ORDER}", args).fetchall()
             states = [self._read(row) for row in found]
         return iter(states)
+
+    @_guarded
+    def records_for(self, external_refs: Iterable[str]) -> dict[str, list[ListingState]]:
+        """`records(ref)` for many listings with one statement (the planner's window):
+        external_ref -> its records (in the order `records` gives them)."""
+        refs = list(dict.fromkeys(external_refs))
+        found: dict[str, list[ListingState]] = {ref: [] for ref in refs}
+        if not self.exists or not refs:
+            return found
+        with self._lock:
+            for row in self._db.execute(sql.SELECT_STATES_FOR, (refs,)).fetchall():
+                found[row[2]].append(self._read(row))
+        return found
 
     @_writing
     def save(
