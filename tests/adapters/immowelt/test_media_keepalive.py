@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from listsync._aiohttp import AiohttpTransport
 from listsync.config import parse_portal_config
 from listsync.http import PortalHttp, default_transport
 from listsync_immowelt import ImmoweltAccount, ImmoweltAdapter, ImmoweltSettings
@@ -146,3 +147,61 @@ async def test_adapter_fetches_mirror_media_over_one_connection() -> None:
             await adapter.aclose()
     assert served.requests == 4
     assert served.connections == 1
+
+
+class LeanOnly(AiohttpTransport):
+    """listsync's transport that fails the test when asked through httpx's objects."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"an httpx.Request was built for {request.url}")
+
+
+async def test_trusted_media_take_the_lean_path() -> None:
+    """Before: `GuardedTransport` had no lean path, so every mirror download built an
+    `httpx.Request` and two `httpx.Response`s (the largest httpx share of the apply profile)."""
+    async with mirror() as served:
+        rules = policy(served.port)
+        guarded = GuardedTransport(MustNotConnect(), rules, no_resolver, trusted=LeanOnly())
+        async with media_http(guarded) as http:
+            for n in range(2):
+                url = f"http://127.0.0.1:{served.port}/_mirror/img/{n}.jpg"
+                assert await fetch_media(http, url, rules) == (JPEG, "image/jpeg")
+    assert served.requests == 2
+
+
+async def test_lean_trusted_answer_over_the_cap_is_refused_even_by_an_uncapped_transport() -> None:
+    async with mirror(b"\xff\xd8" + b"z" * 3000) as served:
+        rules = policy(served.port, max_bytes=1000)
+        guarded = GuardedTransport(MustNotConnect(), rules, no_resolver, trusted=LeanOnly())
+        async with media_http(guarded, max_bytes=10_000) as http:
+            url = f"http://127.0.0.1:{served.port}/_mirror/big.jpg"
+            with pytest.raises(MediaRefusedError, match="larger than 1000 bytes"):
+                await fetch_media(http, url, rules)
+
+
+async def test_untrusted_host_on_the_lean_path_is_still_checked_and_pinned() -> None:
+    """A host the policy does not trust goes through the address check and the pinned
+    transport, also when `PortalHttp` hands the request over as plain values."""
+    seen: list[httpx.Request] = []
+
+    class Pinned(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(200, headers={"Content-Type": "image/jpeg"}, content=JPEG)
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return {"cdn.example.org": ["93.184.216.34"], "evil.example.org": ["10.0.0.5"]}[host]
+
+    rules = policy(9)
+    guarded = GuardedTransport(Pinned(), rules, resolver, trusted=LeanOnly())
+    async with media_http(guarded) as http:
+        assert http._lean is not None
+        content, _ = await fetch_media(http, "https://cdn.example.org/a.jpg", rules)
+        assert content == JPEG
+        with pytest.raises(MediaRefusedError, match="private"):
+            await fetch_media(http, "https://evil.example.org/b.jpg", rules)
+    assert len(seen) == 1
+    assert str(seen[0].url) == "https://93.184.216.34/a.jpg"
+    assert seen[0].headers["Host"] == "cdn.example.org"
+    assert seen[0].extensions["sni_hostname"] == "cdn.example.org"
+    assert seen[0].headers["Accept-Encoding"] == "identity"

@@ -32,7 +32,7 @@ import functools
 import ipaddress
 import re
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -59,6 +59,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # `http(s)://host` then the end, a path, a query or a fragment: `urlsplit` would find exactly
 # this host (no userinfo, port, brackets, percent signs or characters it strips).
 _PLAIN_URL = re.compile(r"https?://(?P<host>[A-Za-z0-9.-]+)(?:[/?#]|\Z)")
+# The same with an optional port: the host of a URL `PortalHttp` built (already normalised).
+_PLAIN_URL_PORT = re.compile(r"https?://(?P<host>[A-Za-z0-9.-]+)(?::[0-9]{1,5})?(?:[/?#]|\Z)")
 
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """`(host, port) -> the host's addresses as text`; raises `OSError` when it cannot resolve."""
@@ -229,6 +231,40 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self._policy = policy
         self._resolve = resolver
         self._trusted = trusted
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        timeout: Mapping[str, float | None],
+    ) -> tuple[int, Any, bytes]:
+        """`PortalHttp`'s lean path (plain values in, status, raw headers and body out).
+
+        A trusted host (the mirror) over a `trusted` transport that has a lean path of its own
+        goes there without httpx's objects, still capped; everything else is checked and sent
+        as `handle_async_request` does, from an `httpx.Request` built of the same values.
+        """
+        trusted = self._trusted
+        lean = getattr(trusted, "exchange", None)
+        if lean is not None:
+            plain = _PLAIN_URL_PORT.match(url)
+            host = plain["host"] if plain is not None else None
+            if host is not None and self._policy.trusts(host):
+                limit = self._policy.max_bytes
+                try:
+                    status, raw, data = await lean(method, url, headers, body, timeout)
+                except AnswerTooLargeError:
+                    raise MediaRefusedError(f"larger than {limit} bytes") from None
+                if len(data) > limit:
+                    raise MediaRefusedError(f"larger than {limit} bytes")
+                return status, raw, data
+        request = httpx.Request(
+            method, url, headers=headers, content=body, extensions={"timeout": dict(timeout)}
+        )
+        response = await self.handle_async_request(request)
+        return response.status_code, response.headers.raw, response.content
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
