@@ -146,8 +146,16 @@ def _with_image(state: ListingState, key: str) -> ListingState:
 
 
 def _sent_rows(path: Path) -> list[tuple[int, int]]:
+    """(position, size) of the stored sent projection: the whole one (0), then the steps the
+    state row's position folds (in their operations' audit rows since schema 5)."""
     db = sqlite3.connect(path)
-    return db.execute("SELECT seq, length(data) FROM sent_projection ORDER BY seq").fetchall()
+    whole = db.execute("SELECT seq, length(data) FROM sent_projection ORDER BY seq").fetchall()
+    steps = db.execute(
+        "SELECT a.sent_seq, length(a.step) FROM audit AS a JOIN listing_state AS s "
+        "ON a.sent_base = s.sent_base AND a.sent_seq BETWEEN 1 AND s.sent_steps "
+        "WHERE a.step IS NOT NULL ORDER BY a.sent_seq"
+    ).fetchall()
+    return [*whole, *steps]
 
 
 FIRST = Projection(external_ref="L-1", fields={"price": 1, "text": "x" * 3000})
@@ -232,3 +240,94 @@ def test_schema_2_records_keep_their_projection(tmp_path: Path) -> None:
     store.save(state)
     assert [seq for seq, _ in _sent_rows(path)] == [0, 1]
     assert SQLiteStateStore(path).get(KEY).sent == state.sent
+
+
+# -- schema 5: the steps in the audit rows ------------------------------------------------------
+def _database_at(path: Path, version: int) -> sqlite3.Connection:
+    """A database at schema `version`, made by that version's migrations."""
+    db = sqlite3.connect(path, isolation_level=None)
+    for migration in MIGRATIONS[:version]:
+        if isinstance(migration, str):
+            db.executescript(migration)
+        else:
+            migration(db)
+    db.execute(f"PRAGMA user_version = {version}")
+    return db
+
+
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+def test_every_earlier_schema_opens_and_migrates(tmp_path: Path, version: int) -> None:
+    """A store at any earlier version, with a listing and its audit trail, opens at the
+    current version: the listing and the trail read back, and it goes on in steps."""
+    path = tmp_path / f"v{version}.sqlite"
+    db = _database_at(path, version)
+    db.execute(
+        "INSERT INTO listing_state (portal, account, external_ref, remote_id, created_at, "
+        "updated_at) VALUES (?, ?, ?, 'R-old', '2026-01-01T00:00:00+00:00', "
+        "'2026-01-01T00:00:00+00:00')",
+        tuple(KEY),
+    )
+    db.execute(
+        "INSERT INTO audit (at, run_id, portal, account, external_ref, operation, outcome, "
+        "request_id, message) VALUES ('2026-01-01T00:00:00+00:00', 'run-0', ?, ?, ?, "
+        "'create', 'ok', 'req-0', NULL)",
+        tuple(KEY),
+    )
+    db.close()
+    store = SQLiteStateStore(path)
+    assert store.schema_version == SCHEMA_VERSION
+    assert store.get(KEY).remote_id == "R-old"  # type: ignore[union-attr]
+    (entry,) = store.audit("L-1")
+    assert (entry.operation, entry.outcome, entry.run_id, entry.request_id) == (
+        "create",
+        "ok",
+        "run-0",
+        "req-0",
+    )
+    state = ListingState(*KEY, remote_id="R-old").with_sent(FIRST)
+    store.save(state)
+    state = _with_image(state, "a")
+    store.save(state, audit=AuditEntry(KEY, "media_add a", "ok", "run-1"))
+    assert [seq for seq, _ in _sent_rows(path)] == [0, 1]
+    assert SQLiteStateStore(path).get(KEY).sent == state.sent  # type: ignore[union-attr]
+    assert [e.operation for e in store.audit("L-1")] == ["create", "media_add a"]
+
+
+def test_schema_4_part_way_record_keeps_its_steps(tmp_path: Path) -> None:
+    """A version-4 store holding a record a killed run left part-way (two steps in
+    `sent_projection`): migrated, the steps are in audit rows without an operation, the record
+    folds as before, the audit trail is unchanged, and the next step follows them."""
+    whole = ListingState(*KEY, remote_id="R1").with_sent(FIRST)
+    one = _with_image(whole, "a")
+    two = _with_image(one, "b")
+    path = tmp_path / "v4.sqlite"
+    db = _database_at(path, 4)
+    db.execute(
+        "INSERT INTO listing_state (portal, account, external_ref, remote_id, item_ids, "
+        "created_at, updated_at, sent_base, sent_steps) VALUES (?, ?, ?, 'R1', ?, "
+        "'2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', 77, 2)",
+        (*KEY, '{"a": "I-a", "b": "I-b"}'),
+    )
+    assert one.sent_record is not None
+    assert two.sent_record is not None
+    for seq, data in enumerate(
+        [FIRST.model_dump_json(), one.sent_record.step, two.sent_record.step]
+    ):
+        db.execute("INSERT INTO sent_projection VALUES (?, ?, ?, ?, ?)", (*KEY, seq, data))
+    for op in ("create", "media_add a", "media_add b"):
+        db.execute(
+            "INSERT INTO audit (at, portal, account, external_ref, operation, outcome) "
+            "VALUES ('2026-01-01T00:00:00+00:00', ?, ?, ?, ?, 'ok')",
+            (*KEY, op),
+        )
+    db.close()
+    store = SQLiteStateStore(path)
+    loaded = store.get(KEY)
+    assert loaded is not None
+    assert (loaded.sent, loaded.item_ids) == (two.sent, {"a": "I-a", "b": "I-b"})
+    assert [e.operation for e in store.audit("L-1")] == ["create", "media_add a", "media_add b"]
+    assert [seq for seq, _ in _sent_rows(path)] == [0, 1, 2]
+    three = _with_image(loaded, "c")
+    store.save(three, audit=AuditEntry(KEY, "media_add c", "ok"))
+    assert SQLiteStateStore(path).get(KEY).sent == three.sent  # type: ignore[union-attr]
+    assert len(store.audit("L-1")) == 4

@@ -57,13 +57,25 @@ def opener(url: str) -> Iterator[Opener]:
         store.close()
 
 
-def _sent_seqs(store: StateStore) -> list[int]:
-    """The seq numbers of the stored sent projection rows of KEY (0 = whole)."""
-    if isinstance(store, PostgresStateStore):
-        query = "SELECT seq FROM listsync_sent ORDER BY seq"
-        return [seq for (seq,) in store._db.execute(query)]
+def _sql(store: StateStore, query: str) -> list[tuple[object, ...]]:
+    """`query` on the store's own connection; `{t}` is the tables' prefix."""
+    prefix = "listsync_" if isinstance(store, PostgresStateStore) else ""
     db = store._db  # type: ignore[attr-defined]
-    return [seq for (seq,) in db.execute("SELECT seq FROM sent_projection ORDER BY seq")]
+    return list(db.execute(query.replace("{t}", prefix)).fetchall())
+
+
+def _sent_seqs(store: StateStore) -> list[int]:
+    """The positions of KEY's stored sent projection: 0 for the whole one, then the steps the
+    state row's position folds (kept in the audit rows)."""
+    pg = isinstance(store, PostgresStateStore)
+    whole = _sql(store, "SELECT 0 FROM listsync_sent" if pg else "SELECT 0 FROM sent_projection")
+    steps = _sql(
+        store,
+        f"SELECT a.sent_seq FROM {{t}}audit AS a JOIN {'listsync_state' if pg else 'listing_state'}"  # noqa: S608  (constant)
+        " AS s ON a.sent_base = s.sent_base AND a.sent_seq BETWEEN 1 AND s.sent_steps "
+        "WHERE a.step IS NOT NULL ORDER BY a.sent_seq",
+    )
+    return [int(str(seq)) for (seq,) in [*whole, *steps]]
 
 
 def _item(key: str) -> ProjectedItem:
@@ -238,6 +250,50 @@ def test_a_step_from_a_position_the_store_left_is_written_whole(opener: Opener) 
         store.save(state)
         assert store.get(KEY) == state
         assert store.get(KEY).sent == state.sent  # type: ignore[union-attr]
+
+
+def test_an_operation_is_one_audit_row_holding_its_step(opener: Opener) -> None:
+    """A part-way operation writes its audit entry and its step as one row (no row of its
+    own for the step); the audit trail reads as before; a step saved without an entry is
+    kept for the record but is no audit entry."""
+    store = opener()
+    state = ListingState(*KEY, remote_id="R1").with_sent(FIRST)
+    store.save(state, audit=AuditEntry(KEY, "create", "ok", "run-1", "req-0"))
+    rows_before = len(_sql(store, "SELECT id FROM {t}audit"))
+    state = _with_image(state, "a")
+    store.save(state, audit=AuditEntry(KEY, "media_add a", "ok", "run-1", "req-1"))
+    assert len(_sql(store, "SELECT id FROM {t}audit")) == rows_before + 1
+    state = _with_image(state, "b")
+    store.save(state)  # a step without an entry
+    assert _sent_seqs(store) == [0, 1, 2]
+    trail = store.audit("L-1")
+    assert [(e.operation, e.outcome, e.run_id, e.request_id) for e in trail] == [
+        ("create", "ok", "run-1", "req-0"),
+        ("media_add a", "ok", "run-1", "req-1"),
+    ]
+    assert [e.key for e in trail] == [KEY, KEY]
+    assert opener().get(KEY).sent == state.sent  # type: ignore[union-attr]
+
+
+def test_a_position_written_again_folds_its_newest_step(opener: Opener) -> None:
+    """A new projection saved twice with a step between (the store back at its position)
+    and then a step again: the record folds the newest step only, not the abandoned one
+    (steps are never deleted now: they are audit rows)."""
+    store = opener()
+    whole = ListingState(*KEY, remote_id="R1").with_sent(FIRST)
+    store.save(whole)
+    store.save(_with_image(whole, "abandoned"))
+    store.save(whole)
+    again = _with_image(whole, "kept")
+    store.save(again)
+    for reader in (store, opener()):
+        loaded = reader.get(KEY)
+        assert loaded is not None
+        assert loaded.sent == again.sent
+        assert loaded.item_ids == {"kept": "I-kept"}
+    later = _with_image(again, "more")
+    store.save(later)
+    assert opener().get(KEY).sent == later.sent  # type: ignore[union-attr]
 
 
 def test_a_listing_whose_projection_is_dropped_keeps_no_rows(opener: Opener) -> None:

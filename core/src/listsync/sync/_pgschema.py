@@ -2,8 +2,9 @@
 
 The tables are those of the SQLite store, prefixed `listsync_` (a CRM's own database may well
 have an `audit` table of its own): `listsync_state` (one row per listing and portal account),
-`listsync_sent` (the sent projection, whole at seq 0 and then one step per operation, see
-`listsync.sync._sent`), `listsync_journal` (intents) and `listsync_audit`. The schema is made
+`listsync_sent` (the whole sent projection, at seq 0), `listsync_journal` (intents) and
+`listsync_audit` (one row per operation: its entry and its step in the sent projection, see
+`listsync.sync._sent` and `_sqlbase.py`; revision 0002 moved the steps there). The schema is made
 and changed by the alembic migrations in `listsync.migrations`, never by the store itself;
 alembic records the revision in `listsync_alembic_version` (not `alembic_version`, which the
 CRM's own migrations may use). `REVISIONS` lists every revision, oldest first; a test checks
@@ -17,13 +18,13 @@ from __future__ import annotations
 
 __all__ = [
     "DELETE_INTENT",
-    "DELETE_STEPS",
+    "DELETE_WHOLE",
     "GET_STATE",
     "HEAD",
     "INSERT_AUDIT",
     "INSERT_INTENT",
-    "INSERT_STEP",
     "ORDER",
+    "PARAM",
     "REUSE_INTENT",
     "REVISIONS",
     "SELECT_AUDIT",
@@ -38,7 +39,7 @@ __all__ = [
     "VERSION_TABLE",
 ]
 
-REVISIONS = ("0001",)
+REVISIONS = ("0001", "0002")
 """Every alembic revision of the schema, oldest first (`listsync/migrations/versions`)."""
 HEAD = REVISIONS[-1]
 VERSION_TABLE = "listsync_alembic_version"
@@ -63,6 +64,7 @@ SELECT_STATE = (
     "AND p.seq = 0"
 )
 GET_STATE = f"{SELECT_STATE} WHERE s.portal = %s AND s.account = %s AND s.external_ref = %s"
+PARAM = "%s"
 ORDER = ' ORDER BY s.portal COLLATE "C", s.account COLLATE "C", s.external_ref COLLATE "C"'
 """The order of `records` (the SQLite store's: by code point, whatever the database's locale)."""
 SELECT_STATES_FOR = f"{SELECT_STATE} WHERE s.external_ref = ANY(%s){ORDER}"
@@ -82,20 +84,20 @@ UPSERT_WHOLE = (
     "VALUES (%s, %s, %s, 0, %s) ON CONFLICT (portal, account, external_ref, seq) "
     "DO UPDATE SET data = EXCLUDED.data"
 )
-INSERT_STEP = (
-    "INSERT INTO listsync_sent (portal, account, external_ref, seq, data) "
-    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (portal, account, external_ref, seq) "
-    "DO UPDATE SET data = EXCLUDED.data"
+DELETE_WHOLE = f"DELETE FROM listsync_sent WHERE {_KEY}"  # noqa: S608  (constant)
+SELECT_STEPS = (  # the steps of one base up to a depth, oldest first (`_sqlbase.RowStore._read`)
+    "SELECT sent_seq, step FROM listsync_audit WHERE portal = %s AND account = %s "
+    "AND external_ref = %s AND sent_base = %s AND sent_seq BETWEEN 1 AND %s AND step IS NOT NULL "
+    "ORDER BY id"
 )
-DELETE_STEPS = f"DELETE FROM listsync_sent WHERE {_KEY} AND seq > %s"  # noqa: S608  (constant)
-SELECT_STEPS = f"SELECT data FROM listsync_sent WHERE {_KEY} AND seq > 0 ORDER BY seq"  # noqa: S608
 INSERT_AUDIT = (
     "INSERT INTO listsync_audit (at, run_id, portal, account, external_ref, operation, "
-    "outcome, request_id, message) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "outcome, request_id, message, sent_base, sent_seq, step) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
-SELECT_AUDIT = (
+SELECT_AUDIT = (  # `RowStore.audit` adds the portal, the order and the limit
     "SELECT at, run_id, portal, account, external_ref, operation, outcome, request_id, "
-    "message FROM listsync_audit WHERE external_ref = %s"
+    "message FROM listsync_audit WHERE external_ref = %s AND operation IS NOT NULL"
 )
 INSERT_INTENT = (
     "INSERT INTO listsync_journal (portal, account, external_ref, op_kind, op_key, op_json, "

@@ -11,10 +11,11 @@ the engine's group commit (`_commit.py`) records the listings in flight in one t
 psycopg costs less CPU per operation than SQLAlchemy Core here (`benchmarks/store_cpu.py`),
 so SQLAlchemy is used only by the alembic migrations.
 
-Same semantics as the SQLite store (`_sqlite.py`): a `save` is one transaction holding the
-state row, its audit entry and the journal changes; part-way states are recorded as steps
-after a whole projection (`_sent.py`), conditional on the stored position; `transaction()`
-blocks hold the saves of many listings. The tables (`_pgschema.py`) are made and migrated
+Same semantics and statements as the SQLite store (`_sqlbase.RowStore` runs them for both):
+a `save` is one transaction holding the state row, its audit row (the entry and the step in
+the sent projection) and the journal changes; part-way states are recorded as steps after a
+whole projection (`_sent.py`), conditional on the stored position; `transaction()` blocks
+hold the saves of many listings. The tables (`_pgschema.py`) are made and migrated
 by alembic (`listsync state upgrade`, or `auto_migrate`), never implicitly: a database that
 was not migrated, or is at an older revision, is refused with the command to run.
 
@@ -33,31 +34,25 @@ its kernel; a machine that vanished is noticed by TCP keepalives, set on the con
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from functools import update_wrapper
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from types import ModuleType
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import errors as pg_errors
 
-from listsync.adapter import Operation, ProjectedItem
 from listsync.errors import StateStoreError
 from listsync.sync import _pgschema as sql
-from listsync.sync import _sqlrows as rows
-from listsync.sync._sent import SentRecord, fold_steps, new_base
-from listsync.sync._store import AuditEntry, Intent, ListingState, StateKey
+from listsync.sync._sqlbase import RowStore, guarded, writing
+from listsync.sync._store import StateKey
 
 __all__ = ["PostgresStateStore", "connect_error", "display_url", "lease_key"]
 
-P = ParamSpec("P")
-R = TypeVar("R")
-_READ_ERRORS = (psycopg.Error, ValueError, KeyError, TypeError)
 _UPGRADE = "run `listsync state upgrade`"
 
 
@@ -126,40 +121,7 @@ def connect_error(url: str, exc: BaseException) -> StateStoreError:
     )
 
 
-def _guarded(
-    method: Callable[Concatenate[PostgresStateStore, P], R],
-) -> Callable[Concatenate[PostgresStateStore, P], R]:
-    """Reads: a failure of the server, or a record that does not parse, is a
-    `StateStoreError`."""
-
-    def guarded(self: PostgresStateStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(self, *args, **kwargs)
-        except _READ_ERRORS as exc:
-            raise self._error(exc) from None
-
-    update_wrapper(guarded, method)
-    return guarded
-
-
-def _writing(
-    method: Callable[Concatenate[PostgresStateStore, P], R],
-) -> Callable[Concatenate[PostgresStateStore, P], R]:
-    """Writes: refused on a store that cannot take them; a failure breaks the store."""
-
-    def writing(self: PostgresStateStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        if self._refusal is not None:
-            raise self._refusal
-        try:
-            return method(self, *args, **kwargs)
-        except (psycopg.Error, StateStoreError) as exc:
-            raise self._broke(exc) from None
-
-    update_wrapper(writing, method)
-    return writing
-
-
-class PostgresStateStore:
+class PostgresStateStore(RowStore):
     """`StateStore` over a PostgreSQL database. Safe to share between threads (one lock).
 
     Args:
@@ -172,6 +134,11 @@ class PostgresStateStore:
         connect_timeout: seconds to wait for the server when connecting.
         lock_timeout: seconds a write waits for a row another transaction holds.
     """
+
+    sql: ClassVar[ModuleType] = sql
+    READ_ERRORS = (psycopg.Error, ValueError, KeyError, TypeError)
+    WRITE_ERRORS = (psycopg.Error, StateStoreError)
+    CHAIN_CAUSE = False
 
     def __init__(
         self,
@@ -221,15 +188,9 @@ class PostgresStateStore:
     def _error(self, exc: BaseException) -> StateStoreError:
         return connect_error(self.url, exc)
 
-    def _broke(self, exc: BaseException) -> StateStoreError:
-        """A write failed: this error now answers every later write at once."""
-        error = self._error(exc)
-        self._refusal = error
-        return error
-
     # -- schema --------------------------------------------------------------------------------
     @property
-    @_guarded
+    @guarded
     def schema_version(self) -> str | None:
         """The alembic revision the database is at (None: never migrated)."""
         with self._lock:
@@ -281,7 +242,7 @@ class PostgresStateStore:
             reason="newer schema",
         )
 
-    @_guarded
+    @guarded
     def _check_tables(self) -> None:
         with self._lock:
             query = "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NULL"
@@ -309,7 +270,7 @@ class PostgresStateStore:
         self._check_writable(run_id)
         yield
 
-    @_writing
+    @writing
     def _check_writable(self, run_id: str | None) -> None:
         with self._lock:
             query = (
@@ -345,7 +306,7 @@ class PostgresStateStore:
             if held:
                 self._unclaim(lock_id)
 
-    @_writing
+    @writing
     def _try_claim(self, lock_id: int) -> bool:
         with self._lock:
             if lock_id in self._claimed:  # a session's advisory locks are re-entrant
@@ -362,180 +323,14 @@ class PostgresStateStore:
             with suppress(psycopg.Error):  # a connection gone took its locks with it
                 self._db.execute("SELECT pg_advisory_unlock(%s)", (lock_id,))
 
-    # -- listing state -----------------------------------------------------------------------
-    @_guarded
-    def get(self, key: StateKey) -> ListingState | None:
-        if not self.exists:
-            return None
-        with self._lock:
-            row = self._db.execute(sql.GET_STATE, key).fetchone()
-            return None if row is None else self._read(row)
+    # -- what `RowStore` runs its statements with --------------------------------------------
+    def _select_for(self, refs: list[str]) -> Iterator[tuple[Any, ...]]:
+        yield from self._db.execute(sql.SELECT_STATES_FOR, (refs,)).fetchall()
 
-    @_guarded
-    def records(
-        self, external_ref: str | None = None, *, portal: str | None = None
-    ) -> Iterator[ListingState]:
-        if not self.exists:
-            return iter(())
-        where, args = [], []
-        if external_ref is not None:
-            where.append("s.external_ref = %s")
-            args.append(external_ref)
-        if portal is not None:
-            where.append("s.portal = %s")
-            args.append(portal)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        with self._lock:
-            found = self._db.execute(f"{sql.SELECT_STATE}{clause}{sql.ORDER}", args).fetchall()
-            states = [self._read(row) for row in found]
-        return iter(states)
-
-    @_guarded
-    def records_for(self, external_refs: Iterable[str]) -> dict[str, list[ListingState]]:
-        """`records(ref)` for many listings with one statement (the planner's window):
-        external_ref -> its records (in the order `records` gives them)."""
-        refs = list(dict.fromkeys(external_refs))
-        found: dict[str, list[ListingState]] = {ref: [] for ref in refs}
-        if not self.exists or not refs:
-            return found
-        with self._lock:
-            for row in self._db.execute(sql.SELECT_STATES_FOR, (refs,)).fetchall():
-                found[row[2]].append(self._read(row))
-        return found
-
-    @_writing
-    def save(
-        self,
-        state: ListingState,
-        *,
-        audit: AuditEntry | None = None,
-        clear_intent: int | None = None,
-        intent: Intent | None = None,
-    ) -> int | None:
-        with self.transaction():
-            self._write_state(state)
-            if audit is not None:
-                self._db.execute(sql.INSERT_AUDIT, rows.audit_to_row(audit))
-            return self._journal(clear_intent, intent)
-
-    def _write_state(self, state: ListingState) -> None:
-        """The state row, and the sent projection as one step when that is exact, else whole
-        (as `SQLiteStateStore._write_state`)."""
-        record = state.sent_record
-        if (
-            record is None
-            or record.json is not state.sent_json
-            or record.item_ids is not state.item_ids
-        ):
-            self._write_whole(state, new_base() if state.sent_json is not None else None)
-            return
-        if not record.new:
-            stepped = record.step is not None
-            position = (record.base, record.depth - 1 if stepped else record.depth)
-            cursor = self._db.execute(sql.UPDATE_STATE, (*rows.small_row(state, record), *position))
-            if cursor.rowcount == 1:
-                if stepped:
-                    self._db.execute(sql.INSERT_STEP, (*state.key, record.depth, record.step))
-                return
-        self._write_whole(state, record.base if record.depth == 0 else new_base())
-
-    def _write_whole(self, state: ListingState, base: int | None) -> None:
-        self._db.execute(sql.UPSERT_STATE, rows.state_to_row(state, base))
-        if state.sent_json is None:
-            self._db.execute(sql.DELETE_STEPS, (*state.key, -1))
-            return
-        self._db.execute(sql.DELETE_STEPS, (*state.key, 0))
-        self._db.execute(sql.UPSERT_WHOLE, (*state.key, state.sent_json))
-
-    def _read(self, row: tuple[Any, ...]) -> ListingState:
-        """A state read back; its steps are folded in (a listing a killed run left part-way)."""
-        base, depth, whole = row[17:]
-        item_ids: dict[str, str] = json.loads(row[5])
-        if whole is None:
-            return rows.state_from_row(row, None, item_ids, None)
-        if depth == 0:
-            return rows.state_from_row(row, whole, item_ids, SentRecord(base, 0, whole, item_ids))
-        steps = [data for (data,) in self._db.execute(sql.SELECT_STEPS, row[:3])]
-        sent, item_ids = fold_steps(whole, steps, item_ids)
-        text = sent.model_dump_json()
-        record = SentRecord(base, depth, text, item_ids, projection=sent)
-        return rows.state_from_row(row, text, item_ids, record)
-
-    # -- journal -------------------------------------------------------------------------------
-    @_writing
-    def add_intent(self, intent: Intent) -> int:
-        with self._lock:  # one INSERT: durable when it returns, unless in `transaction()`
-            values = (*intent.key, *rows.intent_values(intent))
-            row = self._db.execute(sql.INSERT_INTENT, values).fetchone()
+    def _insert_intent(self, values: tuple[Any, ...]) -> int:
+        row = self._db.execute(sql.INSERT_INTENT, values).fetchone()
         assert row is not None  # noqa: S101  (INSERT ... RETURNING returns the row)
         return int(row[0])
-
-    def _journal(self, clear_intent: int | None, intent: Intent | None) -> int | None:
-        """Clear one intent and journal another (in place: one row written, not two)."""
-        if intent is not None and clear_intent is not None:
-            values = (*rows.intent_values(intent), clear_intent, *intent.key)
-            if self._db.execute(sql.REUSE_INTENT, values).rowcount == 1:
-                return clear_intent
-        if clear_intent is not None:
-            self._db.execute(sql.DELETE_INTENT, (clear_intent,))
-        if intent is None:
-            return None
-        row = self._db.execute(
-            sql.INSERT_INTENT, (*intent.key, *rows.intent_values(intent))
-        ).fetchone()
-        return None if row is None else int(row[0])
-
-    @_guarded
-    def intents(self, key: StateKey) -> list[Intent]:
-        if not self.exists:
-            return []
-        with self._lock:
-            found = self._db.execute(sql.SELECT_INTENTS, tuple(key)).fetchall()
-        return [
-            Intent(
-                key=key,
-                op=Operation.model_validate_json(op_json),
-                item=ProjectedItem.model_validate_json(item_json) if item_json else None,
-                run_id=run_id,
-                created_at=created_at,
-                id=intent_id,
-            )
-            for intent_id, op_json, item_json, run_id, created_at in found
-        ]
-
-    @_writing
-    def clear_intent(self, intent_id: int) -> None:
-        with self._lock:
-            self._db.execute(sql.DELETE_INTENT, (intent_id,))
-
-    # -- audit -----------------------------------------------------------------------------------
-    @_guarded
-    def audit(
-        self, external_ref: str, *, portal: str | None = None, limit: int = 100
-    ) -> list[AuditEntry]:
-        if not self.exists:
-            return []
-        query = sql.SELECT_AUDIT
-        args: list[Any] = [external_ref]
-        if portal is not None:
-            query += " AND portal = %s"
-            args.append(portal)
-        query += " ORDER BY id DESC LIMIT %s"
-        args.append(limit)
-        with self._lock:
-            found = self._db.execute(query, args).fetchall()
-        return [
-            AuditEntry(
-                key=StateKey(p, a, r),
-                operation=op,
-                outcome=outcome,
-                run_id=run_id,
-                request_id=request_id,
-                message=message,
-                at=at,
-            )
-            for at, run_id, p, a, r, op, outcome, request_id, message in reversed(found)
-        ]
 
     def close(self) -> None:
         """Close the connection (the server releases this store's listing leases)."""

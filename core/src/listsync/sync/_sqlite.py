@@ -11,12 +11,14 @@ recorded operation is one commit (`add_intent` alone is its own transaction in a
 mode, committed when `execute` returns); the engine's `transaction()` blocks hold the saves
 of many listings (group commit, `_commit.py`).
 
-The sent projection lives in `sent_projection`, apart from the state row: row 0 is the whole
-projection, rows 1..n the steps recorded after it (see `listsync.sync._sent`), and the state
-row's `sent_base` / `sent_steps` name that position. A save whose `ListingState.sent_record`
-is one step past the stored position writes that step and updates the small state row, with
-the stored position as the UPDATE's condition; any other save (a converged listing, a
-position the database has moved away from) writes the projection whole and drops the steps.
+The sent projection lives apart from the state row: whole in `sent_projection`, and one
+step per operation in that operation's audit row (`_sqlbase.py`, `listsync.sync._sent`); the
+state row's `sent_base` / `sent_steps` name the position. A save whose
+`ListingState.sent_record` is one step past the stored position updates the small state row,
+with the stored position as the UPDATE's condition, and writes the step with the audit
+entry; any other save (a converged listing, a position the database has moved away from)
+writes the projection whole under a new base. What the two stores share (statements, rows,
+failures) is in `_sqlbase.RowStore`.
 
 Failures: every error of the file escapes as one `StateStoreError` naming the file and what
 to do (`_sqlfile.py`), never as a `sqlite3` exception. After a write failed, every later
@@ -31,23 +33,19 @@ the database that the operating system releases when the process dies.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from functools import update_wrapper
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from listsync.adapter import Operation, ProjectedItem
 from listsync.errors import ConfigurationError, StateStoreError
-from listsync.sync import _sqlrows as rows
 from listsync.sync import _sqlschema as sql
 from listsync.sync._lease import FileLease
-from listsync.sync._sent import SentRecord, fold_steps, new_base
+from listsync.sync._sqlbase import RowStore, guarded, writing
 from listsync.sync._sqlfile import (
     MEMORY,
     connect,
@@ -59,19 +57,15 @@ from listsync.sync._sqlfile import (
     store_error,
 )
 from listsync.sync._sqlschema import SCHEMA_VERSION
-from listsync.sync._store import AuditEntry, Intent, ListingState, StateKey
+from listsync.sync._store import StateKey
 
 if TYPE_CHECKING:
     from listsync.sync._postgres import PostgresStateStore
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStateStore", "open_state_store"]
 
-P = ParamSpec("P")
-R = TypeVar("R")
 _IN_LIMIT = 500
 """External refs per `records_for` statement (SQLite allows 999 parameters at the least)."""
-_READ_ERRORS = (sqlite3.Error, OSError, ValueError, KeyError, TypeError)
-"""What reading a record can raise: the file's errors, and a record that does not parse."""
 
 
 def open_state_store(
@@ -106,39 +100,7 @@ def open_state_store(
     return SQLiteStateStore(path_of_url(url, create=create), create=create)
 
 
-def _guarded(
-    method: Callable[Concatenate[SQLiteStateStore, P], R],
-) -> Callable[Concatenate[SQLiteStateStore, P], R]:
-    """Reads: a failure of the file, or a record that does not parse, is a `StateStoreError`."""
-
-    def guarded(self: SQLiteStateStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(self, *args, **kwargs)
-        except _READ_ERRORS as exc:
-            raise self._error(exc) from exc
-
-    update_wrapper(guarded, method)
-    return guarded
-
-
-def _writing(
-    method: Callable[Concatenate[SQLiteStateStore, P], R],
-) -> Callable[Concatenate[SQLiteStateStore, P], R]:
-    """Writes: refused on a store that cannot take them; a failure breaks the store."""
-
-    def writing(self: SQLiteStateStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        if self._refusal is not None:
-            raise self._refusal
-        try:
-            return method(self, *args, **kwargs)
-        except (sqlite3.Error, OSError, StateStoreError) as exc:
-            raise self._broke(exc) from exc
-
-    update_wrapper(writing, method)
-    return writing
-
-
-class SQLiteStateStore:
+class SQLiteStateStore(RowStore):
     """`StateStore` over one SQLite file. Safe to share between threads (one lock).
 
     Args:
@@ -150,6 +112,9 @@ class SQLiteStateStore:
     """
 
     busy_timeout: float = 10.0
+    sql: ClassVar[ModuleType] = sql
+    READ_ERRORS = (sqlite3.Error, OSError, ValueError, KeyError, TypeError)
+    WRITE_ERRORS = (sqlite3.Error, OSError, StateStoreError)
 
     def __init__(
         self, path: str | Path, *, create: bool = True, busy_timeout: float | None = None
@@ -209,14 +174,8 @@ class SQLiteStateStore:
     def _error(self, exc: BaseException) -> StateStoreError:
         return store_error(self.path, exc, busy_timeout=self.busy_timeout)
 
-    def _broke(self, exc: BaseException) -> StateStoreError:
-        """A write failed: this error now answers every later write at once."""
-        error = self._error(exc)
-        self._refusal = error
-        return error
-
     @property
-    @_guarded
+    @guarded
     def schema_version(self) -> int:
         with self._lock:
             return sql.version(self._db)
@@ -255,7 +214,7 @@ class SQLiteStateStore:
         del key
         yield True
 
-    @_writing
+    @writing
     def _check_writable(self) -> None:
         with self._lock:
             problems = [row[0] for row in self._db.execute("PRAGMA quick_check(1)")]
@@ -284,188 +243,22 @@ class SQLiteStateStore:
         )
         raise self._refusal
 
-    # -- listing state -----------------------------------------------------------------------
-    @_guarded
-    def get(self, key: StateKey) -> ListingState | None:
-        with self._lock:
-            row = self._db.execute(sql.GET_STATE, key).fetchone()
-            return None if row is None else self._read(row)
+    # -- what `RowStore` runs its statements with --------------------------------------------
+    def _select_for(self, refs: list[str]) -> Iterator[tuple[Any, ...]]:
+        for start in range(0, len(refs), _IN_LIMIT):
+            chunk = refs[start : start + _IN_LIMIT]
+            marks = ", ".join("?" * len(chunk))
+            query = f"{sql.SELECT_STATE} WHERE s.external_ref IN ({marks}){sql.ORDER}"
+            yield from self._db.execute(query, chunk).fetchall()
 
-    @_guarded
-    def records(
-        self, external_ref: str | None = None, *, portal: str | None = None
-    ) -> Iterator[ListingState]:
-        where, args = [], []
-        if external_ref is not None:
-            where.append("s.external_ref = ?")
-            args.append(external_ref)
-        if portal is not None:
-            where.append("s.portal = ?")
-            args.append(portal)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        query = f"{sql.SELECT_STATE}{clause} ORDER BY s.portal, s.account, s.external_ref"
-        with self._lock:
-            found = self._db.execute(query, args).fetchall()
-            states = [self._read(row) for row in found]
-        return iter(states)
-
-    @_guarded
-    def records_for(self, external_refs: Iterable[str]) -> dict[str, list[ListingState]]:
-        """`records(ref)` for many listings with one statement per `_IN_LIMIT` of them:
-        external_ref -> its records (in the order `records` gives them)."""
-        refs = list(dict.fromkeys(external_refs))
-        found: dict[str, list[ListingState]] = {ref: [] for ref in refs}
-        with self._lock:
-            for start in range(0, len(refs), _IN_LIMIT):
-                chunk = refs[start : start + _IN_LIMIT]
-                marks = ", ".join("?" * len(chunk))
-                query = (
-                    f"{sql.SELECT_STATE} WHERE s.external_ref IN ({marks}) "
-                    "ORDER BY s.portal, s.account, s.external_ref"
-                )
-                for row in self._db.execute(query, chunk).fetchall():
-                    found[row[2]].append(self._read(row))
-        return found
-
-    @_writing
-    def save(
-        self,
-        state: ListingState,
-        *,
-        audit: AuditEntry | None = None,
-        clear_intent: int | None = None,
-        intent: Intent | None = None,
-    ) -> int | None:
-        with self.transaction():
-            self._write_state(state)
-            if audit is not None:
-                self._db.execute(sql.INSERT_AUDIT, rows.audit_to_row(audit))
-            return self._journal(clear_intent, intent)
-
-    def _write_state(self, state: ListingState) -> None:
-        """The state row, and the sent projection as one step when that is exact (module
-        docstring), else whole."""
-        record = state.sent_record
-        if (
-            record is None
-            or record.json is not state.sent_json
-            or record.item_ids is not state.item_ids
-        ):  # no record, or the state was changed without one: write it whole under a new id
-            self._write_whole(state, new_base() if state.sent_json is not None else None)
-            return
-        if not record.new:
-            stepped = record.step is not None
-            position = (record.base, record.depth - 1 if stepped else record.depth)
-            cursor = self._db.execute(sql.UPDATE_STATE, (*rows.small_row(state, record), *position))
-            if cursor.rowcount == 1:
-                if stepped:
-                    self._db.execute(sql.INSERT_SENT, (*state.key, record.depth, record.step))
-                return
-        # Written whole: a new projection under its own id, a stored whole one under its id
-        # too (every copy of position (id, 0) holds that very projection); any other under a
-        # new id, so that no copy of a position the database left can match a later UPDATE.
-        self._write_whole(state, record.base if record.depth == 0 else new_base())
-
-    def _write_whole(self, state: ListingState, base: int | None) -> None:
-        self._db.execute(sql.UPSERT_STATE, rows.state_to_row(state, base))
-        self._db.execute(sql.DELETE_SENT, state.key)
-        if state.sent_json is not None:
-            self._db.execute(sql.INSERT_SENT, (*state.key, 0, state.sent_json))
-
-    def _read(self, row: tuple[Any, ...]) -> ListingState:
-        """A state read back; its steps are folded in (a listing a killed run left part-way)."""
-        base, depth, whole = row[17:]
-        item_ids: dict[str, str] = json.loads(row[5])
-        if whole is None:
-            return rows.state_from_row(row, None, item_ids, None)
-        if depth == 0:
-            return rows.state_from_row(row, whole, item_ids, SentRecord(base, 0, whole, item_ids))
-        steps = [data for (data,) in self._db.execute(sql.SELECT_STEPS, row[:3])]
-        sent, item_ids = fold_steps(whole, steps, item_ids)
-        text = sent.model_dump_json()
-        record = SentRecord(base, depth, text, item_ids, projection=sent)
-        return rows.state_from_row(row, text, item_ids, record)
-
-    # -- journal -------------------------------------------------------------------------------
-    @_writing
-    def add_intent(self, intent: Intent) -> int:
-        with self._lock:  # one INSERT: durable when execute returns, unless in `transaction()`
-            if not self._db.in_transaction:
-                self._check_identity()
-            values = (*intent.key, *rows.intent_values(intent))
-            cursor = self._db.execute(sql.INSERT_INTENT, values)
+    def _insert_intent(self, values: tuple[Any, ...]) -> int:
+        cursor = self._db.execute(sql.INSERT_INTENT, values)
         assert cursor.lastrowid is not None  # noqa: S101  (sqlite always sets it after INSERT)
-        return cursor.lastrowid
+        return int(cursor.lastrowid)
 
-    def _journal(self, clear_intent: int | None, intent: Intent | None) -> int | None:
-        """Clear one intent and journal another (in place: one row written, not two)."""
-        if intent is not None and clear_intent is not None:
-            values = (*rows.intent_values(intent), clear_intent, *intent.key)
-            if self._db.execute(sql.REUSE_INTENT, values).rowcount == 1:
-                return clear_intent
-        if clear_intent is not None:
-            self._db.execute(sql.DELETE_INTENT, (clear_intent,))
-        if intent is None:
-            return None
-        cursor = self._db.execute(sql.INSERT_INTENT, (*intent.key, *rows.intent_values(intent)))
-        return cursor.lastrowid
-
-    @_guarded
-    def intents(self, key: StateKey) -> list[Intent]:
-        with self._lock:
-            found = self._db.execute(
-                "SELECT id, op_json, item_json, run_id, created_at FROM journal "
-                "WHERE portal = ? AND account = ? AND external_ref = ? ORDER BY id",
-                tuple(key),
-            ).fetchall()
-        return [
-            Intent(
-                key=key,
-                op=Operation.model_validate_json(op_json),
-                item=ProjectedItem.model_validate_json(item_json) if item_json else None,
-                run_id=run_id,
-                created_at=dt.datetime.fromisoformat(created_at),
-                id=intent_id,
-            )
-            for intent_id, op_json, item_json, run_id, created_at in found
-        ]
-
-    @_writing
-    def clear_intent(self, intent_id: int) -> None:
-        with self._lock:
-            if not self._db.in_transaction:
-                self._check_identity()
-            self._db.execute(sql.DELETE_INTENT, (intent_id,))
-
-    # -- audit -----------------------------------------------------------------------------------
-    @_guarded
-    def audit(
-        self, external_ref: str, *, portal: str | None = None, limit: int = 100
-    ) -> list[AuditEntry]:
-        query = (
-            "SELECT at, run_id, portal, account, external_ref, operation, outcome, request_id, "
-            "message FROM audit WHERE external_ref = ?"
-        )
-        args: list[Any] = [external_ref]
-        if portal is not None:
-            query += " AND portal = ?"
-            args.append(portal)
-        query += " ORDER BY id DESC LIMIT ?"
-        args.append(limit)
-        with self._lock:
-            found = self._db.execute(query, args).fetchall()
-        return [
-            AuditEntry(
-                key=StateKey(p, a, r),
-                operation=op,
-                outcome=outcome,
-                run_id=run_id,
-                request_id=request_id,
-                message=message,
-                at=dt.datetime.fromisoformat(at),
-            )
-            for at, run_id, p, a, r, op, outcome, request_id, message in reversed(found)
-        ]
+    def _before_autocommit(self) -> None:
+        if not self._db.in_transaction:  # committed when execute returns: to the file opened
+            self._check_identity()
 
     def close(self) -> None:
         """Close the connection (a failure to close is not worth stopping for: the WAL keeps

@@ -14,11 +14,13 @@ from listsync.sync._store import AuditEntry, Intent, ListingState, Outcome
 
 __all__ = [
     "COMPACT",
+    "audit_row",
     "audit_to_row",
     "intent_values",
     "small_row",
     "state_from_row",
     "state_to_row",
+    "when",
 ]
 
 COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds one per call
@@ -28,7 +30,7 @@ def _opt_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
-def _when(value: str | dt.datetime) -> dt.datetime:
+def when(value: str | dt.datetime) -> dt.datetime:
     """A timestamp column: ISO text (SQLite) or a datetime already (PostgreSQL)."""
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
 
@@ -54,6 +56,22 @@ def audit_to_row(entry: AuditEntry) -> tuple[Any, ...]:
         entry.request_id,
         entry.message,
     )
+
+
+def audit_row(
+    state: ListingState, entry: AuditEntry | None, step: SentRecord | None
+) -> tuple[Any, ...]:
+    """`INSERT_AUDIT`'s values: the operation's entry and the step it made in the sent
+    projection (`step.step` at position `step.depth` after `step.base`), either may be absent
+    (a step without an entry has no operation: `audit()` skips it)."""
+    head = (
+        audit_to_row(entry)
+        if entry is not None
+        else (state.updated_at.isoformat(), None, *state.key, None, None, None, None)
+    )
+    if step is None:
+        return (*head, None, None, None)
+    return (*head, step.base, step.depth, step.step)
 
 
 def small_row(s: ListingState, record: SentRecord) -> tuple[Any, ...]:
@@ -131,7 +149,7 @@ def state_from_row(
         error_message=error_message,
         issues=tuple(FieldIssue.model_validate(i) for i in json.loads(issues)),
         attempts=attempts,
-        created_at=_when(created),
-        updated_at=_when(updated),
+        created_at=when(created),
+        updated_at=when(updated),
         sent_record=record,
     )

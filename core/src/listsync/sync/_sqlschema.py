@@ -18,23 +18,30 @@ from listsync.sync._sent import fold_steps
 
 __all__ = [
     "DELETE_INTENT",
-    "DELETE_SENT",
+    "DELETE_WHOLE",
     "GET_STATE",
     "INSERT_AUDIT",
     "INSERT_INTENT",
-    "INSERT_SENT",
     "LISTSYNC_TABLES",
     "MIGRATIONS",
+    "ORDER",
+    "PARAM",
     "REUSE_INTENT",
     "SCHEMA_VERSION",
+    "SELECT_AUDIT",
+    "SELECT_INTENTS",
     "SELECT_STATE",
     "SELECT_STEPS",
     "UPDATE_STATE",
     "UPSERT_STATE",
+    "UPSERT_WHOLE",
     "check_tables",
     "upgrade",
     "version",
 ]
+
+
+_KEY = "portal = ? AND account = ? AND external_ref = ?"
 
 
 def _refs_out_of_fields(db: sqlite3.Connection) -> None:
@@ -55,7 +62,7 @@ def _refs_out_of_fields(db: sqlite3.Connection) -> None:
         key = (portal, account, ref)
         ids = json.loads(item_ids)
         if steps:
-            steps_json = [data for (data,) in db.execute(SELECT_STEPS, key)]
+            steps_json = [data for (data,) in db.execute(_V4_SELECT_STEPS, key)]
             folded, ids = fold_steps(whole, steps_json, ids)
             data = folded.model_dump(mode="json")
         else:
@@ -67,8 +74,8 @@ def _refs_out_of_fields(db: sqlite3.Connection) -> None:
         data["fields"] = {k: v for k, v in fields.items() if not k.startswith("_")}
         data["refs"] = {**data.get("refs", {}), **moved}
         projection = Projection.model_validate(data)
-        db.execute(DELETE_SENT, key)
-        db.execute(INSERT_SENT, (*key, 0, projection.model_dump_json()))
+        db.execute(_V4_DELETE_SENT, key)
+        db.execute(_V4_INSERT_WHOLE, (*key, projection.model_dump_json()))
         digest = projection.digest() if sent_hash is not None else None
         db.execute(
             f"UPDATE listing_state SET sent_steps = 0, item_ids = ?, sent_hash = ? WHERE {_KEY}",  # noqa: S608  (constant)
@@ -151,6 +158,40 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """,
     # 3 -> 4: `fields._name` references move to `refs.name` (Projection.refs)
     _refs_out_of_fields,
+    # 4 -> 5: the steps of the sent projection move into the audit rows (one row per
+    # operation: its entry and its step), which may now hold a step without an entry.
+    # The table is made again: SQLite cannot drop a NOT NULL. sent_projection keeps the
+    # whole projections only (seq 0).
+    """
+    CREATE TABLE audit_v5 (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        run_id TEXT,
+        portal TEXT NOT NULL,
+        account TEXT NOT NULL,
+        external_ref TEXT NOT NULL,
+        operation TEXT,
+        outcome TEXT,
+        request_id TEXT,
+        message TEXT,
+        sent_base INTEGER,
+        sent_seq INTEGER,
+        step TEXT
+    );
+    INSERT INTO audit_v5 (id, at, run_id, portal, account, external_ref, operation, outcome,
+        request_id, message)
+        SELECT id, at, run_id, portal, account, external_ref, operation, outcome, request_id,
+        message FROM audit ORDER BY id;
+    DROP TABLE audit;
+    ALTER TABLE audit_v5 RENAME TO audit;
+    CREATE INDEX audit_ref ON audit (external_ref, id);
+    INSERT INTO audit (at, portal, account, external_ref, sent_base, sent_seq, step)
+        SELECT s.updated_at, p.portal, p.account, p.external_ref, s.sent_base, p.seq, p.data
+        FROM sent_projection AS p JOIN listing_state AS s ON s.portal = p.portal
+        AND s.account = p.account AND s.external_ref = p.external_ref
+        WHERE p.seq > 0 ORDER BY p.portal, p.account, p.external_ref, p.seq;
+    DELETE FROM sent_projection WHERE seq > 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -159,7 +200,6 @@ _STATE_COLUMNS = (
     "is_approved, approval_url, outcome, error_class, error_message, issues, attempts, "
     "created_at, updated_at, sent_base, sent_steps"
 )
-_KEY = "portal = ? AND account = ? AND external_ref = ?"
 LISTSYNC_TABLES = frozenset({"listing_state", "journal", "audit", "sent_projection"})
 """The tables of a current store: a file missing one is not a listsync state store."""
 
@@ -172,6 +212,8 @@ SELECT_STATE = (
     "AND p.seq = 0"
 )
 GET_STATE = f"{SELECT_STATE} WHERE s.portal = ? AND s.account = ? AND s.external_ref = ?"
+ORDER = " ORDER BY s.portal, s.account, s.external_ref"
+PARAM = "?"
 UPSERT_STATE = (
     f"INSERT OR REPLACE INTO listing_state ({_STATE_COLUMNS}) "  # noqa: S608  (constant)
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -182,15 +224,33 @@ UPDATE_STATE = (  # all but the key, created_at and what goes with the whole pro
     "issues = ?, attempts = ?, updated_at = ?, sent_steps = ? "
     f"WHERE {_KEY} AND sent_base = ? AND sent_steps = ?"
 )
-INSERT_SENT = (
-    "INSERT INTO sent_projection (portal, account, external_ref, seq, data) VALUES (?, ?, ?, ?, ?)"
+UPSERT_WHOLE = (
+    "INSERT OR REPLACE INTO sent_projection (portal, account, external_ref, seq, data) "
+    "VALUES (?, ?, ?, 0, ?)"
 )
-DELETE_SENT = f"DELETE FROM sent_projection WHERE {_KEY}"  # noqa: S608  (constant)
-SELECT_STEPS = f"SELECT data FROM sent_projection WHERE {_KEY} AND seq > 0 ORDER BY seq"  # noqa: S608
+DELETE_WHOLE = f"DELETE FROM sent_projection WHERE {_KEY}"  # noqa: S608  (constant)
+SELECT_STEPS = (  # the steps of one base up to a depth, oldest first (`_sqlbase.RowStore._read`)
+    "SELECT sent_seq, step FROM audit WHERE portal = ? AND account = ? AND external_ref = ? "
+    "AND sent_base = ? AND sent_seq BETWEEN 1 AND ? AND step IS NOT NULL ORDER BY id"
+)
 INSERT_AUDIT = (
     "INSERT INTO audit (at, run_id, portal, account, external_ref, operation, outcome, "
-    "request_id, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "request_id, message, sent_base, sent_seq, step) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+SELECT_AUDIT = (  # `RowStore.audit` adds the portal, the order and the limit
+    "SELECT at, run_id, portal, account, external_ref, operation, outcome, request_id, "
+    "message FROM audit WHERE external_ref = ? AND operation IS NOT NULL"
+)
+SELECT_INTENTS = (
+    "SELECT id, op_json, item_json, run_id, created_at FROM journal "  # noqa: S608
+    f"WHERE {_KEY} ORDER BY id"
+)
+# the statements of schema 4, for the migration from 3 to 4
+_V4_DELETE_SENT = f"DELETE FROM sent_projection WHERE {_KEY}"  # noqa: S608  (constant)
+_V4_INSERT_WHOLE = (
+    "INSERT INTO sent_projection (portal, account, external_ref, seq, data) VALUES (?, ?, ?, 0, ?)"
+)
+_V4_SELECT_STEPS = f"SELECT data FROM sent_projection WHERE {_KEY} AND seq > 0 ORDER BY seq"  # noqa: S608
 _INTENT_VALUES = "op_kind = ?, op_key = ?, op_json = ?, item_json = ?, run_id = ?, created_at = ?"
 INSERT_INTENT = (
     "INSERT INTO journal (portal, account, external_ref, op_kind, op_key, op_json, "
