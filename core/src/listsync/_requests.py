@@ -13,6 +13,7 @@ in the order httpx puts them. Requests with query parameters or other kinds of b
 from __future__ import annotations
 
 import json as jsonlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,15 @@ DEFAULT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "Connect
 _URL_CACHE_SIZE = 2048
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _CONTENT_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
+# Paths and URLs httpx leaves as they are (see `RequestBuilder.url_text`).
+_SIMPLE_PATH = re.compile(r"[A-Za-z0-9_~./-]+")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_SIMPLE_URL = re.compile(
+    r"(?P<scheme>https?)://"
+    rf"(?:[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)*|{_OCTET}(?:\.{_OCTET}){{3}})"
+    r"(?::(?P<port>[1-9][0-9]{0,4}))?(?P<path>(?:/[A-Za-z0-9_~.-]+)+)"
+)
+_DEFAULT_PORT = {"http": "80", "https": "443"}
 
 
 class AnswerTooLargeError(httpx.TransportError):
@@ -103,6 +113,24 @@ class RequestBuilder:
         )
         request.read()  # a bytes body: readable as `request.content`, like httpx's own
         return request
+
+    def url_text(self, path: str) -> str:
+        """`str(self.url(path))`, by concatenation when that is what httpx would give: a
+        relative path or an absolute http(s) URL of letters, digits and `-._~/` only (nothing
+        to escape or normalise: no dot segment, no empty segment, no default port)."""
+        base = self._base_text
+        if _SIMPLE_PATH.fullmatch(path) and "/." not in path and "//" not in path:
+            if base is not None and not path.startswith("."):
+                return base + path.lstrip("/")
+        else:
+            absolute = _SIMPLE_URL.fullmatch(path)
+            if absolute is not None and "/." not in absolute["path"]:
+                port = absolute["port"]
+                if port is None or (
+                    port != _DEFAULT_PORT[absolute["scheme"]] and int(port) < 65536
+                ):
+                    return path
+        return str(self.url(path))
 
     def url(self, path: str) -> httpx.URL:
         """`path` joined to the base URL the way httpx joins them, cached per path."""

@@ -693,7 +693,7 @@ class PortalHttp:
         if url is None:
             if len(self._lean_urls) >= _URL_CACHE_SIZE:
                 self._lean_urls.clear()
-            url = self._lean_urls[path] = str(self.requests.url(path))
+            url = self._lean_urls[path] = self.requests.url_text(path)
         headers = _LeanHeaders(dict(self._lean_headers))
         if extra:
             for name, value in extra.items():
