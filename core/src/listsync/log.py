@@ -33,6 +33,7 @@ __all__ = [
     "configure_logging",
     "debug_enabled",
     "get_logger",
+    "info_enabled",
     "line_formatter",
     "redact_processor",
 ]
@@ -209,3 +210,14 @@ def debug_enabled(logger: logging.Logger) -> bool:
     if processors and processors[0] is structlog.stdlib.filter_by_level:
         return logger.isEnabledFor(logging.DEBUG)
     return True
+
+
+def info_enabled(logger: logging.Logger) -> bool:
+    """Whether a `log.info` line for `logger` would be emitted (see `debug_enabled`): checked
+    on hot paths before building one. Unconfigured, the line goes to `logging`, whose level
+    decides, as it does here."""
+    if structlog.is_configured():
+        processors = structlog.get_config()["processors"]
+        if not processors or processors[0] is not structlog.stdlib.filter_by_level:
+            return True
+    return logger.isEnabledFor(logging.INFO)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
@@ -46,7 +47,7 @@ from listsync.errors import (
     UnknownOutcomeError,
 )
 from listsync.http import PortalHttp
-from listsync.log import get_logger
+from listsync.log import get_logger, info_enabled
 from listsync.model import Agency, Listing
 from listsync_hemnet import mapping, rules
 from listsync_hemnet._support import (
@@ -72,6 +73,7 @@ from listsync_hemnet.settings import PORTAL, HemnetAccount, HemnetSettings
 __all__ = ["HemnetAdapter"]
 
 log = get_logger(__name__)
+_stdlib_log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 
@@ -189,13 +191,14 @@ class HemnetAdapter:
         if handler is None:
             raise ConflictError(f"Hemnet cannot {op.kind.value} a listing", portal=PORTAL)
         result = await handler(op, ctx)
-        log.info(
-            "hemnet_operation_applied",
-            account=self.account_name,
-            listing=ctx.external_ref,
-            operation=op.describe(),
-            remote_id=result.remote_id or ctx.remote_id,
-        )
+        if info_enabled(_stdlib_log):
+            log.info(
+                "hemnet_operation_applied",
+                account=self.account_name,
+                listing=ctx.external_ref,
+                operation=op.describe(),
+                remote_id=result.remote_id or ctx.remote_id,
+            )
         return result
 
     async def recover(self, op: Operation, ctx: OperationContext) -> OperationResult | None:
@@ -498,11 +501,12 @@ class HemnetAdapter:
             reply = await self.client.get_listing(listing_id)
             if not reply.body.get("isPublished"):
                 raise
-        log.info(
-            "hemnet_listing_published",
-            listing=ctx.external_ref,
-            visible=reply.body.get("isVisible"),
-        )
+        if info_enabled(_stdlib_log):
+            log.info(
+                "hemnet_listing_published",
+                listing=ctx.external_ref,
+                visible=reply.body.get("isVisible"),
+            )
         return listing_result(reply, issues=tuple(issues))
 
     async def _unpublish(self, op: Operation, ctx: OperationContext) -> OperationResult:

@@ -21,6 +21,7 @@ that would change the estate type (rule 11).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar
@@ -55,7 +56,7 @@ from listsync.errors import (
     PortalValidationError,
 )
 from listsync.http import PortalHttp, default_transport, user_agent
-from listsync.log import get_logger
+from listsync.log import debug_enabled, get_logger, info_enabled
 from listsync.model import Listing, parse_listing
 from listsync_immowelt._media import (
     GuardedTransport,
@@ -76,6 +77,7 @@ from listsync_immowelt.settings import PORTAL, ImmoweltAccount, ImmoweltSettings
 __all__ = ["ImmoweltAdapter"]
 
 log = get_logger(__name__)
+_stdlib_log = logging.getLogger(__name__)
 
 
 def _text(value: Any) -> str | None:
@@ -239,8 +241,14 @@ class ImmoweltAdapter:
 
     # -- writes --------------------------------------------------------------------------
     async def apply(self, op: Operation, ctx: OperationContext) -> OperationResult:
-        bound = log.bind(portal=PORTAL, account=self.account_name, listing=ctx.external_ref)
-        bound.debug("operation_start", op=op.describe())
+        if debug_enabled(_stdlib_log):
+            log.debug(
+                "operation_start",
+                portal=PORTAL,
+                account=self.account_name,
+                listing=ctx.external_ref,
+                op=op.describe(),
+            )
         if op.kind is OpKind.CREATE:
             return await self._create(ctx)
         if op.kind is OpKind.UPDATE:
@@ -249,7 +257,13 @@ class ImmoweltAdapter:
             body = await self._client.delete_listing(ctx.remote_id or ctx.external_ref)
             if self._index is not None:
                 self._index.discard(ctx.remote_id or ctx.external_ref)
-            bound.info("listing_deleted", request_id=_text((body or {}).get("requestId")))
+            log.info(
+                "listing_deleted",
+                portal=PORTAL,
+                account=self.account_name,
+                listing=ctx.external_ref,
+                request_id=_text((body or {}).get("requestId")),
+            )
             return OperationResult(status=PortalStatus.DELETED)
         if op.kind is OpKind.MEDIA_ADD:
             return await self._add_media(op.payload, ctx)
@@ -281,15 +295,16 @@ class ImmoweltAdapter:
                 body = await self._post_or_put(fields, ctx, create=create)
             except PortalValidationError as again:
                 raise with_listing_paths(again, ctx.listing) from again
-        log.info(
-            "listing_submitted",
-            portal=PORTAL,
-            account=self.account_name,
-            listing=ctx.external_ref,
-            request_id=_text(body.get("requestId")),
-            listing_id=_text(body.get("listingId")),
-            warnings=body.get("warnings") or [],
-        )
+        if info_enabled(_stdlib_log):
+            log.info(
+                "listing_submitted",
+                portal=PORTAL,
+                account=self.account_name,
+                listing=ctx.external_ref,
+                request_id=_text(body.get("requestId")),
+                listing_id=_text(body.get("listingId")),
+                warnings=body.get("warnings") or [],
+            )
         remote_id = _text(body.get("externalListingId")) or ctx.external_ref
         if self._index is not None:
             self._index.add(remote_id)
@@ -355,7 +370,8 @@ class ImmoweltAdapter:
                 )
                 continue
             break
-        log.info("media_uploaded", portal=PORTAL, listing=ctx.external_ref, media=media_ref)
+        if info_enabled(_stdlib_log):
+            log.info("media_uploaded", portal=PORTAL, listing=ctx.external_ref, media=media_ref)
         return OperationResult(remote_id=media_ref)
 
     async def recover(self, op: Operation, ctx: OperationContext) -> OperationResult | None:
