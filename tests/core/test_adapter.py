@@ -1,5 +1,5 @@
-"""The adapter contract's models built without validation (`new_item`, `new_operation`) are the
-instances validation builds."""
+"""The adapter contract's models built without validation (`new_item`, `new_operation`,
+`new_projection`) are the instances validation builds."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from listsync.adapter import (
     diff_projection,
     new_item,
     new_operation,
+    new_projection,
 )
 
 EVERYTHING = frozenset(Capability)
@@ -68,6 +69,37 @@ def test_operation_is_the_validated_operation(arguments: dict[str, Any]) -> None
     assert_as_validated(built)
     assert built == Operation(kind=kind, **arguments)
     assert built.model_fields_set == {"kind", *arguments}
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {},
+        {"target": TargetState.ABSENT},
+        {"refs": {"agency": {"ref": "a-1"}}, "target": TargetState.SOLD, "sale": {"price": 5}},
+        {"refs": {}, "target": TargetState.PUBLISHED},
+        {
+            "media": (new_item("m-1", 0, {"url": "u", "index": 0}),),
+            "showings": (new_item("s-1", 1, {"startAt": "2026-05-01T10:00:00+02:00"}),),
+            "target": TargetState.DRAFT,
+        },
+    ],
+)
+def test_projection_is_the_validated_projection(arguments: dict[str, Any]) -> None:
+    """`new_projection` builds the `Projection` validation builds, with the same digest; the
+    fields marked as set are those given (a default passed explicitly may count as unset,
+    which no serialised form or digest tells apart)."""
+    fields = {"price": 1, "city": "Solna", "texts": {"sv": "Ljus trea", "en": "Bright"}}
+    built = new_projection("ref-1", fields, **arguments)
+    validated = Projection(external_ref="ref-1", fields=fields, **arguments)
+    assert built == validated
+    assert built.digest() == validated.digest()
+    assert built.model_dump_json() == validated.model_dump_json()
+    assert repr(built) == repr(validated)
+    assert built.model_fields_set <= validated.model_fields_set
+    assert_as_validated(built)
+    with pytest.raises(ValueError, match="frozen"):
+        built.target = TargetState.ABSENT  # type: ignore[misc]
 
 
 def _projection(

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from listsync.adapter import ProjectedItem, Projection, TargetState, new_item
+from listsync.adapter import ProjectedItem, Projection, TargetState, new_item, new_projection
 from listsync.model import (
     Agency,
     Listing,
@@ -338,9 +338,9 @@ def project(listing: Listing, urls: Sequence[str] | None = None) -> Projection:
     sale = None
     if target is TargetState.SOLD and listing.sale is not None:
         sale = hemnet_sale(listing.sale)
-    return Projection(
-        external_ref=listing.external_ref,
-        fields=to_hemnet_listing(listing),
+    return new_projection(
+        listing.external_ref,
+        to_hemnet_listing(listing),
         refs={AGENCY: to_hemnet_agency(listing.agency)},
         media=hemnet_images(listing, urls),
         showings=hemnet_showings(listing),

@@ -74,7 +74,7 @@ def marked_leaves_under(node: Any, pointer: str = "") -> list[Leaf]:
     segment (see `_marked`), so every other leaf is left out: its pointer is never built.
     """
     out: list[Leaf] = []
-    _collect(node, pointer, out, _marked)
+    _collect_marked(node, pointer, out)
     return out
 
 
@@ -100,6 +100,41 @@ def _collect(node: Any, pointer: str, out: list[Leaf], keep: Callable[[Any], boo
             _collect(value, f"{pointer}/{key}", out, keep)
         elif keep is None or keep(key):
             out.append((f"{pointer}/{key}", value))
+
+
+def _collect_marked(node: Any, pointer: str, out: list[Leaf]) -> None:
+    """`_collect(node, pointer, out, _marked)`, with the verdict on a `str` key kept in
+    `_MARKED_KEYS` (a payload repeats the same few dozen keys), and the scalars of a list
+    skipped without asking (an index is never marked)."""
+    if type(node) is dict:
+        items: Iterable[tuple[Any, Any]] = node.items()
+    elif type(node) is list or (isinstance(node, list) and not isinstance(node, _SCALARS)):
+        for index, value in enumerate(node):
+            if type(value) not in _PLAIN_LEAVES:
+                _collect_marked(value, f"{pointer}/{index}", out)
+        return
+    elif isinstance(node, _SCALARS) or node is None or not isinstance(node, Mapping):
+        out.append((pointer, node))
+        return
+    else:
+        items = node.items()
+    known = _MARKED_KEYS
+    for key, value in items:
+        if type(value) not in _PLAIN_LEAVES:
+            _collect_marked(value, f"{pointer}/{key}", out)
+            continue
+        marked = known.get(key) if type(key) is str else None
+        if marked is None:
+            marked = _marked(key)
+            if type(key) is str and len(known) < _MARKED_KEYS_MAX:
+                known[key] = marked
+        if marked:
+            out.append((f"{pointer}/{key}", value))
+
+
+_MARKED_KEYS: dict[str, bool] = {}
+"""`_marked(key)` per `str` key seen (at most `_MARKED_KEYS_MAX`)."""
+_MARKED_KEYS_MAX = 4096
 
 
 @functools.lru_cache(maxsize=1024, typed=True)

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from listsync.adapter import Projection, TargetState, new_item
+from listsync.adapter import Projection, TargetState, new_item, new_projection
 from listsync.model import BrokerageFee, Category, Listing, ListingStatus, Money, Transaction
 from listsync_immowelt.settings import PORTAL
 
@@ -344,7 +344,7 @@ def project(listing: Listing, *, software_name: str, external_customer_id: str) 
         for i, (url, ref) in enumerate(media)
     )
     target = TargetState.PUBLISHED if listing.status in _PUBLISHED else TargetState.ABSENT
-    return Projection(external_ref=listing.external_ref, fields=payload, media=items, target=target)
+    return new_projection(listing.external_ref, payload, media=items, target=target)
 
 
 # -- JSON pointer -> canonical path ------------------------------------------------------------

@@ -80,6 +80,7 @@ from listsync.adapter._types import (
     TargetState,
     new_item,
     new_operation,
+    new_projection,
 )
 from listsync.errors import FieldIssue, Severity
 
@@ -118,4 +119,5 @@ __all__ = [
     "diff_projection",
     "new_item",
     "new_operation",
+    "new_projection",
 ]

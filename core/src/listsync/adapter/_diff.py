@@ -166,17 +166,23 @@ def default_plan(diff: ProjectionDiff, capabilities: frozenset[Capability]) -> l
             )
             ops.append(update)
         current = diff.current_target
-    ops += [_operation(OpKind.MEDIA_REMOVE, i.key) for i in diff.media_removed]
-    ops += [_operation(OpKind.MEDIA_ADD, i.key, payload=dict(i.payload)) for i in diff.media_added]
-    ops += [_operation(OpKind.SHOWING_DELETE, i.key) for i in diff.showings_removed]
-    ops += [
-        _operation(OpKind.SHOWING_UPDATE, i.key, changes=dict(ch))
-        for i, ch in diff.showings_changed
-    ]
-    ops += [
-        _operation(OpKind.SHOWING_CREATE, i.key, payload=dict(i.payload))
-        for i in diff.showings_added
-    ]
+    # Item operations are made only for a capability the adapter has (`_supported` would drop
+    # the others): most listings have several images, each an operation.
+    if Capability.MEDIA in capabilities:
+        ops += [_operation(OpKind.MEDIA_REMOVE, i.key) for i in diff.media_removed]
+        ops += [
+            _operation(OpKind.MEDIA_ADD, i.key, payload=dict(i.payload)) for i in diff.media_added
+        ]
+    if Capability.SHOWINGS in capabilities:
+        ops += [_operation(OpKind.SHOWING_DELETE, i.key) for i in diff.showings_removed]
+        ops += [
+            _operation(OpKind.SHOWING_UPDATE, i.key, changes=dict(ch))
+            for i, ch in diff.showings_changed
+        ]
+        ops += [
+            _operation(OpKind.SHOWING_CREATE, i.key, payload=dict(i.payload))
+            for i in diff.showings_added
+        ]
     ops += _transition(current, desired.target, desired, diff.sent)
     return _supported(ops, capabilities)
 

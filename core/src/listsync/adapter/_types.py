@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +33,7 @@ __all__ = [
     "TargetState",
     "new_item",
     "new_operation",
+    "new_projection",
 ]
 
 
@@ -281,8 +282,60 @@ def new_item(key: str, canonical_index: int, payload: dict[str, Any]) -> Project
     that the caller does not change afterwards. Validation would make the same instance at twice
     the cost, and an adapter builds an item for every media item and showing it projects.
     """
-    fields = {"key": key, "canonical_index": canonical_index, "payload": payload}
-    return _construct(ProjectedItem, fields, {"key", "canonical_index", "payload"})
+    instance = _NEW(ProjectedItem)
+    _SET_DICT(instance, {"key": key, "canonical_index": canonical_index, "payload": payload})
+    _SET_FIELDS_SET(instance, {"key", "canonical_index", "payload"})
+    _SET_EXTRA(instance, None)
+    _SET_PRIVATE(instance, None)
+    return instance
+
+
+def new_projection(
+    external_ref: str,
+    fields: dict[str, Any],
+    *,
+    refs: dict[str, Any] | None = None,
+    media: tuple[ProjectedItem, ...] = (),
+    showings: tuple[ProjectedItem, ...] = (),
+    target: TargetState = TargetState.PUBLISHED,
+    sale: dict[str, Any] | None = None,
+) -> Projection:
+    """`Projection(external_ref=..., fields=..., ...)` given the arguments, without validating
+    again: the same instance for values that are valid as they are (see `new_item`): `fields`,
+    `refs` and `sale` fresh dicts with `str` keys, `media` and `showings` tuples of items (from
+    `new_item`), `target` a `TargetState`. Validation copies `fields` whole, which costs more
+    than everything else an adapter's `prepare` does with most listings' fields.
+    """
+    given = {"external_ref", "fields"}
+    if refs is None:
+        refs = {}
+    else:
+        given.add("refs")
+    if media:
+        given.add("media")
+    if showings:
+        given.add("showings")
+    if target is not TargetState.PUBLISHED:
+        given.add("target")
+    if sale is not None:
+        given.add("sale")
+    instance = _NEW(Projection)
+    _SET_DICT(
+        instance,
+        {
+            "external_ref": external_ref,
+            "fields": fields,
+            "refs": refs,
+            "media": media,
+            "showings": showings,
+            "target": target,
+            "sale": sale,
+        },
+    )
+    _SET_FIELDS_SET(instance, given)
+    _SET_EXTRA(instance, None)
+    _SET_PRIVATE(instance, None)
+    return instance
 
 
 def new_operation(
@@ -310,27 +363,21 @@ def new_operation(
         refs = {}
     else:
         given.add("refs")
-    fields = {"kind": kind, "key": key, "changes": changes, "payload": payload, "refs": refs}
-    return _construct(Operation, fields, given)
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
-_SET_DICT = BaseModel.__dict__["__dict__"].__set__
-_SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
-_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
-def _construct(model: type[_Model], fields: dict[str, Any], given: set[str]) -> _Model:
-    """What `model.model_construct(**given values)` makes: `fields` holds every field in the
-    model's order (defaults filled in), `given` names those set explicitly. For the models
-    here, which have no extra or private attributes.
-
-    Pydantic's own looks every default up on each call, which costs more than validating.
-    """
-    instance = object.__new__(model)
-    _SET_DICT(instance, fields)
+    instance = _NEW(Operation)
+    _SET_DICT(
+        instance, {"kind": kind, "key": key, "changes": changes, "payload": payload, "refs": refs}
+    )
     _SET_FIELDS_SET(instance, given)
     _SET_EXTRA(instance, None)
     _SET_PRIVATE(instance, None)
     return instance
+
+
+# What `Model.model_construct(**values)` does for the models above (no extra or private
+# attributes, every field given a value), without looking each default up on every call as
+# pydantic's own does, which costs more than validating.
+_NEW = object.__new__
+_SET_DICT = BaseModel.__dict__["__dict__"].__set__
+_SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
