@@ -1,18 +1,31 @@
 """Throughput of `apply --via celery` by number of Celery worker processes (issue 16).
 
-    python benchmarks/scale_workers.py --listings 300 --latency-ms 50 --workers 1,2,4
+    python benchmarks/scale_workers.py --listings 600 --latency-ms 50 --workers 1,2,4 [--repeat 2]
 
 Starts what it needs: Redis and PostgreSQL on loopback (scripts/services.py, or the servers
 named by LISTSYNC_TEST_REDIS_URL / LISTSYNC_TEST_POSTGRES_URL), and for each worker count W a
 fresh Hemnet sandbox served by a process of its own (benchmarks/_serve.py, `--latency-ms`
 added to every request, so the sandbox's CPU is not the workers'), a fresh state schema and W
 worker processes (prefork, one pool process each: one chunk at a time per worker, its chunk's
-listings concurrently). The listings (bundled examples of three agencies, one Hemnet account
-each) are sent in chunks as `apply --via celery` sends them (`listsync.celery.dispatch`);
-throughput is listings converged per second from the first chunk sent to the last result.
-Prints one line per worker count (with the CPU seconds the workers, the sandbox and this
-process used), then one JSON line:
-`{"listings", "latency_ms", "throughput": {"1": ..}, "speedup": {"2": ..}, "cpu": {..}, "cpus"}`.
+listings concurrently). Each worker first answers an empty chunk on a queue of its own, so
+the one-time start of a pool process (imports, the Syndicator it keeps) is not measured. The
+listings (bundled examples of three agencies, one Hemnet account each) are sent in chunks of
+25 as `apply --via celery` sends them (`listsync.celery.dispatch`); throughput is listings
+converged per second from the first chunk sent to the last result.
+
+Each account's shared limits are set high (`max_concurrency` = `ACCOUNT_CONCURRENCY`, no
+request rate): with a portal's real limits the accounts, not the workers, would bound the
+throughput (16 requests in flight per account, the default, is reached by 4 workers); this
+benchmark measures the workers.
+
+Prints one line per run: listings/s, CPU milliseconds per listing of each kind of process
+(the workers with their pool processes, the sandbox, this client, Redis, and PostgreSQL with
+its backends when scripts/services.py started them, here or for the environment's URLs), the
+CPUs they kept busy, the load average; then one JSON line: `{"listings", "latency_ms",
+"chunk_size", "requests_per_listing", "throughput": {"1": ..}, "speedup": {"2": ..},
+"cpu_ms_per_listing": {"1": {"workers": ..}}, "cpus_busy", "runs", "cpus"}` (medians over
+`--repeat` rounds; rounds alternate the worker counts). On a machine shared with other work,
+compare CPU per listing rather than listings/s, and repeat.
 """
 
 from __future__ import annotations
@@ -23,6 +36,7 @@ import importlib.util
 import json
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +46,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNTS = {"se-norrmalm": "norrmalm", "se-skane": "skane", "se-vastkust": "vastkust"}
+CHUNK_SIZE = 25
+ACCOUNT_CONCURRENCY = 256
+"""Each account's `max_concurrency` (shared by all workers): above the most requests the
+workers can have in flight on one account (4 workers x 2 chunks x 25 listings), so the
+shared limit never makes a request wait and throughput depends on the workers alone."""
+KINDS = ("workers", "sandbox", "client", "redis", "postgres")
 
 
 def _services() -> Any:
@@ -65,6 +85,8 @@ def _toml(state_url: str, redis_url: str, base_url: str, accounts: dict[str, Any
     lines = [f'[state]\nurl = "{state_url}"\n', f'[shared]\nredis_url = "{redis_url}"\n']
     lines.append(f'[portals.hemnet]\nbase_url = "{base_url}"\n')
     lines.append("image_poll_interval = 0.01\nimage_poll_max_interval = 0.05\n")
+    # limits far above what the workers can reach: the run measures the workers, not them
+    lines.append(f"max_concurrency = {ACCOUNT_CONCURRENCY}\n")
     for agency, account in ACCOUNTS.items():
         creds = accounts[account]
         lines.append(
@@ -108,10 +130,55 @@ def _tree_cpu(pid: int) -> float:
 def _worker(n: int, env: dict[str, str], folder: Path) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "celery", "-A", "listsync.celery", "worker",
             "--pool", "prefork", "--concurrency", "1", "--loglevel", "ERROR", "-n", f"b{n}@%h",
+            "-Q", f"celery,warm-{n}",
             "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
     return subprocess.Popen(  # noqa: S603  (fixed argv)
         argv, env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+
+
+def _server_pids() -> dict[str, int]:
+    """Redis's and the PostgreSQL postmaster's pids, when scripts/services.py started them
+    (its folder in LISTSYNC_SERVICES_DIR): their CPU is measured too."""
+    folder = os.environ.get("LISTSYNC_SERVICES_DIR")
+    path = Path(folder, "services.json") if folder else None
+    if path is None or not path.exists():
+        return {}
+    pids = json.loads(path.read_text(encoding="utf-8")).get("pids", {})
+    return {k: int(v) for k, v in pids.items() if k in ("redis", "postgres")}
+
+
+def _kinds_cpu(
+    procs: list[subprocess.Popen[bytes]], sandbox: Any, servers: dict[str, int]
+) -> dict[str, float]:
+    """CPU seconds so far of each kind of process (PostgreSQL: the postmaster, its live
+    backends and those that ended)."""
+    cpu = {
+        "workers": sum(_tree_cpu(p.pid) for p in procs),
+        "sandbox": sandbox.cpu(),
+        "client": time.process_time(),
+    }
+    for kind, pid in servers.items():
+        try:
+            cpu[kind] = _tree_cpu(pid)
+        except OSError:  # pragma: no cover - the server is gone
+            continue
+    return cpu
+
+
+def _warm_up(app: Any, workers: int) -> None:
+    """An empty chunk for each worker (on a queue of its own) and its answer: each pool
+    process has then imported listsync and built the Syndicator it keeps for all its tasks, a
+    cost paid once per process, not per listing."""
+    from listsync.celery._tasks import apply_chunk
+
+    tasks = [
+        app.send_task(apply_chunk.name, args=("hemnet", "", []), queue=f"warm-{n}")
+        for n in range(workers)
+    ]
+    for task in tasks:
+        task.get(timeout=120)
+        task.forget()
 
 
 def run_once(
@@ -122,8 +189,9 @@ def run_once(
     pg: str,
     redis_url: str,
     folder: Path,
-) -> tuple[float, dict[str, float]]:
-    """(listings per second, CPU seconds of the workers, the sandbox and this process)."""
+    servers: dict[str, int],
+) -> tuple[float, dict[str, float], float]:
+    """(listings per second, CPU seconds per kind of process, sandbox requests per listing)."""
     import redis
     from _harness import SandboxServers
     from cryptography.fernet import Fernet
@@ -138,16 +206,16 @@ def run_once(
         plain.flushdb()
     listings = folder / f"listings-{workers}.jsonl"
     listings.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    servers = SandboxServers(
+    sandbox = SandboxServers(
         ("hemnet",), latency_ms=latency_ms, log="count", options={"hemnet": {"auto_approve": True}}
     )
-    servers.cmd += [
+    sandbox.cmd += [
         arg for account in ACCOUNTS.values() for arg in ("--account", f"hemnet:{account}")
     ]
-    with servers:
+    with sandbox:
         config_path = folder / f"listsync-{workers}.toml"
-        text = _toml(_schema(pg), redis_url, servers.base_url("hemnet"),
-                     servers.info["hemnet"]["accounts"])  # fmt: skip
+        text = _toml(_schema(pg), redis_url, sandbox.base_url("hemnet"),
+                     sandbox.info["hemnet"]["accounts"])  # fmt: skip
         config_path.write_text(text, encoding="utf-8")
         env = {**os.environ, "LISTSYNC_CONFIG": str(config_path),
                "LISTSYNC_SHARED_KEY": Fernet.generate_key().decode()}  # fmt: skip
@@ -157,28 +225,21 @@ def run_once(
             app = make_app(config)
             configure(app, config)
             _setups, accounts = load_portal_setups(config, registry=None, classes=None)
-            time.sleep(3)  # the workers connect to the broker
-            cpu_before = {
-                "workers": sum(_tree_cpu(p.pid) for p in procs),
-                "sandbox": servers.cpu(),
-                "client": time.process_time(),
-            }
+            _warm_up(app, workers)
+            before = _kinds_cpu(procs, sandbox, servers)
             started = time.perf_counter()
             outcomes: dict[str, int] = {}
             for result in dispatch(
                 read_listings(listings),
                 route=accounts.route,
-                chunk_size=25,
+                chunk_size=CHUNK_SIZE,
                 in_flight=4 * workers,
                 celery=app,
             ):
                 outcomes[result.outcome.value] = outcomes.get(result.outcome.value, 0) + 1
             elapsed = time.perf_counter() - started
-            cpu = {
-                "workers": sum(_tree_cpu(p.pid) for p in procs) - cpu_before["workers"],
-                "sandbox": servers.cpu() - cpu_before["sandbox"],
-                "client": time.process_time() - cpu_before["client"],
-            }
+            after = _kinds_cpu(procs, sandbox, servers)
+            requests = sandbox.stats()["hemnet"]["requests"]
             app.close()
         finally:
             for proc in procs:
@@ -191,7 +252,8 @@ def run_once(
                     proc.wait()
     if outcomes.get("converged", 0) != len(rows):
         raise SystemExit(f"{workers} worker(s): not every listing converged: {outcomes}")
-    return len(rows) / elapsed, {k: round(v, 1) for k, v in cpu.items()}
+    cpu = {k: after[k] - before[k] for k in KINDS if k in before and k in after}
+    return len(rows) / elapsed, cpu, requests / len(rows)
 
 
 def main() -> None:
@@ -199,6 +261,7 @@ def main() -> None:
     parser.add_argument("--listings", type=int, default=300)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of every worker count")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     pg, redis_url = (
@@ -206,37 +269,58 @@ def main() -> None:
         os.environ.get("LISTSYNC_TEST_REDIS_URL"),
     )
     started = None
+    servers = _server_pids() if pg and redis_url else {}
     if not (pg and redis_url):
         started = _services().Services.launch(install_missing=os.geteuid() == 0)
         pg, redis_url = started.postgres_url, started.redis_url
+        servers = {k: v for k, v in started.pids.items() if k in ("redis", "postgres")}
     rows = _rows(args.listings)
-    throughput: dict[str, float] = {}
-    cpu: dict[str, dict[str, float]] = {}
+    rates: dict[str, list[float]] = {str(c): [] for c in counts}
+    cpus: dict[str, list[dict[str, float]]] = {str(c): [] for c in counts}
+    per_listing = 0.0
     try:
         with tempfile.TemporaryDirectory(prefix="scale-workers-") as folder:
-            for count in counts:
-                rate, cpu[str(count)] = run_once(
-                    count,
-                    rows=rows,
-                    latency_ms=args.latency_ms,
-                    pg=pg,
-                    redis_url=redis_url,
-                    folder=Path(folder),
-                )
-                throughput[str(count)] = round(rate, 2)
-                print(f"{count} worker(s): {rate:.1f} listings/s, CPU s {cpu[str(count)]}",
-                      flush=True)  # fmt: skip
+            for _round in range(args.repeat):
+                for count in counts:
+                    rate, cpu, per_listing = run_once(
+                        count,
+                        rows=rows,
+                        latency_ms=args.latency_ms,
+                        pg=pg,
+                        redis_url=redis_url,
+                        folder=Path(folder),
+                        servers=servers,
+                    )
+                    rates[str(count)].append(rate)
+                    cpus[str(count)].append(cpu)
+                    ms = {k: round(1000 * v / args.listings, 1) for k, v in cpu.items()}
+                    total = sum(cpu.values())
+                    print(f"{count} worker(s): {rate:.1f} listings/s; CPU ms per listing {ms}, "
+                          f"total {1000 * total / args.listings:.1f}; CPUs busy "
+                          f"{total * rate / args.listings:.2f}; load {os.getloadavg()[0]:.2f}",
+                          flush=True)  # fmt: skip
     finally:
         if started is not None:
             started.stop()
+    throughput = {k: round(statistics.median(v), 2) for k, v in rates.items()}
     base = throughput[str(counts[0])]
-    speedup = {k: round(v / base, 2) for k, v in throughput.items()}
+    cpu_ms = {
+        k: {kind: round(1000 * statistics.median(c[kind] for c in v) / args.listings, 1)
+            for kind in v[0]}
+        for k, v in cpus.items()
+    }  # fmt: skip
     summary = {
         "listings": args.listings,
         "latency_ms": args.latency_ms,
+        "chunk_size": CHUNK_SIZE,
+        "requests_per_listing": round(per_listing, 1),
         "throughput": throughput,
-        "speedup": speedup,
-        "cpu": cpu,
+        "speedup": {k: round(v / base, 2) for k, v in throughput.items()},
+        "cpu_ms_per_listing": cpu_ms,
+        "cpus_busy": {
+            k: round(sum(cpu_ms[k].values()) * throughput[k] / 1000, 2) for k in throughput
+        },
+        "runs": {k: [round(r, 2) for r in v] for k, v in rates.items()},
         "cpus": os.cpu_count(),
     }
     print(json.dumps(summary))

@@ -157,6 +157,93 @@ async def test_a_held_lease_is_renewed_and_a_dead_holders_lease_comes_back(
     await b._release(key, lease)
 
 
+class _RoundTrips:
+    """Counts the commands and pipelines this process sends to Redis (each one round trip)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from redis.asyncio.connection import AbstractConnection
+
+        self.count = 0
+        send = AbstractConnection.send_packed_command
+
+        async def counted(conn: Any, command: Any, check_health: bool = True) -> None:
+            self.count += 1
+            await send(conn, command, check_health)
+
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+
+
+async def test_a_request_costs_two_round_trips_lease_with_guard_state_and_release(
+    two: tuple[SharedBackend, SharedBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, _ = two
+    guard = a.guard(PORTAL, ACCOUNT, threshold=5, cooldown=10)
+    async with a.request_slot(PORTAL, ACCOUNT, 4, 30):  # connect first: not counted
+        assert await guard.admit(max_wait=1) is False
+    await asyncio.sleep(0.01)
+    trips = _RoundTrips(monkeypatch)
+    async with a.request_slot(PORTAL, ACCOUNT, 4, 30):
+        assert await guard.admit(max_wait=1) is False  # the state came with the lease
+    await asyncio.sleep(0.01)  # the release goes at the end of the turn
+    # was 5: WATCH, ZCOUNT, MULTI..EXEC, HMGET, ZREM
+    assert trips.count == 2
+    with redis.Redis.from_url(a.url) as plain:
+        assert plain.zcard(a.key("slots", PORTAL, ACCOUNT)) == 0  # given back
+
+
+async def test_leases_given_back_in_one_turn_go_in_one_round_trip(
+    two: tuple[SharedBackend, SharedBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, _ = two
+    key = a.key("slots", PORTAL, ACCOUNT)
+    leases = [await a._lease(key, 10, ttl=_shared.LEASE_TTL) for _ in range(6)]
+    trips = _RoundTrips(monkeypatch)
+    for lease in leases:
+        await a._release(key, lease)
+    await asyncio.sleep(0.01)
+    assert trips.count == 1
+    with redis.Redis.from_url(a.url) as plain:
+        assert plain.zcard(key) == 0
+
+
+async def test_a_429_pause_recorded_here_is_not_hidden_by_the_state_read_with_a_lease(
+    two: tuple[SharedBackend, SharedBackend],
+) -> None:
+    a, b = two
+    first = a.guard(PORTAL, ACCOUNT, threshold=5, cooldown=10)
+    other = a.guard(PORTAL, "skane", threshold=5, cooldown=10)
+    async with a.request_slot(PORTAL, ACCOUNT, 4, 30):  # reads the (empty) guard state
+        first.pause(30)  # this process's 429
+        await _settle(first)  # type: ignore[arg-type]
+    async with b.request_slot(PORTAL, ACCOUNT, 4, 30):  # another worker's lease
+        with pytest.raises(RateLimitedError):
+            await b.guard(PORTAL, ACCOUNT, threshold=5, cooldown=10).admit(max_wait=1)
+    assert await other.admit(max_wait=1) is False
+
+
+async def test_concurrency_holds_across_workers_taking_slots_at_once(
+    redis_clean: str, key: str
+) -> None:
+    backends = [SharedBackend(redis_clean, key=key) for _ in range(3)]
+    limit, holding, most = 3, 0, 0
+
+    async def one(backend: SharedBackend) -> None:
+        nonlocal holding, most
+        async with backend.request_slot(PORTAL, ACCOUNT, limit, 30):
+            holding += 1
+            most = max(most, holding)
+            await asyncio.sleep(0.01)
+            holding -= 1
+
+    await asyncio.wait_for(asyncio.gather(*(one(backends[n % 3]) for n in range(60))), 30)
+    assert most == limit  # never more, and the slots are used
+    await asyncio.sleep(0.01)
+    with redis.Redis.from_url(redis_clean) as plain:
+        assert plain.zcard(backends[0].key("slots", PORTAL, ACCOUNT)) == 0
+    for backend in backends:
+        await backend.aclose()
+
+
 # -- Redis down -------------------------------------------------------------------------------
 def _closed_port() -> int:
     with socket.socket() as sock:

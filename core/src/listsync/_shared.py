@@ -21,16 +21,21 @@ and circuit-breaker state, and the credentials adapters renew (`pip install list
   in one second of arrivals (13 requests at a rate of 8, measured); spaced turns keep the
   arrivals spread, so such delays move single requests, not bursts.
 - **concurrency**: at most `max_concurrency` requests of the account in flight across workers,
-  as leases in a sorted set (member = lease, score = when it expires), taken in a redis-py
-  WATCH/MULTI transaction. A lease lives `LEASE_TTL` seconds and each process renews the
-  leases it holds every `LEASE_RENEW` seconds (one pipeline for all of them), so a lease
-  outlives a long wait for the rate window, and a worker that died (SIGKILL, a lost machine)
-  gives its slots back within `LEASE_TTL` seconds by itself.
+  as leases in a sorted set (member = lease, score = when it expires). A lease is taken in one
+  round trip: a MULTI transaction drops the expired leases, adds this one and counts them (a
+  lease that finds itself over the limit takes itself back out and tries again shortly), so
+  workers taking slots at once never make each other retry as WATCH would; the leases this
+  process gives back in one turn of its event loop go in one pipeline. A lease lives
+  `LEASE_TTL` seconds and each process renews the leases it holds every `LEASE_RENEW` seconds
+  (one pipeline for all of them), so a lease outlives a long wait for the rate window, and a
+  worker that died (SIGKILL, a lost machine) gives its slots back within `LEASE_TTL` seconds
+  by itself.
 - **breaker and 429 pause** (`SharedAccountGuard`): the failures in a row, when the breaker
   opened and until when a 429 pauses the account live in one Redis hash with a TTL; each
-  request reads it before it is sent (one round trip) and updates it after its answer. The
-  half-open probe after the cooldown is one request across all workers (`SET NX`); the other
-  workers wait for its outcome.
+  request reads it before it is sent (in the transaction that takes its concurrency lease:
+  no round trip of its own) and updates it after its answer. The half-open probe after the
+  cooldown is one request across all workers (`SET NX`); the other workers wait for its
+  outcome.
 - **credentials** (`RedisCredentialStore`): the adapters' `credential_store`: Hemnet's rotated
   keys and Immowelt's tokens, Fernet-encrypted with the key in `LISTSYNC_SHARED_KEY`, with a
   redis-py lock per account so one worker at a time checks or rotates a key (the others wait,
@@ -93,6 +98,10 @@ LEASE_TTL = 15.0
 """Seconds a concurrency lease lives unless its process renews it."""
 LEASE_RENEW = 5.0
 """Seconds between two renewals of the leases a process holds."""
+GUARD_FRESH = 0.05
+"""Seconds the guard state read with a request's concurrency lease stands for a fresh read
+(the request checks the breaker and the 429 pause right after taking its lease)."""
+GUARD_FIELDS = ("pause_until", "opened_at", "failures")
 
 
 class _NoGate:
@@ -311,39 +320,45 @@ class SharedBackend:
                 raise _unreachable(portal, account, exc) from None
 
     async def _lease(self, key: str, limit: int, *, ttl: float) -> str:
-        from redis.exceptions import WatchError  # noqa: PLC0415
+        """Take one of `limit` slots of the sorted set `key` (a lease living `ttl` seconds).
 
+        One round trip per try: a MULTI transaction drops the expired leases, adds this one
+        and counts the set (and reads the account's guard state, which the request reads next:
+        `SharedAccountGuard` takes it from here instead of asking again). A lease that finds
+        the set over `limit` with itself counted takes itself back out and tries again a
+        little later. The count includes every lease added before this one, so the holders
+        that found room never exceed `limit` (a try that failed only makes a later one more
+        cautious until it is taken back out); no WATCH, so workers taking slots at once
+        never make each other retry."""
         portal, account = key.split(":", 3)[2:]
         lease = uuid.uuid4().hex
-        client = self.client()
+        state = self._state()
+        guard_key = self.key("guard", portal, account)
         delay = 0.002
         while True:
             now = time.time()
             try:
-                async with client.pipeline(transaction=True) as pipe:
-                    await pipe.watch(key)
-                    held = await pipe.zcount(key, now, "+inf")
-                    if held < limit:
-                        pipe.multi()  # type: ignore[no-untyped-call]
-                        pipe.zremrangebyscore(key, "-inf", now)
-                        pipe.zadd(key, {lease: now + ttl})
-                        pipe.pexpire(key, math.ceil(ttl * 1000) + 1000)
-                        await pipe.execute()
-                        self._state().hold(key, lease)
-                        return lease
-            except WatchError:
-                continue  # another worker took or gave a slot meanwhile: look again
+                async with state.client.pipeline(transaction=True) as pipe:
+                    pipe.zremrangebyscore(key, "-inf", now)
+                    pipe.zadd(key, {lease: now + ttl})
+                    pipe.zcard(key)
+                    pipe.pexpire(key, math.ceil(ttl * 1000) + 1000)
+                    pipe.hmget(guard_key, list(GUARD_FIELDS))
+                    _, _, held, _, guard = await pipe.execute()
+                if int(held) <= limit:
+                    state.hold(key, lease)
+                    state.saw_guard(guard_key, guard)
+                    return lease
+                await state.client.zrem(key, lease)
             except Exception as exc:
                 raise _unreachable(portal, account, exc) from None
             await pause(delay)
             delay = min(delay * 2, 0.05)
 
     async def _release(self, key: str, lease: str) -> None:
-        self._state().drop(key, lease)
-        try:
-            await self.client().zrem(key, lease)
-        except Exception as exc:
-            log.warning("shared_release_failed", error=type(exc).__name__)
+        """Give the lease back: at the end of this event-loop turn, in one pipeline with the
+        other leases this loop gives back in the same turn."""
+        self._state().release(key, lease)
 
     # -- guards --------------------------------------------------------------------------------
     def guard(
@@ -362,6 +377,9 @@ class _LoopState:
         self.limiter = limiter
         self.held: dict[str, set[str]] = {}
         self._renewer: asyncio.Task[None] | None = None
+        self._releasing: dict[str, set[str]] = {}
+        self._flush: asyncio.Task[None] | None = None
+        self._guards: dict[str, tuple[float, list[Any]]] = {}
 
     def hold(self, key: str, lease: str) -> None:
         self.held.setdefault(key, set()).add(lease)
@@ -375,10 +393,47 @@ class _LoopState:
             if not leases:
                 del self.held[key]
 
+    def saw_guard(self, key: str, values: list[Any]) -> None:
+        """The guard hash `key` as a lease transaction read it just now."""
+        self._guards[key] = (time.monotonic(), values)
+
+    def fresh_guard(self, key: str) -> list[Any] | None:
+        """The guard hash `key` if it was read less than `GUARD_FRESH` seconds ago."""
+        seen = self._guards.get(key)
+        if seen is None or time.monotonic() - seen[0] > GUARD_FRESH:
+            return None
+        return seen[1]
+
+    def forget_guard(self, key: str) -> None:
+        """This process changes the guard hash `key`: read it afresh next time."""
+        self._guards.pop(key, None)
+
+    def release(self, key: str, lease: str) -> None:
+        """Stop renewing `lease` and remove it from `key` soon (`_release_all`)."""
+        self.drop(key, lease)
+        self._releasing.setdefault(key, set()).add(lease)
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.get_running_loop().create_task(self._release_all())
+
+    async def _release_all(self) -> None:
+        """Remove every lease given back since the last time, one pipeline for all (the
+        task runs once the requests that ended in this event-loop turn gave theirs back)."""
+        while self._releasing:  # leases given back while a pipeline was out: one more
+            releasing, self._releasing = self._releasing, {}
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for key, leases in releasing.items():
+                        pipe.zrem(key, *leases)
+                    await pipe.execute()
+            except Exception as exc:  # the leases expire by themselves within LEASE_TTL
+                log.warning("shared_release_failed", error=type(exc).__name__)
+
     async def aclose(self) -> None:
         self.held.clear()
         if self._renewer is not None:
             self._renewer.cancel()
+        if self._flush is not None and not self._flush.done():
+            await asyncio.wait([self._flush], timeout=5)
         await self.client.aclose(close_connection_pool=True)
 
     async def _renew(self) -> None:
@@ -431,12 +486,17 @@ class SharedAccountGuard(_guard.AccountGuard):
 
     async def _sync(self) -> None:
         """Read the shared state into this process's breaker and pause."""
+        state = self._backend._state()
+        seen = state.fresh_guard(self._key)  # read with this request's lease
         try:
-            pause_until, opened, failures = await self._backend.client().hmget(
-                self._key, ["pause_until", "opened_at", "failures"]
+            values = (
+                seen
+                if seen is not None
+                else await state.client.hmget(self._key, list(GUARD_FIELDS))
             )
         except Exception as exc:
             raise _unreachable(self.portal, self.account, exc) from None
+        pause_until, opened, failures = values
         offset = time.monotonic() - time.time()  # epoch -> this process's monotonic clock
         if pause_until is not None:
             self.paused_until = max(self.paused_until, float(pause_until) + offset)
@@ -512,6 +572,7 @@ class SharedAccountGuard(_guard.AccountGuard):
         except RuntimeError:  # pragma: no cover - guards are used inside a loop
             coro.close()
             return
+        self._backend._state().forget_guard(self._key)
         task = loop.create_task(self._logged(coro))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -13,12 +13,13 @@ result for each of its listings.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from celery import Celery
+from celery import Celery, states
 from celery.result import AsyncResult
 
 from listsync.adapter import PortalStatus
@@ -71,6 +72,7 @@ def dispatch(
     only = set(portals) if portals else None
     open_chunks: dict[tuple[str, str], _Chunk] = {}
     waiting: list[_Chunk] = []
+    looked = 0.0  # when the results were last looked for while reading
 
     def send(chunk: _Chunk) -> Iterator[EntryResult]:
         chunk.task = sender.send_task(
@@ -91,7 +93,8 @@ def dispatch(
             if len(chunk.items) >= chunk_size:
                 del open_chunks[key]
                 yield from send(chunk)
-        if waiting:
+        if waiting and time.monotonic() - looked >= poll:  # at most once per `poll` seconds
+            looked = time.monotonic()
             yield from _collect(waiting, 0.0)
     for chunk in list(open_chunks.values()):
         yield from send(chunk)
@@ -118,7 +121,7 @@ def _collect(waiting: list[_Chunk], poll: float) -> Iterator[EntryResult]:
     """Results of the chunks that are done (waiting `poll` seconds when none is and
     `poll` > 0)."""
     while True:
-        done = [c for c in waiting if c.task is not None and c.task.ready()]
+        done = _done(waiting)
         if done or poll <= 0:
             break
         time.sleep(poll)
@@ -133,6 +136,27 @@ def _collect(waiting: list[_Chunk], poll: float) -> Iterator[EntryResult]:
             yield from (result_from_json(a) for a in answers)
         finally:
             chunk.task.forget()
+
+
+def _done(waiting: list[_Chunk]) -> list[_Chunk]:
+    """The chunks whose task is finished: with a Redis result backend, one `MGET` of their
+    result keys (each `AsyncResult.ready()` is a round trip of its own, and the client looks
+    every `poll` seconds); with another backend, `ready()` per chunk."""
+    tasks = [(c, c.task) for c in waiting if c.task is not None]
+    if not tasks:
+        return []
+    backend: Any = tasks[0][1].backend  # `mget` is the key-value backends' (celery-types lacks it)
+    metas = None
+    if hasattr(backend, "get_key_for_task"):
+        with contextlib.suppress(NotImplementedError):  # a key-value backend without MGET
+            metas = backend.mget([backend.get_key_for_task(t.id) for _, t in tasks])
+    if metas is None:
+        return [c for c, t in tasks if t.ready()]
+    return [
+        c
+        for (c, _), raw in zip(tasks, metas, strict=True)
+        if raw is not None and backend.decode_result(raw).get("status") in states.READY_STATES
+    ]
 
 
 def _failed(chunk: _Chunk, exc: Exception) -> Iterator[EntryResult]:
