@@ -173,8 +173,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if limit is None:
             return await answer.read()
         declared = answer.content_length
-        if declared is not None and declared > limit:
-            raise AnswerTooLargeError(f"answer of {declared} bytes", request=request)
+        if declared is not None:
+            if declared > limit:
+                raise AnswerTooLargeError(f"answer of {declared} bytes", request=request)
+            # aiohttp reads no further than the declared length: the cap holds in one read
+            return await answer.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in answer.content.iter_chunked(65536):

@@ -50,6 +50,7 @@ from collections.abc import (
     Iterator,
     Mapping,
     MutableMapping,
+    Sequence,
 )
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
@@ -264,12 +265,65 @@ class _LeanHeaders(MutableMapping[str, str]):
         return list(self._items.values())
 
 
+class _AnswerHeaders(Mapping[str, str]):
+    """An answer's headers on the lean path, read as `httpx.Headers` reads them: look-ups
+    ignore case, names iterate lower-cased, a header sent more than once reads as its values
+    joined by ", ", and the bytes are decoded as ASCII, else UTF-8, else Latin-1 (one choice
+    for all). Built from the raw (name, value) pairs in one pass."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, raw: Sequence[tuple[bytes, bytes]]) -> None:
+        try:
+            self._values = _header_values(raw, "ascii")
+        except UnicodeDecodeError:
+            try:
+                self._values = _header_values(raw, "utf-8")
+            except UnicodeDecodeError:
+                self._values = _header_values(raw, "iso-8859-1")
+
+    def __getitem__(self, name: str) -> str:
+        return self._values[_lower(name)]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._values.get(_lower(name), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and _lower(name) in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._values!r})"
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _lower(name: str) -> str:
+    """`name` with ASCII letters lower-cased (as header names are compared)."""
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
+
+
+def _header_values(raw: Sequence[tuple[bytes, bytes]], encoding: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for raw_name, raw_value in raw:
+        key = raw_name.lower().decode(encoding)
+        value = raw_value.decode(encoding)
+        values[key] = f"{values[key]}, {value}" if key in values else value
+    return values
+
+
 class _Answer(NamedTuple):
-    """A whole answer, from either path: status, headers (`httpx.Headers`), body, and the URL
-    it came from (for debug logs)."""
+    """A whole answer, from either path: status, headers, body, and the URL it came from (for
+    debug logs)."""
 
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]
     content: bytes
     url: object
 
@@ -351,7 +405,15 @@ class PortalHttp:
         self._lean_headers = {
             name.lower(): (name, value) for name, value in self.requests.headers.items()
         }
-        self._lean_timeout = self.requests.timeout
+        # The attempt's deadline (`timeout`, from before the connection is taken) ends any
+        # wait for the answer first, so a read timeout no shorter than it never fires: left
+        # out, it spares the transport a timer per request and per chunk read.
+        read = self.requests.timeout.get("read")
+        self._lean_timeout = (
+            {**self.requests.timeout, "read": None}
+            if read is not None and read >= timeout
+            else self.requests.timeout
+        )
         self._lean_urls: dict[str, str] = {}
 
     @classmethod
@@ -737,7 +799,7 @@ class PortalHttp:
                         break
             finally:
                 await flow.aclose()
-        answer_headers = httpx.Headers(raw)
+        answer_headers = _AnswerHeaders(raw)
         if answer_headers.get("Content-Encoding", "identity").lower() != "identity":
             # decoded as httpx decodes it (gzip, deflate, ...): a rare answer
             data = httpx.Response(status, headers=raw, content=data).content
