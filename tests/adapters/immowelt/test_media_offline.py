@@ -82,3 +82,18 @@ def test_fast_path_agrees_on_any_text(text: str) -> None:
                 continue
             raise AssertionError(f"{url!r} was read, urlsplit refuses it") from None
         assert POLICY.offline_refusal(url) == expected
+
+
+def test_the_last_verdict_is_kept_per_policy() -> None:
+    """A verdict remembered for one policy's host is never another policy's answer."""
+    trusting = MediaPolicy.build(
+        allow_private=True, allowed_hosts=(), mirror=None, max_bytes=1024, content_types=()
+    )
+    for _ in range(2):
+        assert POLICY.offline_refusal("http://127.0.0.1/a.jpg") == "127.0.0.1 is a loopback address"
+        assert trusting.offline_refusal("http://127.0.0.1/b.jpg") is None
+        assert POLICY.offline_refusal("http://127.0.0.1/c.jpg") == "127.0.0.1 is a loopback address"
+        assert (
+            POLICY.offline_refusal("http://127.0.0.10/c.jpg") == "127.0.0.10 is a loopback address"
+        )
+        assert POLICY.offline_refusal("http://bilder.example.se/c.jpg") is None

@@ -81,11 +81,23 @@ def _issue(
     )
 
 
+_last_plain: tuple[str, str | None] = ("", None)
+"""The `scheme://host/` of the last plain URL `check_url` judged, with its verdict: a listing's
+images share one host, and any URL that starts so has that host (the pattern stops at "/")."""
+
+
 def check_url(url: str) -> str | None:
     """Why Hemnet's servers could not use `url`, or None when it looks fetchable."""
+    global _last_plain  # noqa: PLW0603  (one tuple, replaced whole: safe across threads)
+    prefix, verdict = _last_plain
+    if prefix and url.startswith(prefix):
+        return verdict
     plain = _PLAIN_HTTP_URL.match(url)
     if plain is not None:  # what `urlsplit` would find, without splitting (the common case)
-        return _host_problem(plain.group(1).lower())
+        verdict = _host_problem(plain.group(1).lower())
+        if plain.group(0).endswith("/"):
+            _last_plain = (plain.group(0), verdict)
+        return verdict
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an absolute http(s) URL"

@@ -121,6 +121,11 @@ def address_refusal(address: IPAddress) -> str | None:
     return None
 
 
+_last_plain: tuple[object, str, str | None] = (None, "", None)
+"""The policy, `scheme://host/` and verdict of the last plain URL `offline_refusal` judged: a
+listing's media share one host (asking again hashed the policy for the cache every time)."""
+
+
 @dataclass(frozen=True)
 class MediaPolicy:
     """What may be fetched (see the module docstring)."""
@@ -184,9 +189,16 @@ class MediaPolicy:
         host without `urlsplit`, and the verdict is kept per host: a listing names the same
         image host for every image (`_host_refusal`).
         """
+        global _last_plain  # noqa: PLW0603  (one tuple, replaced whole: safe across threads)
+        policy, prefix, verdict = _last_plain
+        if policy is self and url.startswith(prefix):
+            return verdict
         plain = _PLAIN_URL.match(url)
         if plain is not None:
-            return self._host_refusal(plain["host"].lower().rstrip("."))
+            verdict = self._host_refusal(plain["host"].lower().rstrip("."))
+            if plain[0].endswith("/"):  # any URL that starts so has this host
+                _last_plain = (self, plain[0], verdict)
+            return verdict
         parts = urlsplit(url)
         if parts.scheme not in _DEFAULT_PORTS:
             return f"only http and https URLs are fetched, not {parts.scheme or 'this'}"

@@ -20,6 +20,7 @@ from listsync.adapter._types import (
     ProjectedItem,
     Projection,
     TargetState,
+    _keyed_operation,
 )
 from listsync.adapter._types import new_operation as _operation
 
@@ -170,19 +171,16 @@ def default_plan(diff: ProjectionDiff, capabilities: frozenset[Capability]) -> l
     # the others): most listings have several images, each an operation.
     if Capability.MEDIA in capabilities:
         ops += [_operation(OpKind.MEDIA_REMOVE, i.key) for i in diff.media_removed]
-        ops += [
-            _operation(OpKind.MEDIA_ADD, i.key, payload=dict(i.payload)) for i in diff.media_added
-        ]
+        add = OpKind.MEDIA_ADD
+        ops += [_keyed_operation(add, i.key, dict(i.payload)) for i in diff.media_added]
     if Capability.SHOWINGS in capabilities:
         ops += [_operation(OpKind.SHOWING_DELETE, i.key) for i in diff.showings_removed]
         ops += [
             _operation(OpKind.SHOWING_UPDATE, i.key, changes=dict(ch))
             for i, ch in diff.showings_changed
         ]
-        ops += [
-            _operation(OpKind.SHOWING_CREATE, i.key, payload=dict(i.payload))
-            for i in diff.showings_added
-        ]
+        create = OpKind.SHOWING_CREATE
+        ops += [_keyed_operation(create, i.key, dict(i.payload)) for i in diff.showings_added]
     ops += _transition(current, desired.target, desired, diff.sent)
     return _supported(ops, capabilities)
 

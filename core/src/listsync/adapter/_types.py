@@ -373,6 +373,17 @@ def new_operation(
     return instance
 
 
+def _keyed_operation(kind: OpKind, key: str, payload: dict[str, Any]) -> Operation:
+    """`new_operation(kind, key, payload=payload)`, for the planner's item creations (one per
+    image of every new listing) without sorting its arguments out."""
+    instance = _NEW(Operation)
+    _SET_DICT(instance, {"kind": kind, "key": key, "changes": {}, "payload": payload, "refs": {}})
+    _SET_FIELDS_SET(instance, {"kind", "key", "payload"})
+    _SET_EXTRA(instance, None)
+    _SET_PRIVATE(instance, None)
+    return instance
+
+
 # What `Model.model_construct(**values)` does for the models above (no extra or private
 # attributes, every field given a value), without looking each default up on every call as
 # pydantic's own does, which costs more than validating.

@@ -238,12 +238,18 @@ def _entry_json(
 
 
 def _classify(ops: Iterable[Operation]) -> Action:
-    kinds = {op.kind for op in ops}
-    if OpKind.CREATE in kinds:
-        return Action.CREATE
-    if OpKind.DELETE in kinds:
-        return Action.DELETE
-    return Action.UPDATE if kinds else Action.NOTHING
+    """CREATE when an operation creates the listing, else DELETE when one deletes it, else
+    UPDATE when there is any operation, else NOTHING."""
+    action = Action.NOTHING
+    for op in ops:
+        kind = op.kind
+        if kind == OpKind.CREATE:
+            return Action.CREATE
+        if kind == OpKind.DELETE:
+            action = Action.DELETE
+        elif action is Action.NOTHING:
+            action = Action.UPDATE
+    return action
 
 
 class Planner:
