@@ -11,7 +11,13 @@ from listsync.adapter import Projection, TargetState
 from listsync.errors import Severity
 from listsync.model import Category, Listing, ListingStatus
 from listsync_hemnet import HemnetAdapter
-from listsync_hemnet.mapping import from_hemnet_listing, showing_key, to_hemnet_listing
+from listsync_hemnet.mapping import (
+    from_hemnet_listing,
+    hemnet_images,
+    media_urls,
+    showing_key,
+    to_hemnet_listing,
+)
 from listsync_hemnet.rules import RULES, preflight
 
 from .conftest import make_listing
@@ -79,6 +85,27 @@ async def test_projection_keys_items_stably_and_targets_the_status(adapter: Hemn
     )
     assert _project(adapter, make_listing(status="withdrawn")).target is TargetState.UNPUBLISHED
     assert _project(adapter, make_listing(status="draft")).target is TargetState.DRAFT
+
+
+def test_images_keep_their_keys_and_skip_repeats_and_other_kinds() -> None:
+    """An image's key is the sha1 of its URL as stores recorded it (a new key would resend
+    every image); `index` counts the images sent, `canonical_index` the listing's media; a
+    repeated URL and a video are left out; `urls` must be the listing's own."""
+    media = [
+        {"url": "https://img.example.se/obj-1001/1.jpg"},
+        {"url": "https://v.example.se/a.mp4", "kind": "video"},
+        {"url": "https://img.example.se/obj-1001/1.jpg"},
+        {"url": "https://img.example.se/obj-1001/plan.png", "kind": "floor_plan"},
+    ]
+    listing = make_listing(media=media)
+    images = hemnet_images(listing)
+    assert [(i.key, i.canonical_index, i.payload) for i in images] == [
+        ("ae524ebea6a5ea31fb01", 0, {"url": media[0]["url"], "index": 0}),
+        ("609ce3312bacf87d6dc8", 3, {"url": media[3]["url"], "index": 1}),
+    ]
+    assert hemnet_images(listing, media_urls(listing)) == images
+    with pytest.raises(ValueError, match="media_urls"):
+        hemnet_images(listing, media_urls(listing)[:2])
 
 
 def test_read_back_maps_to_canonical() -> None:

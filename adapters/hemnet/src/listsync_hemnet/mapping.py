@@ -267,9 +267,12 @@ def to_hemnet_listing(listing: Listing) -> dict[str, Any]:
     return body
 
 
+_sha1 = hashlib.sha1
+
+
 def image_key(url: str) -> str:
     """A stable key for an image: the sha1 of its URL."""
-    return hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest()[:20]
+    return _sha1(url.encode(), usedforsecurity=False).hexdigest()[:20]
 
 
 def media_urls(listing: Listing) -> list[str]:
@@ -286,11 +289,17 @@ def hemnet_images(listing: Listing, urls: Sequence[str] | None = None) -> tuple[
     items: list[ProjectedItem] = []
     seen: set[str] = set()
     texts = media_urls(listing) if urls is None else urls
-    for i, (media, url) in enumerate(zip(listing.media, texts, strict=True)):
+    if len(texts) != len(listing.media):
+        raise ValueError("urls must be media_urls(listing)")
+    index = 0
+    for i, media in enumerate(listing.media):
+        url = texts[i]
         if media.kind not in IMAGE_KINDS or url in seen:
             continue
         seen.add(url)
-        items.append(new_item(image_key(url), i, {"url": url, "index": len(items)}))
+        key = _sha1(url.encode(), usedforsecurity=False).hexdigest()[:20]  # image_key(url)
+        items.append(new_item(key, i, {"url": url, "index": index}))
+        index += 1
     return tuple(items)
 
 
