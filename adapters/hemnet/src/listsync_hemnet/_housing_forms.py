@@ -12,6 +12,7 @@ which collides with Vacation Home (400); series 3xx is the only undocumented res
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -143,10 +144,14 @@ _CATEGORY_CODES: dict[Category, int] = {
 RESIDENTIAL = frozenset(_CATEGORY_CODES)
 
 
+@functools.lru_cache(maxsize=1024)
 def housing_form_for(category: Category, subcategory: str | None) -> HousingForm:
     """The code to send: a code `subcategory` of the category's series wins (e.g. "602" for a
     farm), an unknown one folded to its series base (620 -> 600); otherwise the category's
-    default. Non-residential categories map to 900."""
+    default. Non-residential categories map to 900.
+
+    Kept per (category, subcategory): a `HousingForm` is immutable, and preflight and the
+    projection both ask for every listing."""
     default = HousingForm(_CATEGORY_CODES.get(category, 900))
     given = parse_code(subcategory)
     if given is not None and given.series is not None and given.series == default.series:
