@@ -139,7 +139,11 @@ CALLS: list[dict[str, Any]] = [
     {"method": "PUT", "path": "/upload", "content": b""},
     {"method": "GET", "path": "/items/%C3%A5?x=1#frag"},
     {"method": "GET", "path": "/items/zipped"},
-    {"method": "GET", "path": "/items/twice"},
+    {"method": "GET", "path": "/items", "params": {"limit": 100, "offset": 0, "ref": "a-1_b.c~"}},
+    {"method": "GET", "path": "/items", "params": {"q": "a b/å", "on": True, "n": 1.5}},
+    {"method": "GET", "path": "/items?x=1", "params": {"limit": 2}},
+    {"method": "GET", "path": "/items", "params": {}},
+    {"method": "GET", "path": "/items/twice"},  # last: answered 401 once (auth only)
 ]
 
 
@@ -202,3 +206,28 @@ async def test_header_auth_works_with_httpx_clients() -> None:
         "Bearer one",
         "Bearer two",
     ]
+
+
+async def test_plain_query_parameters_take_the_lean_path() -> None:
+    """Before: any `params` (Hemnet's page limit and offset) sent the request through
+    httpx's objects. Plain ones now go the lean way; the others still take the httpx path."""
+    from listsync._aiohttp import AiohttpTransport
+
+    class LeanOnly(AiohttpTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            raise AssertionError(f"an httpx.Request was built for {request.url}")
+
+    async with recorder() as served:
+        http = PortalHttp(
+            portal="items",
+            account="default",
+            base_url=f"http://127.0.0.1:{served.port}/api/v1",
+            error_mapper=mapper,
+            transport=LeanOnly(),
+            max_attempts=1,
+        )
+        async with http:
+            await http.request("GET", "items", params={"limit": 100, "offset": 0})
+            with pytest.raises(AssertionError, match=r"httpx\.Request"):
+                await http.request("GET", "items", params={"q": "a b"})
+    assert [target for _, target, _, _ in served.seen] == ["/api/v1/items?limit=100&offset=0"]

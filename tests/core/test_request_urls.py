@@ -75,3 +75,27 @@ def test_absolute_urls_are_taken_as_httpx_reads_them(
 )
 def test_examples(path: str, expected: str) -> None:
     assert builder(BASES[0]).url_text(path) == expected
+
+
+_PARAM_VALUES = st.one_of(
+    st.text(alphabet="aZ09_-~. /é&=+", max_size=5),
+    st.integers(-5, 10**6),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.none(),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    path=st.sampled_from(["items", "items/1/images", "/x", "items?a=1", "a b"]),
+    params=st.dictionaries(st.text(alphabet="aZ09_-~ &", min_size=1, max_size=4), _PARAM_VALUES,
+                           max_size=3),
+)  # fmt: skip
+def test_query_parameters_are_written_as_httpx_writes_them(
+    path: str, params: dict[str, object]
+) -> None:
+    build = builder(BASES[0])
+    lean = build.query_url_text(path, params)
+    if lean is not None:
+        assert lean == str(build.build("GET", path, params=params).url)

@@ -35,6 +35,7 @@ _SIMPLE_URL = re.compile(
     r"(?::(?P<port>[1-9][0-9]{0,4}))?(?P<path>(?:/[A-Za-z0-9_~.-]+)+)"
 )
 _DEFAULT_PORT = {"http": "80", "https": "443"}
+_SIMPLE_QUERY = re.compile(r"[A-Za-z0-9_.~-]+")
 
 
 class AnswerTooLargeError(httpx.TransportError):
@@ -131,6 +132,27 @@ class RequestBuilder:
                 ):
                     return path
         return str(self.url(path))
+
+    def query_url_text(self, path: str, params: Mapping[str, Any]) -> str | None:
+        """`str(self.build("GET", path, params=params).url)` when the parameters are plain
+        (`str` or `int` values, names and values of letters, digits and `-._~` only, a path
+        without a query of its own): they are appended as they are. None otherwise (the
+        request takes the httpx path)."""
+        if "?" in path:
+            return None
+        parts = []
+        for name, value in params.items():
+            kind = type(value)
+            text = value if kind is str else str(value) if kind is int else None
+            if (
+                text is None
+                or not _SIMPLE_QUERY.fullmatch(name)
+                or not _SIMPLE_QUERY.fullmatch(text)
+            ):
+                return None
+            parts.append(f"{name}={text}")
+        url = self.url_text(path)
+        return f"{url}?{'&'.join(parts)}" if parts else url
 
     def url(self, path: str) -> httpx.URL:
         """`path` joined to the base URL the way httpx joins them, cached per path."""

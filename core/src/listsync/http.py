@@ -12,8 +12,9 @@
   only sets headers: both write adapters'), a request is sent as plain values (URL text,
   header pairs, body bytes) and answered as (status, raw headers, body), with no
   `httpx.Request`/`httpx.Response` built; the same headers and body as the httpx path
-  (tests/core/test_http_lean.py). Query parameters, other bodies and any other `httpx.Auth`
-  take the httpx path;
+  (tests/core/test_http_lean.py). Plain query parameters (`str`/`int` values of unreserved
+  characters, e.g. a page's limit and offset) are appended as httpx would write them; other
+  query parameters, other bodies and any other `httpx.Auth` take the httpx path;
 - explicit timeouts; a concurrency limit (`max_concurrency`) and a requests-per-second limit
   (aiolimiter) per instance, hence per account;
 - retries as the one retry policy decides (`listsync.retry.RetryPolicy`): connect errors,
@@ -569,9 +570,14 @@ class PortalHttp:
             started = time.perf_counter()
             token = _IN_ATTEMPT.set(True)
             try:
-                if self._lean is not None and params is None and _plain_body(json, content):
+                url = (
+                    self._lean_url(path, params)
+                    if self._lean is not None and _plain_body(json, content)
+                    else None
+                )
+                if url is not None:
                     exchange = self._lean_send(
-                        self._lean, method, path, json=json, content=content, headers=headers
+                        self._lean, method, url, json=json, content=content, headers=headers
                     )
                 else:
                     request = self.requests.build(
@@ -742,35 +748,40 @@ class PortalHttp:
                 await flow.aclose()
         return _Answer(response.status_code, response.headers, response.content, request.url)
 
-    def _lean_request(
-        self,
-        method: str,
-        path: str,
-        json: Any,
-        content: bytes | None,
-        extra: Mapping[str, str] | None,
-    ) -> tuple[str, _LeanHeaders, bytes | None]:
-        """The URL, headers and body `RequestBuilder.build` would give the request."""
+    def _lean_url(self, path: str, params: Mapping[str, Any] | None) -> str | None:
+        """The request's URL text, if the lean path can send it (None: query parameters it
+        does not write as httpx would)."""
+        if params is not None:
+            return self.requests.query_url_text(path, params)
         url = self._lean_urls.get(path)
         if url is None:
             if len(self._lean_urls) >= _URL_CACHE_SIZE:
                 self._lean_urls.clear()
             url = self._lean_urls[path] = self.requests.url_text(path)
+        return url
+
+    def _lean_request(
+        self,
+        json: Any,
+        content: bytes | None,
+        extra: Mapping[str, str] | None,
+    ) -> tuple[_LeanHeaders, bytes | None]:
+        """The headers and body `RequestBuilder.build` would give the request."""
         headers = _LeanHeaders(dict(self._lean_headers))
         if extra:
             for name, value in extra.items():
                 headers[name] = value
         if json is None:
-            return url, headers, content or None
+            return headers, content or None
         if "content-type" not in headers:
             headers["Content-Type"] = "application/json"
-        return url, headers, json_bytes(json)
+        return headers, json_bytes(json)
 
     async def _lean_send(
         self,
         transport: _LeanTransport,
         method: str,
-        path: str,
+        url: str,
         *,
         json: Any,
         content: bytes | None,
@@ -779,7 +790,7 @@ class PortalHttp:
         """`_send` without httpx's objects: the same request (headers, body, URL) handed to
         the transport as plain values, through a `HeaderAuth`'s flow when there is one."""
         method = method.upper()
-        url, sent, body = self._lean_request(method, path, json, content, headers)
+        sent, body = self._lean_request(json, content, headers)
         timeout = self._lean_timeout
         if self._auth is None:
             await self._pace()
