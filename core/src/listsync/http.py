@@ -570,14 +570,15 @@ class PortalHttp:
             started = time.perf_counter()
             token = _IN_ATTEMPT.set(True)
             try:
+                lean = self._lean
                 url = (
                     self._lean_url(path, params)
-                    if self._lean is not None and _plain_body(json, content)
+                    if lean is not None and _plain_body(json, content)
                     else None
                 )
-                if url is not None:
+                if lean is not None and url is not None:
                     exchange = self._lean_send(
-                        self._lean, method, url, json=json, content=content, headers=headers
+                        lean, method, url, json=json, content=content, headers=headers
                     )
                 else:
                     request = self.requests.build(
