@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from listsync.adapter import (
+    OP_CAPABILITY,
     Capability,
     Operation,
     OpKind,
@@ -179,6 +180,29 @@ def test_planned_operations_are_validated_ones(
     assert ops
     for op in ops:
         assert_as_validated(op)
+
+
+CAPABILITY_SETS = [EVERYTHING - {left_out} for left_out in Capability] + [
+    frozenset({Capability.CREATE, Capability.UPDATE}),
+    frozenset({Capability.MEDIA, Capability.SHOWINGS, Capability.PUBLISH}),
+    frozenset(),
+]
+
+
+@pytest.mark.parametrize("capabilities", CAPABILITY_SETS)
+@pytest.mark.parametrize("plan", PLANS)
+def test_operations_without_a_capability_are_left_out(
+    plan: tuple[Projection | None, Projection, frozenset[Capability]],
+    capabilities: frozenset[Capability],
+) -> None:
+    """Without a capability the plan is the plan with every capability minus the operations
+    needing it; only PUBLISH (a create publishes) and DELETE (else unpublish) change what is
+    planned."""
+    sent, desired, _ = plan
+    diff = diff_projection(sent, desired)
+    chosen = EVERYTHING - ({Capability.PUBLISH, Capability.DELETE} - capabilities)
+    expected = [op for op in default_plan(diff, chosen) if OP_CAPABILITY[op.kind] in capabilities]
+    assert default_plan(diff, capabilities) == expected
 
 
 def test_refs_travel_in_operations_not_fields() -> None:

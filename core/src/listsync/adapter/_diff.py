@@ -155,20 +155,20 @@ def default_plan(diff: ProjectionDiff, capabilities: frozenset[Capability]) -> l
             elif diff.current_target is TargetState.PUBLISHED:
                 ops.append(_operation(OpKind.UNPUBLISH))
         return _supported(ops, capabilities)
+    # Each operation is made only for a capability the adapter has (what `_supported` keeps):
+    # most listings have several images, each an operation.
     if not diff.exists:
-        ops.append(
-            _operation(OpKind.CREATE, payload=dict(desired.fields), refs=dict(desired.refs) or None)
-        )
+        if Capability.CREATE in capabilities:
+            payload, refs = dict(desired.fields), dict(desired.refs) or None
+            ops.append(_operation(OpKind.CREATE, payload=payload, refs=refs))
         current = TargetState.DRAFT if Capability.PUBLISH in capabilities else TargetState.PUBLISHED
     else:
-        if diff.field_changes or diff.ref_changes:
+        if (diff.field_changes or diff.ref_changes) and Capability.UPDATE in capabilities:
             update = _operation(
                 OpKind.UPDATE, changes=dict(diff.field_changes), refs=dict(diff.ref_changes) or None
             )
             ops.append(update)
         current = diff.current_target
-    # Item operations are made only for a capability the adapter has (`_supported` would drop
-    # the others): most listings have several images, each an operation.
     if Capability.MEDIA in capabilities:
         ops += [_operation(OpKind.MEDIA_REMOVE, i.key) for i in diff.media_removed]
         add = OpKind.MEDIA_ADD
@@ -181,8 +181,8 @@ def default_plan(diff: ProjectionDiff, capabilities: frozenset[Capability]) -> l
         ]
         create = OpKind.SHOWING_CREATE
         ops += [_keyed_operation(create, i.key, dict(i.payload)) for i in diff.showings_added]
-    ops += _transition(current, desired.target, desired, diff.sent)
-    return _supported(ops, capabilities)
+    ops += _supported(_transition(current, desired.target, desired, diff.sent), capabilities)
+    return ops
 
 
 def _supported(ops: list[Operation], capabilities: frozenset[Capability]) -> list[Operation]:

@@ -199,7 +199,7 @@ class AdapterPool:
         setup = self.setups[portal]
         settings = self._account_settings(setup, account)
         live = self._live.get((portal, account))
-        if live is not None and live[0] == settings:
+        if live is not None and (live[0] is settings or live[0] == settings):  # `is`: per listing
             return live[1]
         if live is not None:
             self._retired.append(live[1])
