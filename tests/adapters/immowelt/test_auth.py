@@ -348,3 +348,31 @@ def test_token_cache_names_tell_apart_names_that_sanitise_alike(tmp_path: Path) 
     names = {token_cache_file(tmp_path, a).name for a in ("a/b", "a_b", "a b", "a.b")}
     assert len(names) == 4
     assert all(n.startswith("immowelt-a_b-") for n in names)
+
+
+async def test_a_valid_token_is_handed_out_without_the_refresh_machinery(
+    adapter: ImmoweltAdapter, sandbox: ImmoweltSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per request, a held token that is still valid is used as it is: no lock, no authlib
+    refresh check (they cost more CPU than the rest of the auth flow). An expired one still
+    goes through them, once for concurrent requests."""
+    tokens = adapter.tokens
+    first = await tokens.access_token()
+    assert sandbox.token_requests == 1
+    checks = 0
+    ensure = tokens._client.ensure_active_token
+
+    async def counted(token: object) -> None:
+        nonlocal checks
+        checks += 1
+        await ensure(token)
+
+    monkeypatch.setattr(tokens._client, "ensure_active_token", counted)
+    assert [await tokens.access_token() for _ in range(5)] == [first] * 5
+    assert checks == 0
+    tokens._client.token["expires_at"] = 0
+    renewed = await asyncio.gather(*(tokens.access_token() for _ in range(4)))
+    assert len(set(renewed)) == 1
+    assert renewed[0] != first
+    assert sandbox.token_requests == 2
+    assert checks >= 1

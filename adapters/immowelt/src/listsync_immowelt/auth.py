@@ -370,6 +370,10 @@ class TokenManager:
         `Retry-After` has passed: every request that needs a token meanwhile fails at once
         with `RateLimitedError` (and the account's pause holds them back).
         """
+        token = self._client.token
+        if not self._lock.locked() and not token.is_expired(leeway=self._client.leeway):
+            # held and valid, no renewal under way: nothing to wait for (per request)
+            return str(token["access_token"])
         async with self._lock:  # requests waiting for a token see a refusal at once
             if self._shared is not None and self._expired():
                 await self._ensure_shared(self._shared)
