@@ -188,6 +188,7 @@ def run_once(
     latency_ms: float,
     pg: str,
     redis_url: str,
+    store: str = "postgres",
     folder: Path,
     servers: dict[str, int],
 ) -> tuple[float, dict[str, float], float]:
@@ -214,7 +215,8 @@ def run_once(
     ]
     with sandbox:
         config_path = folder / f"listsync-{workers}.toml"
-        text = _toml(_schema(pg), redis_url, sandbox.base_url("hemnet"),
+        state = f"sqlite:///{folder}/state-{workers}.sqlite" if store == "sqlite" else _schema(pg)
+        text = _toml(state, redis_url, sandbox.base_url("hemnet"),
                      sandbox.info["hemnet"]["accounts"])  # fmt: skip
         config_path.write_text(text, encoding="utf-8")
         env = {**os.environ, "LISTSYNC_CONFIG": str(config_path),
@@ -261,6 +263,13 @@ def main() -> None:
     parser.add_argument("--listings", type=int, default=300)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument(
+        "--state",
+        choices=("postgres", "sqlite"),
+        default="postgres",
+        help="sqlite: the workers take turns at its single writer (for 1 worker: the "
+        "PostgreSQL store's cost by difference)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="rounds of every worker count")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
@@ -287,6 +296,7 @@ def main() -> None:
                         rows=rows,
                         latency_ms=args.latency_ms,
                         pg=pg,
+                        store=args.state,
                         redis_url=redis_url,
                         folder=Path(folder),
                         servers=servers,
@@ -313,6 +323,7 @@ def main() -> None:
         "listings": args.listings,
         "latency_ms": args.latency_ms,
         "chunk_size": CHUNK_SIZE,
+        "state": args.state,
         "requests_per_listing": round(per_listing, 1),
         "throughput": throughput,
         "speedup": {k: round(v / base, 2) for k, v in throughput.items()},

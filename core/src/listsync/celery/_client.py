@@ -148,8 +148,11 @@ def _done(waiting: list[_Chunk]) -> list[_Chunk]:
     backend: Any = tasks[0][1].backend  # `mget` is the key-value backends' (celery-types lacks it)
     metas = None
     if hasattr(backend, "get_key_for_task"):
+        keys = [backend.get_key_for_task(t.id) for _, t in tasks]
         with contextlib.suppress(NotImplementedError):  # a key-value backend without MGET
-            metas = backend.mget([backend.get_key_for_task(t.id) for _, t in tasks])
+            metas = backend.mget(keys)
+        if isinstance(metas, dict):  # the cache backends answer {key: value}
+            metas = [metas.get(k) for k in keys]
     if metas is None:
         return [c for c, t in tasks if t.ready()]
     return [
