@@ -75,6 +75,20 @@ __all__ = ["HemnetAdapter"]
 log = get_logger(__name__)
 _stdlib_log = logging.getLogger(__name__)
 
+# The method that applies each kind of operation (looked up per call, so tests can wrap one).
+_HANDLERS = {
+    OpKind.CREATE: "_create",
+    OpKind.UPDATE: "_update",
+    OpKind.MEDIA_ADD: "_media_add",
+    OpKind.MEDIA_REMOVE: "_media_remove",
+    OpKind.SHOWING_CREATE: "_showing_create",
+    OpKind.SHOWING_UPDATE: "_showing_update",
+    OpKind.SHOWING_DELETE: "_showing_delete",
+    OpKind.PUBLISH: "_publish",
+    OpKind.UNPUBLISH: "_unpublish",
+    OpKind.MARK_SOLD: "_mark_sold",
+}
+
 JSON = dict[str, Any]
 
 _LEGACY_AGENCY_FIELD = "_agency"
@@ -175,22 +189,10 @@ class HemnetAdapter:
 
     async def apply(self, op: Operation, ctx: OperationContext) -> OperationResult:
         """Execute one operation; "already in that state" counts as success."""
-        handlers = {
-            OpKind.CREATE: self._create,
-            OpKind.UPDATE: self._update,
-            OpKind.MEDIA_ADD: self._media_add,
-            OpKind.MEDIA_REMOVE: self._media_remove,
-            OpKind.SHOWING_CREATE: self._showing_create,
-            OpKind.SHOWING_UPDATE: self._showing_update,
-            OpKind.SHOWING_DELETE: self._showing_delete,
-            OpKind.PUBLISH: self._publish,
-            OpKind.UNPUBLISH: self._unpublish,
-            OpKind.MARK_SOLD: self._mark_sold,
-        }
-        handler = handlers.get(op.kind)
-        if handler is None:
+        name = _HANDLERS.get(op.kind)
+        if name is None:
             raise ConflictError(f"Hemnet cannot {op.kind.value} a listing", portal=PORTAL)
-        result = await handler(op, ctx)
+        result: OperationResult = await getattr(self, name)(op, ctx)
         if info_enabled(_stdlib_log):
             log.info(
                 "hemnet_operation_applied",

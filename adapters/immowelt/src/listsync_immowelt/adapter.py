@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar
@@ -78,6 +79,10 @@ __all__ = ["ImmoweltAdapter"]
 
 log = get_logger(__name__)
 _stdlib_log = logging.getLogger(__name__)
+# `http(s)://netloc/path` with no query, fragment, userinfo or characters `urlsplit` strips.
+_PLAIN_MEDIA_URL = re.compile(
+    r"https?://(?P<netloc>[A-Za-z0-9.:-]+)(?P<path>(?:/[A-Za-z0-9._~/%-]*)?)"
+)
 
 
 def _text(value: Any) -> str | None:
@@ -341,6 +346,9 @@ class ImmoweltAdapter:
         mirror = self.settings.media_mirror
         if mirror is None:
             return url
+        plain = _PLAIN_MEDIA_URL.fullmatch(url)
+        if plain is not None:  # what `urlsplit` reads from it, without splitting
+            return f"{mirror.rstrip('/')}/{plain['netloc']}{plain['path']}"
         parts = urlsplit(url)
         query = f"?{parts.query}" if parts.query else ""
         return f"{mirror.rstrip('/')}/{parts.netloc}{parts.path}{query}"
