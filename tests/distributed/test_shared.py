@@ -77,6 +77,7 @@ async def test_a_breaker_opened_by_one_worker_refuses_the_others_requests(
         assert await first.admit(max_wait=1) is False
         first.failed(probe=False)
     await _settle(first)
+    await asyncio.sleep(_shared.GUARD_FRESH)  # the other's read of the state is that old at most
     with pytest.raises(PortalUnavailableError, match="all workers"):
         await other.admit(max_wait=1)
     # another account of the same portal is not affected
@@ -180,15 +181,57 @@ async def test_a_request_costs_two_round_trips_lease_with_guard_state_and_releas
     guard = a.guard(PORTAL, ACCOUNT, threshold=5, cooldown=10)
     async with a.request_slot(PORTAL, ACCOUNT, 4, 30):  # connect first: not counted
         assert await guard.admit(max_wait=1) is False
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)  # past the lease's linger and the guard state's freshness
     trips = _RoundTrips(monkeypatch)
     async with a.request_slot(PORTAL, ACCOUNT, 4, 30):
         assert await guard.admit(max_wait=1) is False  # the state came with the lease
-    await asyncio.sleep(0.01)  # the release goes at the end of the turn
+    await asyncio.sleep(0.1)  # the lease lingers, then goes back
     # was 5: WATCH, ZCOUNT, MULTI..EXEC, HMGET, ZREM
     assert trips.count == 2
     with redis.Redis.from_url(a.url) as plain:
         assert plain.zcard(a.key("slots", PORTAL, ACCOUNT)) == 0  # given back
+
+
+async def test_a_lease_is_kept_a_moment_for_the_next_request_of_the_process(
+    two: tuple[SharedBackend, SharedBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, _ = two
+    guard = a.guard(PORTAL, ACCOUNT, threshold=5, cooldown=10)
+    async with a.request_slot(PORTAL, ACCOUNT, 4, 30):
+        assert await guard.admit(max_wait=1) is False
+    trips = _RoundTrips(monkeypatch)
+    for _ in range(3):  # one after the other, as a listing's requests go
+        async with a.request_slot(PORTAL, ACCOUNT, 4, 30):
+            assert await guard.admit(max_wait=1) is False
+    assert trips.count == 0
+    key = a.key("slots", PORTAL, ACCOUNT)
+    with redis.Redis.from_url(a.url) as plain:
+        assert plain.zcard(key) == 1  # held for the next request, counted by every worker
+        await asyncio.sleep(_shared.LEASE_LINGER + 0.05)
+        assert plain.zcard(key) == 0  # no next request came: given back
+
+
+async def test_a_busy_process_gives_its_leases_back_to_the_other_workers(
+    two: tuple[SharedBackend, SharedBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_shared, "LEASE_REUSE", 0.2)
+    a, b = two
+    busy = True
+
+    async def requests(backend: SharedBackend) -> None:
+        while busy:  # back to back: its lease would always be kept for its next one
+            async with backend.request_slot(PORTAL, ACCOUNT, 1, 30):
+                await asyncio.sleep(0.005)
+
+    hog = asyncio.create_task(requests(a))
+    await asyncio.sleep(0.05)
+    try:
+        async with asyncio.timeout(5):
+            async with b.request_slot(PORTAL, ACCOUNT, 1, 30):
+                pass
+    finally:
+        busy = False
+        await hog
 
 
 async def test_leases_given_back_in_one_turn_go_in_one_round_trip(
@@ -237,7 +280,7 @@ async def test_concurrency_holds_across_workers_taking_slots_at_once(
 
     await asyncio.wait_for(asyncio.gather(*(one(backends[n % 3]) for n in range(60))), 30)
     assert most == limit  # never more, and the slots are used
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(_shared.LEASE_LINGER + 0.05)  # kept a moment for a next request
     with redis.Redis.from_url(redis_clean) as plain:
         assert plain.zcard(backends[0].key("slots", PORTAL, ACCOUNT)) == 0
     for backend in backends:

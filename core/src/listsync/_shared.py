@@ -24,16 +24,20 @@ and circuit-breaker state, and the credentials adapters renew (`pip install list
   as leases in a sorted set (member = lease, score = when it expires). A lease is taken in one
   round trip: a MULTI transaction drops the expired leases, adds this one and counts them (a
   lease that finds itself over the limit takes itself back out and tries again shortly), so
-  workers taking slots at once never make each other retry as WATCH would; the leases this
-  process gives back in one turn of its event loop go in one pipeline. A lease lives
+  workers taking slots at once never make each other retry as WATCH would. A lease a request
+  is done with is kept `LEASE_LINGER` seconds for the process's next request on the account
+  (no round trip), within `LEASE_REUSE` seconds of being taken, so a busy process still gives
+  its slots back to the other workers that often; the leases it gives back in one turn of its
+  event loop go in one pipeline. A lease lives
   `LEASE_TTL` seconds and each process renews the leases it holds every `LEASE_RENEW` seconds
   (one pipeline for all of them), so a lease outlives a long wait for the rate window, and a
   worker that died (SIGKILL, a lost machine) gives its slots back within `LEASE_TTL` seconds
   by itself.
 - **breaker and 429 pause** (`SharedAccountGuard`): the failures in a row, when the breaker
   opened and until when a 429 pauses the account live in one Redis hash with a TTL; each
-  request reads it before it is sent (in the transaction that takes its concurrency lease:
-  no round trip of its own) and updates it after its answer. The half-open probe after the
+  request reads it before it is sent (in the transaction that takes its concurrency lease,
+  or as another request of the process read it less than `GUARD_FRESH` seconds before: no
+  round trip of its own) and updates it after its answer. The half-open probe after the
   cooldown is one request across all workers (`SET NX`); the other workers wait for its
   outcome.
 - **credentials** (`RedisCredentialStore`): the adapters' `credential_store`: Hemnet's rotated
@@ -98,6 +102,14 @@ LEASE_TTL = 15.0
 """Seconds a concurrency lease lives unless its process renews it."""
 LEASE_RENEW = 5.0
 """Seconds between two renewals of the leases a process holds."""
+LEASE_LINGER = 0.02
+"""Seconds a process keeps a lease its request is done with, for its next request on the same
+account (which then takes no round trip): requests of the listings in flight follow each
+other a few ms apart."""
+LEASE_REUSE = 1.0
+"""Seconds after a lease was taken from Redis during which it may be kept for the next
+request: a busy process gives each lease back at least this often, so the other workers get
+their turn at a full account."""
 GUARD_FRESH = 0.05
 """Seconds the guard state read with a request's concurrency lease stands for a fresh read
 (the request checks the breaker and the 429 pause right after taking its lease)."""
@@ -266,11 +278,14 @@ class SharedBackend:
         """One of the concurrency slots of (portal, account), for one request."""
         del timeout  # a lease lives LEASE_TTL seconds and is renewed while held
         key = self.key("slots", portal, account)
-        lease = await self._lease(key, max(1, limit), ttl=LEASE_TTL)
+        state = self._state()
+        lease = state.reuse(key)  # one this process gave back a moment ago
+        if lease is None:
+            lease = await self._lease(key, max(1, limit), ttl=LEASE_TTL)
         try:
             yield
         finally:
-            await self._release(key, lease)
+            state.give_back(key, lease)
 
     async def wait_rate(self, portal: str, account: str, rate: float) -> None:
         """Wait for this request's turn in the account's shared spacing (`_turn`), then until
@@ -346,7 +361,7 @@ class SharedBackend:
                     pipe.hmget(guard_key, list(GUARD_FIELDS))
                     _, _, held, _, guard = await pipe.execute()
                 if int(held) <= limit:
-                    state.hold(key, lease)
+                    state.hold(key, lease, taken=True)
                     state.saw_guard(guard_key, guard)
                     return lease
                 await state.client.zrem(key, lease)
@@ -380,9 +395,13 @@ class _LoopState:
         self._releasing: dict[str, set[str]] = {}
         self._flush: asyncio.Task[None] | None = None
         self._guards: dict[str, tuple[float, list[Any]]] = {}
+        self._taken: dict[str, float] = {}  # lease -> when it was taken from Redis
+        self._spare: dict[str, dict[str, asyncio.TimerHandle]] = {}  # key -> lease -> linger
 
-    def hold(self, key: str, lease: str) -> None:
+    def hold(self, key: str, lease: str, *, taken: bool = False) -> None:
         self.held.setdefault(key, set()).add(lease)
+        if taken:
+            self._taken[lease] = time.monotonic()
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.get_running_loop().create_task(self._renew())
 
@@ -398,7 +417,8 @@ class _LoopState:
         self._guards[key] = (time.monotonic(), values)
 
     def fresh_guard(self, key: str) -> list[Any] | None:
-        """The guard hash `key` if it was read less than `GUARD_FRESH` seconds ago."""
+        """The guard hash `key` if it was read less than `GUARD_FRESH` seconds ago (with a
+        lease or by a request of this process)."""
         seen = self._guards.get(key)
         if seen is None or time.monotonic() - seen[0] > GUARD_FRESH:
             return None
@@ -408,8 +428,38 @@ class _LoopState:
         """This process changes the guard hash `key`: read it afresh next time."""
         self._guards.pop(key, None)
 
+    def reuse(self, key: str) -> str | None:
+        """A lease of `key` this process gave back less than `LEASE_LINGER` seconds ago, for
+        another of its requests (no round trip), or None."""
+        spare = self._spare.get(key)
+        if not spare:
+            return None
+        lease, linger = spare.popitem()
+        linger.cancel()
+        return lease
+
+    def give_back(self, key: str, lease: str) -> None:
+        """A request is done with `lease`: kept `LEASE_LINGER` seconds for this process's next
+        request on the account if it was taken from Redis less than `LEASE_REUSE` seconds
+        ago, else released (so a busy process gives its slots back to the other workers at
+        least every `LEASE_REUSE` seconds)."""
+        taken = self._taken.get(lease)
+        if taken is None or time.monotonic() - taken > LEASE_REUSE:
+            self.release(key, lease)
+            return
+        linger = asyncio.get_running_loop().call_later(LEASE_LINGER, self._unspare, key, lease)
+        self._spare.setdefault(key, {})[lease] = linger
+
+    def _unspare(self, key: str, lease: str) -> None:
+        spare = self._spare.get(key)
+        if spare is not None and spare.pop(lease, None) is not None:
+            if not spare:
+                del self._spare[key]
+            self.release(key, lease)
+
     def release(self, key: str, lease: str) -> None:
         """Stop renewing `lease` and remove it from `key` soon (`_release_all`)."""
+        self._taken.pop(lease, None)
         self.drop(key, lease)
         self._releasing.setdefault(key, set()).add(lease)
         if self._flush is None or self._flush.done():
@@ -429,6 +479,11 @@ class _LoopState:
                 log.warning("shared_release_failed", error=type(exc).__name__)
 
     async def aclose(self) -> None:
+        for key, spare in list(self._spare.items()):  # give the spare leases back now
+            for lease, linger in list(spare.items()):
+                linger.cancel()
+                self.release(key, lease)
+        self._spare.clear()
         self.held.clear()
         if self._renewer is not None:
             self._renewer.cancel()
@@ -487,15 +542,13 @@ class SharedAccountGuard(_guard.AccountGuard):
     async def _sync(self) -> None:
         """Read the shared state into this process's breaker and pause."""
         state = self._backend._state()
-        seen = state.fresh_guard(self._key)  # read with this request's lease
-        try:
-            values = (
-                seen
-                if seen is not None
-                else await state.client.hmget(self._key, list(GUARD_FIELDS))
-            )
-        except Exception as exc:
-            raise _unreachable(self.portal, self.account, exc) from None
+        values = state.fresh_guard(self._key)  # read with a lease, or by a request just now
+        if values is None:
+            try:
+                values = await state.client.hmget(self._key, list(GUARD_FIELDS))
+            except Exception as exc:
+                raise _unreachable(self.portal, self.account, exc) from None
+            state.saw_guard(self._key, values)
         pause_until, opened, failures = values
         offset = time.monotonic() - time.time()  # epoch -> this process's monotonic clock
         if pause_until is not None:
