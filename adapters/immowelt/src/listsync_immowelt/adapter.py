@@ -72,7 +72,7 @@ from listsync_immowelt.auth import ImmoweltAuth, SharedTokens, TokenManager, tok
 from listsync_immowelt.client import REQUEST_ID_HEADER, ImmoweltClient
 from listsync_immowelt.errors import map_error, with_listing_paths
 from listsync_immowelt.mapping import from_immowelt_payload, project
-from listsync_immowelt.rules import check_all, currency_issues, rule_11_estate_type_unchanged
+from listsync_immowelt.rules import check_mapped, currency_issues, rule_11_estate_type_unchanged
 from listsync_immowelt.settings import PORTAL, ImmoweltAccount, ImmoweltSettings
 
 __all__ = ["ImmoweltAdapter"]
@@ -213,7 +213,7 @@ class ImmoweltAdapter:
             software_name=self.settings.software_name,
             external_customer_id=self.account.external_customer_id,
         )
-        issues = check_all(projection.fields, listing) + currency_issues(listing)
+        issues = check_mapped(projection.fields, listing) + currency_issues(listing)
         if self.settings.media_mirror is None:
             issues += self._media_url_issues(listing)
         return Prepared.of(issues, projection)

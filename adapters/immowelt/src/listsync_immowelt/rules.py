@@ -62,7 +62,13 @@ from listsync_immowelt._rule_support import (
 from listsync_immowelt.mapping import SUBTYPE_KEY
 from listsync_immowelt.settings import PORTAL
 
-__all__ = ["RULES", "check_all", "currency_issues", "rule_11_estate_type_unchanged"]
+__all__ = [
+    "RULES",
+    "check_all",
+    "check_mapped",
+    "currency_issues",
+    "rule_11_estate_type_unchanged",
+]
 
 Rule = Callable[[Payload, Listing | None], list[FieldIssue]]
 
@@ -453,12 +459,56 @@ def check_all(payload: Payload, listing: Listing | None = None) -> list[FieldIss
     # The marked leaves per top-level member: rule 16 reads those of `data` only.
     tops = {key: marked_leaves_under(value, f"/{key}") for key, value in payload.items()}
     marked = [leaf for leaves in tops.values() for leaf in leaves]
+    return _check(payload, listing, marked, tops.get("data", []))
+
+
+def check_mapped(payload: Payload, listing: Listing) -> list[FieldIssue]:
+    """`check_all(payload, listing)` for the payload that `mapping.project` (or
+    `to_immowelt_payload`) built from `listing`, unchanged since.
+
+    Such a payload holds leaves that rules 4, 5 and 16 concern at two pointers only (the
+    brokerage fee's percentage and `availableFrom`), besides the texts, whose keys come from
+    the listing; so only those are looked at instead of walking the whole payload. A listing
+    with Immowelt extensions may add any member: its payload is walked as `check_all` does.
+    """
+    if listing.extensions.get(PORTAL):
+        return check_all(payload, listing)
+    marked = _mapped_marked(payload)
+    return _check(payload, listing, marked, marked)
+
+
+def _mapped_marked(payload: Payload) -> list[Leaf]:
+    """The marked leaves of a payload `to_immowelt_payload` built without extensions: all of
+    them are under `data` (see `check_mapped`)."""
+    data = payload.get("data")
+    marked: list[Leaf] = []
+    if type(data) is dict:
+        fee = (data.get("prices") or _EMPTY).get("brokerageFee") or _EMPTY
+        percentage = fee.get("percentage")
+        if percentage is not None:
+            marked.append(("/data/prices/brokerageFee/percentage", percentage))
+        available = (data.get("management") or _EMPTY).get("availableFrom")
+        if available is not None:
+            marked.append(("/data/management/availableFrom", available))
+        texts = data.get("texts")
+        if texts is not None:
+            marked += marked_leaves_under(texts, "/data/texts")
+    return marked
+
+
+_EMPTY: dict[str, Any] = {}
+
+
+def _check(
+    payload: Payload, listing: Listing | None, marked: list[Leaf], marked_data: list[Leaf]
+) -> list[FieldIssue]:
+    """Every stateless rule, given the payload's marked leaves (all, and those of `data`)."""
     texts = texts_of(payload)
     walked: dict[Rule, list[Leaf]] = {
         rule_01_text_length: texts,
         rule_04_date_format: marked,
         rule_05_url_format: marked,
-        rule_16_percentages: tops.get("data", []),
+        rule_16_percentages: marked_data,
         rule_21_text_content: texts,
     }
     out: list[FieldIssue] = []
