@@ -59,16 +59,32 @@ def read_listings(source: ListingSource) -> Iterator[tuple[int, Listing | Invali
             is not closed; a file opened here is closed when the iterator finishes or is closed.
     """
     first_lines: dict[str, int] = {}  # external_ref -> the line that had it first
+    claim = first_lines.setdefault
+    validate = Listing.__pydantic_validator__.validate_json  # `model_validate_json`'s own call
     with ExitStack() as stack:
         lines = _open(source, stack)
         for number, raw in enumerate(lines, start=1):
-            line = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+            line = raw if type(raw) is bytes else _as_bytes(raw)
             if number == 1:
                 line = line.removeprefix(_BOM)
             line = line.rstrip(b"\r\n")
             if not line or line.isspace():  # blank (`strip` would copy the line to tell)
                 continue
-            yield number, _unique(_parse_line(line, number), number, first_lines)
+            parsed: Listing | InvalidListingError
+            try:
+                listing: Listing = validate(line)
+            except ValidationError as exc:
+                parsed = _invalid(line, number, exc)
+            else:  # `_unique` inline for a valid line: the first with its ref goes ahead
+                if claim(listing.external_ref, number) == number:
+                    yield number, listing
+                    continue
+                parsed = listing
+            yield number, _unique(parsed, number, first_lines)
+
+
+def _as_bytes(raw: bytes | str) -> bytes:
+    return raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
 
 
 def _open(source: ListingSource, stack: ExitStack) -> Iterable[bytes | str]:
@@ -79,15 +95,12 @@ def _open(source: ListingSource, stack: ExitStack) -> Iterable[bytes | str]:
     return source
 
 
-def _parse_line(line: bytes, number: int) -> Listing | InvalidListingError:
-    try:
-        return Listing.model_validate_json(line)
-    except ValidationError as exc:
-        return InvalidListingError(
-            issues_from_validation_error(exc),
-            external_ref=external_ref_of(line),
-            message=f"line {number} is not a valid listing",
-        )
+def _invalid(line: bytes, number: int, exc: ValidationError) -> InvalidListingError:
+    return InvalidListingError(
+        issues_from_validation_error(exc),
+        external_ref=external_ref_of(line),
+        message=f"line {number} is not a valid listing",
+    )
 
 
 def _unique(
