@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 from typing import Any
 
@@ -48,6 +49,24 @@ def test_item_is_the_validated_item() -> None:
     assert_as_validated(built)
     with pytest.raises(ValueError, match="frozen"):
         built.key = "other"  # type: ignore[misc]
+
+
+def test_a_copy_s_fields_set_is_its_own() -> None:
+    """Items (and item creations) share one fields set: a copy, deep copy or updated copy of
+    one gets a set of its own, and adding to it leaves every other instance's as it was."""
+    first, second = (new_item(f"k-{i}", i, {"url": f"u{i}", "index": i}) for i in range(2))
+    updated = first.model_copy(update={"key": "k-9"})
+    updated.model_fields_set.add("extra")
+    copy.copy(first).model_fields_set.add("extra")
+    copy.deepcopy(first).model_fields_set.add("extra")
+    assert (
+        first.model_fields_set == second.model_fields_set == {"key", "canonical_index", "payload"}
+    )
+    ops = default_plan(diff_projection(None, new_projection("r", {}, media=(first,))), EVERYTHING)
+    op = next(op for op in ops if op.kind is OpKind.MEDIA_ADD)
+    op.model_copy(update={"key": "k-9"}).model_fields_set.add("extra")
+    assert op.model_fields_set == {"kind", "key", "payload"}
+    assert_as_validated(op)
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,18 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from listsync.adapter import ProjectedItem
 from listsync.io import bundled_examples, read_listings
 from listsync.model import Listing
 from listsync_immowelt._payload import _marked, marked_leaves_under
-from listsync_immowelt.mapping import SUBTYPE_KEY, project
+from listsync_immowelt.mapping import (
+    SUBTYPE_KEY,
+    media_file_name,
+    media_id,
+    media_refs,
+    project,
+    to_immowelt_payload,
+)
 from listsync_immowelt.rules import _mapped_marked, check_all, check_mapped
 
 from .conftest import make_listing
@@ -103,3 +111,35 @@ def test_same_issues_as_check_all(
         return
     expected, got = _both(listing)
     assert got == expected
+
+
+URL_TAILS = st.sampled_from(["a.jpg", "a.jpg?x=1", "dir/", "dir//", "", "?q", "p/q.png?r=s/t"])
+
+
+@given(tails=st.lists(URL_TAILS, min_size=0, max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_projected_media_are_those_of_media_refs(tails: list[str]) -> None:
+    """`project`'s one loop over the media gives the items and payload references that
+    `media_refs`, `media_id` and `media_file_name` give."""
+    media = [{"url": f"https://crm.example.com/img/{tail}"} for tail in tails]
+    try:
+        listing = make_listing(media=media)
+    except Exception:  # a URL the model refuses: nothing to compare
+        return
+    projection = project(listing, software_name="s", external_customer_id="c")
+    refs = media_refs(listing)
+    assert [
+        (url, media_id(listing.external_ref, url)) for url in [str(m.url) for m in listing.media]
+    ] == refs
+    expected = tuple(
+        ProjectedItem(
+            key=ref,
+            canonical_index=i,
+            payload={"externalMediaId": ref, "fileName": media_file_name(url), "url": url},
+        )
+        for i, (url, ref) in enumerate(refs)
+    )
+    assert projection.media == expected
+    assert projection.fields == to_immowelt_payload(
+        listing, software_name="s", external_customer_id="c"
+    )

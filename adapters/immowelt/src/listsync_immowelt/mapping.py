@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from listsync.adapter import Projection, TargetState, new_item, new_projection
+from listsync.adapter import ProjectedItem, Projection, TargetState, new_item, new_projection
 from listsync.model import BrokerageFee, Category, Listing, ListingStatus, Money, Transaction
 from listsync_immowelt.settings import PORTAL
 
@@ -135,9 +135,12 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
+_sha256 = hashlib.sha256
+
+
 def media_id(external_ref: str, url: str) -> str:
     """A deterministic `externalMediaId` from the listing's ref and the media URL."""
-    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    digest = _sha256(url.encode()).hexdigest()[:16]
     return f"{external_ref}-{digest}"
 
 
@@ -332,19 +335,24 @@ def project(listing: Listing, *, software_name: str, external_customer_id: str) 
     before the payload references it. for_sale / coming_soon are PUBLISHED (a created listing is
     live); draft, withdrawn and sold are ABSENT (deleted: v1 has no sold endpoint).
     """
-    media = media_refs(listing)
+    # `media_refs`, `media_id` and `media_file_name` inline: one loop over the media.
+    media: list[tuple[str, str]] = []
+    items: list[ProjectedItem] = []
+    ref_prefix = f"{listing.external_ref}-"
+    for i, item in enumerate(listing.media):
+        url = str(item.url)
+        ref = ref_prefix + _sha256(url.encode()).hexdigest()[:16]
+        media.append((url, ref))
+        name = url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or "media"
+        items.append(new_item(ref, i, {"externalMediaId": ref, "fileName": name, "url": url}))
     payload = to_immowelt_payload(
         listing,
         software_name=software_name,
         external_customer_id=external_customer_id,
         media=media,
     )
-    items = tuple(
-        new_item(ref, i, {"externalMediaId": ref, "fileName": media_file_name(url), "url": url})
-        for i, (url, ref) in enumerate(media)
-    )
     target = TargetState.PUBLISHED if listing.status in _PUBLISHED else TargetState.ABSENT
-    return new_projection(listing.external_ref, payload, media=items, target=target)
+    return new_projection(listing.external_ref, payload, media=tuple(items), target=target)
 
 
 # -- JSON pointer -> canonical path ------------------------------------------------------------

@@ -284,7 +284,7 @@ def new_item(key: str, canonical_index: int, payload: dict[str, Any]) -> Project
     """
     instance = _NEW(ProjectedItem)
     _SET_DICT(instance, {"key": key, "canonical_index": canonical_index, "payload": payload})
-    _SET_FIELDS_SET(instance, {"key", "canonical_index", "payload"})
+    _SET_FIELDS_SET(instance, _ITEM_FIELDS)
     _SET_EXTRA(instance, None)
     _SET_PRIVATE(instance, None)
     return instance
@@ -378,7 +378,7 @@ def _keyed_operation(kind: OpKind, key: str, payload: dict[str, Any]) -> Operati
     image of every new listing) without sorting its arguments out."""
     instance = _NEW(Operation)
     _SET_DICT(instance, {"kind": kind, "key": key, "changes": {}, "payload": payload, "refs": {}})
-    _SET_FIELDS_SET(instance, {"kind", "key", "payload"})
+    _SET_FIELDS_SET(instance, _KEYED_FIELDS)
     _SET_EXTRA(instance, None)
     _SET_PRIVATE(instance, None)
     return instance
@@ -392,3 +392,8 @@ _SET_DICT = BaseModel.__dict__["__dict__"].__set__
 _SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
 _SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+# The fields set of every item and item creation, one set shared by all (they are many): the
+# models are frozen, so pydantic never adds to it, and `model_copy`, `copy` and `deepcopy` give
+# the copy a set of its own before `model_copy(update=...)` adds to it.
+_ITEM_FIELDS = {"key", "canonical_index", "payload"}
+_KEYED_FIELDS = {"kind", "key", "payload"}
