@@ -426,19 +426,10 @@ class Planner:
                 return BlockedEntry(ref, portal, account, blocking, line)
             except Exception as exc:  # an adapter bug fails this listing, never the run
                 return _failed(ref, portal, account, exc, line=line, call="plan")
-        return PlannedEntry(
-            external_ref=ref,
-            portal=portal,
-            account=account,
-            action=_classify(ops),
-            operations=tuple(ops),
-            desired=desired,
-            sent=sent,
-            base_hash=base_hash,
-            listing=listing,
-            issues=issues,
-            line=line,
-        )
+        return _planned_entry(
+            ref, portal, account, _classify(ops), tuple(ops), desired, sent, base_hash, listing,
+            issues, line,
+        )  # fmt: skip
 
     def _operations(self, adapter: WriteAdapter, diff: ProjectionDiff) -> list[Operation]:
         """The adapter's own plan when it has one, else the default plan."""
@@ -485,6 +476,51 @@ class Planner:
             issues=entry.issues,
             line=entry.line,
         )
+
+
+_SLOTS = PlannedEntry.__dict__
+_SET_REF = _SLOTS["external_ref"].__set__
+_SET_PORTAL = _SLOTS["portal"].__set__
+_SET_ACCOUNT = _SLOTS["account"].__set__
+_SET_ACTION = _SLOTS["action"].__set__
+_SET_OPERATIONS = _SLOTS["operations"].__set__
+_SET_DESIRED = _SLOTS["desired"].__set__
+_SET_SENT = _SLOTS["sent"].__set__
+_SET_BASE_HASH = _SLOTS["base_hash"].__set__
+_SET_LISTING = _SLOTS["listing"].__set__
+_SET_ISSUES = _SLOTS["issues"].__set__
+_SET_LINE = _SLOTS["line"].__set__
+_NEW_OBJECT = object.__new__
+
+
+def _planned_entry(  # noqa: PLR0917  (every field of the entry, in order)
+    external_ref: str,
+    portal: str,
+    account: str,
+    action: Action,
+    operations: tuple[Operation, ...],
+    desired: Projection,
+    sent: Projection | None,
+    base_hash: str | None,
+    listing: Listing | None,
+    issues: tuple[FieldIssue, ...],
+    line: int | None,
+) -> PlannedEntry:
+    """`PlannedEntry(...)` of these values, each slot set directly instead of by the frozen
+    dataclass's `object.__setattr__` (the planner makes one per listing and portal)."""
+    entry = _NEW_OBJECT(PlannedEntry)
+    _SET_REF(entry, external_ref)
+    _SET_PORTAL(entry, portal)
+    _SET_ACCOUNT(entry, account)
+    _SET_ACTION(entry, action)
+    _SET_OPERATIONS(entry, operations)
+    _SET_DESIRED(entry, desired)
+    _SET_SENT(entry, sent)
+    _SET_BASE_HASH(entry, base_hash)
+    _SET_LISTING(entry, listing)
+    _SET_ISSUES(entry, issues)
+    _SET_LINE(entry, line)
+    return entry
 
 
 def _listings(window: list[SourceItem]) -> Iterator[tuple[int | None, Listing]]:
