@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
 from typing import Any
 
@@ -17,6 +18,7 @@ from listsync.adapter import (
     OpKind,
     ProjectedItem,
     Projection,
+    ProjectionDiff,
     TargetState,
     default_plan,
     diff_projection,
@@ -242,3 +244,31 @@ def test_refs_travel_in_operations_not_fields() -> None:
     [unset] = default_plan(diff_projection(first, dropped), EVERYTHING)
     assert unset.refs == {"agency": None}
     assert default_plan(diff_projection(first, first), EVERYTHING) == []
+
+
+@pytest.mark.parametrize("sent_absent", [False, True])
+def test_diff_of_a_new_listing_is_the_dataclass_s_diff(sent_absent: bool) -> None:
+    """`diff_projection` against nothing (or an absent record) builds the `ProjectionDiff` the
+    dataclass builds, attribute for attribute and in the same order, frozen like it."""
+    desired = new_projection(
+        "r",
+        {"a": 1},
+        refs={"agency": "x"},
+        media=(new_item("m-1", 0, {"url": "u", "index": 0}),),
+        showings=(new_item("s-1", 1, {"startAt": "2026-05-01T10:00:00+02:00"}),),
+    )
+    sent = new_projection("r", {}, target=TargetState.ABSENT) if sent_absent else None
+    built = diff_projection(sent, desired)
+    expected = ProjectionDiff(
+        sent=sent,
+        desired=desired,
+        field_changes={"a": 1},
+        ref_changes={"agency": "x"},
+        media_added=desired.media,
+        showings_added=desired.showings,
+    )
+    assert built == expected
+    assert repr(built) == repr(expected)
+    assert list(vars(built).items()) == list(vars(expected).items())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.sent = None  # type: ignore[misc]

@@ -89,13 +89,8 @@ def _by_key(items: Iterable[ProjectedItem]) -> dict[str, ProjectedItem]:
 def diff_projection(sent: Projection | None, desired: Projection) -> ProjectionDiff:
     """Everything that differs between `sent` and `desired`."""
     if sent is None or sent.target is TargetState.ABSENT:
-        return ProjectionDiff(
-            sent=sent,
-            desired=desired,
-            field_changes=dict(desired.fields),
-            ref_changes=dict(desired.refs),
-            media_added=desired.media,
-            showings_added=desired.showings,
+        return _new_diff(
+            sent, desired, dict(desired.fields), dict(desired.refs), desired.media, desired.showings
         )
     old_media, new_media = _by_key(sent.media), _by_key(desired.media)
     old_show, new_show = _by_key(sent.showings), _by_key(desired.showings)
@@ -120,6 +115,35 @@ def diff_projection(sent: Projection | None, desired: Projection) -> ProjectionD
         ),
         showings_removed=tuple(i for k, i in old_show.items() if k not in new_show),
     )
+
+
+def _new_diff(  # noqa: PLR0917  (the fields of a diff, in order)
+    sent: Projection | None,
+    desired: Projection,
+    field_changes: dict[str, Any],
+    ref_changes: dict[str, Any],
+    media_added: tuple[ProjectedItem, ...],
+    showings_added: tuple[ProjectedItem, ...],
+) -> ProjectionDiff:
+    """`ProjectionDiff(sent=..., desired=..., ...)` of these values and no removals or changes,
+    its attributes set in one go instead of by the frozen dataclass's `object.__setattr__` per
+    field (the diff of every new listing)."""
+    diff = _NEW_OBJECT(ProjectionDiff)
+    diff.__dict__.update(
+        sent=sent,
+        desired=desired,
+        field_changes=field_changes,
+        ref_changes=ref_changes,
+        media_added=media_added,
+        media_removed=(),
+        showings_added=showings_added,
+        showings_changed=(),
+        showings_removed=(),
+    )
+    return diff
+
+
+_NEW_OBJECT = object.__new__
 
 
 def _transition(
