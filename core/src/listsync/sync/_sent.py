@@ -45,34 +45,49 @@ class SentRecord:
     Attributes:
         base: the id of the whole projection the record starts from.
         depth: the steps recorded after it.
-        json: the complete projection as JSON (the very `ListingState.sent_json` string).
+        json: the complete projection as JSON (the very `ListingState.sent_json` string),
+            dumped from the projection when first read: a step recorded in place never needs
+            it, so a listing part-way through its plan is not serialised after every operation.
         item_ids: the item ids it goes with (the very `ListingState.item_ids` dict).
         step: the JSON of the last step, when this record is its parent plus that step and
             the step is not known to be stored yet.
         new: a whole projection not written yet (`depth` is 0).
     """
 
-    __slots__ = ("_projection", "base", "depth", "item_ids", "json", "new", "step")
+    __slots__ = ("_json", "_projection", "base", "depth", "item_ids", "new", "step")
 
     def __init__(
         self,
         base: int,
         depth: int,
-        json: str,
+        json: str | None,
         item_ids: dict[str, str],
         *,
         step: str | None = None,
         new: bool = False,
         projection: Projection | None = None,
     ) -> None:
-        self.base, self.depth, self.json, self.item_ids = base, depth, json, item_ids
+        if json is None and projection is None:
+            raise ValueError("a SentRecord needs its JSON or its projection")
+        self.base, self.depth, self._json, self.item_ids = base, depth, json, item_ids
         self.step, self.new = step, new
         self._projection = projection
 
     @classmethod
-    def whole(cls, projection: Projection, text: str, item_ids: dict[str, str]) -> SentRecord:
-        """A whole projection, to be written as such under a new id."""
+    def whole(
+        cls, projection: Projection, text: str | None, item_ids: dict[str, str]
+    ) -> SentRecord:
+        """A whole projection, to be written as such under a new id (`text`: its JSON, or
+        None to dump it when first read)."""
         return cls(new_base(), 0, text, item_ids, new=True, projection=projection)
+
+    @property
+    def json(self) -> str:
+        """The projection's JSON, dumped once when it was not given (`model_dump_json`)."""
+        text = self._json
+        if text is None:
+            text = self._json = self.projection.model_dump_json()
+        return text
 
     @property
     def projection(self) -> Projection:
@@ -81,8 +96,11 @@ class SentRecord:
             self._projection = Projection.model_validate_json(self.json)
         return self._projection
 
-    def then(self, projection: Projection, text: str, item_ids: dict[str, str]) -> SentRecord:
-        """The record one step further: this one's projection and item ids changed to these."""
+    def then(
+        self, projection: Projection, text: str | None, item_ids: dict[str, str]
+    ) -> SentRecord:
+        """The record one step further: this one's projection and item ids changed to these
+        (`text`: the new projection's JSON, or None to dump it when first read)."""
         step = _step(self.projection, projection, self.item_ids, item_ids)
         return SentRecord(
             self.base,

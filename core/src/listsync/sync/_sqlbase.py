@@ -36,7 +36,7 @@ from listsync.adapter import Operation, ProjectedItem
 from listsync.errors import StateStoreError
 from listsync.sync import _sqlrows as rows
 from listsync.sync._sent import SentRecord, fold_steps, new_base
-from listsync.sync._store import AuditEntry, Intent, ListingState, StateKey
+from listsync.sync._store import AuditEntry, Intent, ListingState, StateKey, holds_text_of
 
 __all__ = ["RowStore", "guarded", "writing"]
 
@@ -187,7 +187,7 @@ class RowStore:
         record = state.sent_record
         if (
             record is None
-            or record.json is not state.sent_json
+            or not holds_text_of(state, record)
             or record.item_ids is not state.item_ids
         ):  # no record, or the state was changed without one: written whole under a new id
             self._write_whole(state, new_base() if state.sent_json is not None else None)

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, overload, runtime_checkable
 
 from listsync.adapter import Operation, PortalStatus, ProjectedItem, Projection
 from listsync.errors import FieldIssue
@@ -73,6 +73,39 @@ class Outcome(StrEnum):
     PLANNED = "planned"
 
 
+class _SentJson:
+    """`ListingState.sent_json` (a descriptor-typed dataclass field): the text given, or the
+    one `with_sent` left to dump on first read.
+
+    A state made by `with_sent` holds its `SentRecord` in the field's slot instead of the text,
+    and reads the text as `SentRecord.json` (the very string, dumped once). A store writes the
+    steps of a listing part-way through its plan without the whole projection, so dumping it
+    after every operation (a few KB of JSON each time) was work thrown away; the text read is
+    the same `model_dump_json()` as before.
+    """
+
+    @overload
+    def __get__(self, state: None, owner: type[Any] | None = None) -> None: ...
+    @overload
+    def __get__(self, state: ListingState, owner: type[Any] | None = None) -> str | None: ...
+    def __get__(self, state: ListingState | None, owner: type[Any] | None = None) -> str | None:
+        if state is None:
+            return None  # the field's default (dataclasses reads it from the class)
+        value = state.__dict__["sent_json"]
+        if isinstance(value, SentRecord):
+            return value.json
+        return value  # type: ignore[no-any-return]
+
+    def __set__(self, state: ListingState, value: str | SentRecord | None) -> None:
+        state.__dict__["sent_json"] = value
+
+
+def holds_text_of(state: ListingState, record: SentRecord) -> bool:
+    """True when `state.sent_json` is `record.json` (the very string), without dumping it."""
+    value = state.__dict__["sent_json"]
+    return value is record or (isinstance(value, str) and value is record.json)
+
+
 @dataclass(frozen=True)
 class ListingState:
     """What listsync knows about one listing on one portal account.
@@ -97,7 +130,10 @@ class ListingState:
     account: str
     external_ref: str
     remote_id: str | None = None
-    sent_json: str | None = None
+    if TYPE_CHECKING:
+        sent_json: str | None = None
+    else:
+        sent_json: str | None = _SentJson()
     sent_hash: str | None = None
     item_ids: dict[str, str] = field(default_factory=dict)
     status: PortalStatus | None = None
@@ -120,17 +156,20 @@ class ListingState:
     @property
     def sent(self) -> Projection | None:
         """The last sent projection, parsed (once per record)."""
-        if self.sent_json is None:
+        value = self.__dict__["sent_json"]
+        if value is None:
             return None
+        if isinstance(value, SentRecord):
+            return value.projection
         record = self.sent_record
-        if record is not None and record.json is self.sent_json:
+        if record is not None and holds_text_of(self, record):
             return record.projection
-        return Projection.model_validate_json(self.sent_json)
+        return Projection.model_validate_json(value)
 
     @property
     def exists(self) -> bool:
         """True when the listing exists on the portal (created and not deleted)."""
-        return self.sent_json is not None and self.status is not PortalStatus.DELETED
+        return self.__dict__["sent_json"] is not None and self.status is not PortalStatus.DELETED
 
     def with_sent(
         self, sent: Projection | None, *, part_way: bool = False, **changes: Any
@@ -150,20 +189,21 @@ class ListingState:
             return dataclasses.replace(
                 self, sent_json=None, sent_hash=None, sent_record=None, **changes
             )
-        text = sent.model_dump_json()
         item_ids = changes.get("item_ids", self.item_ids)
         record = self.sent_record
         if part_way and record is not None:  # a step from the position `record` names
-            record = record.then(sent, text, item_ids)
+            record = record.then(sent, None, item_ids)
         else:
-            record = SentRecord.whole(sent, text, item_ids)
-        return dataclasses.replace(
+            record = SentRecord.whole(sent, None, item_ids)
+        state = dataclasses.replace(
             self,
-            sent_json=text,
+            sent_json=None,
             sent_hash=None if part_way else sent.digest(),
             sent_record=record,
             **changes,
         )
+        object.__setattr__(state, "sent_json", record)  # its text: `record.json`, when read
+        return state
 
 
 @dataclass(frozen=True)
