@@ -20,6 +20,8 @@ and circuit-breaker state, and the credentials adapters renew (`pip install list
   between a worker's asking and its request reaching the portal then put two such bursts
   in one second of arrivals (13 requests at a rate of 8, measured); spaced turns keep the
   arrivals spread, so such delays move single requests, not bursts.
+  A request that gets the CPU back well after its turn (its worker's event loop was held
+  up) takes a fresh turn, once, instead of going with the others whose turns passed.
 - **concurrency**: at most `max_concurrency` requests of the account in flight across workers,
   as leases in a sorted set (member = lease, score = when it expires). A lease is taken in one
   round trip: a MULTI transaction drops the expired leases, adds this one and counts them (a
@@ -98,6 +100,9 @@ TURN_MARGIN = 1.1
 the portal up to 0.1 s after its turn (a busy event loop, a loaded machine) does not put one
 more than the rate in a second of arrivals, and the moving window (the hard cap) rarely has to
 refuse a request whose turn came."""
+LATE_TURN = 0.5
+"""A request that gets the CPU back more than this many turns' spacing after its turn takes
+a fresh one instead of going at once with the requests whose turns passed meanwhile."""
 LEASE_TTL = 15.0
 """Seconds a concurrency lease lives unless its process renews it."""
 LEASE_RENEW = 5.0
@@ -295,10 +300,19 @@ class SharedBackend:
         amount, seconds = rate_item(rate)
         item = RateLimitItemPerSecond(amount, seconds)
         limiter = self._state().limiter
+        late_allowed = LATE_TURN * TURN_MARGIN * seconds / amount
+        retaken = False
         while True:
             turn = await self._turn(portal, account, amount / seconds)
             if turn > time.time():
                 await pause(turn - time.time())
+            if not retaken and time.time() - turn > late_allowed:
+                # This process was held up past the turn (a blocking call, no CPU): the
+                # requests whose turns passed meanwhile would all go now, in a burst next to
+                # the other workers' on-time ones. A fresh turn, once (a loop that is always
+                # late still sends).
+                retaken = True
+                continue
             try:
                 if await limiter.hit(item, portal, account):
                     return
