@@ -23,7 +23,6 @@ from pydantic import SecretStr, ValidationError
 from listsync.cli._terminal import terminal
 from listsync.errors import ListsyncError
 from listsync.registry import SANDBOX_GROUP, Registry
-from listsync.sandbox import FaultConfig
 
 __all__ = ["port_free", "sandbox_serve_command", "sandbox_settings_lines", "wait_for_interrupt"]
 
@@ -57,6 +56,8 @@ def sandbox_serve_command(
     Prints the base URL and the portals.NAME settings (as TOML, fake credentials included) an
     adapter needs to reach it. Exit 2 for an unknown sandbox, bad fault options or a taken port.
     """
+    from listsync.sandbox import FaultConfig  # noqa: PLC0415  (the web framework: serve only)
+
     try:
         cls = Registry(SANDBOX_GROUP).get(name)
         faults = FaultConfig(
