@@ -9,6 +9,7 @@ and PostgreSQL (tests/conftest.py starts them or skips with the reason).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
@@ -16,7 +17,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,22 @@ def _rows(count: int) -> list[dict[str, Any]]:
     return clone_rows(agency_rows(4), count)
 
 
+@contextmanager
+def _collector_off() -> Iterator[None]:
+    """The sandboxes serve from this process and stamp each request when they handle it. A
+    full garbage collection of their growing request logs holds the requests that arrive
+    meanwhile and stamps them together: a burst the portal would not have seen (the 2,000
+    listing run: 3-5 stamps within 15 ms, then the regular spacing, 21-23 in a second at a
+    rate of 20; the same run with the collector off: 19, and no bursts). Off for the run
+    (its logs only grow), so the stamps are the arrivals."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _check_run(
     cluster: Cluster,
     rows: list[dict[str, Any]],
@@ -142,7 +159,7 @@ def test_three_workers_converge_with_shared_limits_and_one_rotation_per_key(
     rows = _rows(LISTINGS)
     listings = write_jsonl(cluster.workdir / "listings.jsonl", rows)
     started = time.monotonic()
-    with workers(3, cluster.config, cluster.key, cluster.workdir):
+    with _collector_off(), workers(3, cluster.config, cluster.key, cluster.workdir):
         done = cluster.apply(listings, cluster.workdir / "report.json", timeout=600 + LISTINGS)
     seconds = time.monotonic() - started
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -175,11 +192,9 @@ def test_three_workers_converge_with_shared_limits_and_one_rotation_per_key(
     assert tokens == Counter({f"{a}-client": 1 for a in AGENCY_ACCOUNTS["immowelt"].values()})
     for name, times in rates.items():
         assert len(times) > 2 * RATE, name  # enough requests for the limit to matter
-        # turns are a tenth below the rate, so a 0.9 s window of arrivals holds at most RATE
-        # even when arrivals lag their turn by different delays; a 1 s window has been seen
-        # to hold RATE + 1 (two Hemnet requests 4 ms apart early in the run: not explained
-        # yet), which the figures record as max_in_1s
-        assert max_in_window(times, 0.9) <= RATE, name
+        # no second of arrivals at the portal holds more than the account's rate, across the
+        # three workers (turns 1.1 / RATE apart leave a tenth for arrivals that lag their turn)
+        assert max_in_window(times, 1.0) <= RATE, name
 
 
 def _rate_figures(times: list[float]) -> dict[str, Any]:
