@@ -157,3 +157,34 @@ def test_equality_hash_repr_and_copies_are_unchanged() -> None:
         "sent_json",
         "sent_hash",
     ]
+
+
+def test_with_sent_is_replace_with_the_sent_fields() -> None:
+    """`with_sent` makes the state `dataclasses.replace` makes with the same changes (every
+    field, in order), and refuses what `replace` refuses."""
+    base = ListingState(*KEY, remote_id="R1", attempts=2, issues=()).with_sent(FIRST)
+    sent, ids = _steps()[0]
+    changes: dict[str, object] = {"item_ids": ids, "status": PortalStatus.LIVE, "attempts": 0}
+    for part_way in (True, False):
+        made = base.with_sent(sent, part_way=part_way, **changes)
+        expected = dataclasses.replace(
+            base,
+            sent_json=sent.model_dump_json(),
+            sent_hash=None if part_way else sent.digest(),
+            sent_record=made.sent_record,
+            **changes,  # type: ignore[arg-type]
+        )
+        assert made == expected
+        assert list(vars(made)) == list(vars(expected))
+        assert [getattr(made, f.name) for f in dataclasses.fields(ListingState)] == [
+            getattr(expected, f.name) for f in dataclasses.fields(ListingState)
+        ]
+        assert made.sent_record is not None
+        assert made.sent_record.item_ids is ids
+    assert base.item_ids == {}  # the original is untouched
+    with pytest.raises(TypeError, match="nope"):
+        base.with_sent(sent, nope=1)
+    with pytest.raises(TypeError, match="sent_hash"):
+        base.with_sent(sent, sent_hash="x")
+    with pytest.raises(TypeError):
+        base.with_sent(None, nope=1)
