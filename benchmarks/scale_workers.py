@@ -9,9 +9,17 @@ added to every request, so the sandbox's CPU is not the workers'), a fresh state
 worker processes (prefork, one pool process each: one chunk at a time per worker, its chunk's
 listings concurrently). Each worker first answers an empty chunk on a queue of its own, so
 the one-time start of a pool process (imports, the Syndicator it keeps) is not measured. The
-listings (bundled examples of three agencies, one Hemnet account each) are sent in chunks of
-25 as `apply --via celery` sends them (`listsync.celery.dispatch`); throughput is listings
-converged per second from the first chunk sent to the last result.
+listings (bundled examples of three agencies, one Hemnet account each) are sent in chunks
+(`--chunk-size`, 5 by default) as `apply --via celery` sends them (`listsync.celery.dispatch`);
+throughput is listings converged per second from the first chunk sent to the last result.
+
+The chunk size is what one worker has in flight, so it decides whether the run is I/O-bound,
+which is what the speed-up measures: a listing takes at least 12.5 requests x 50 ms, so one
+worker gives up to chunk / 0.63 s listings per second, and all of listsync's processes need
+about 20-25 ms of CPU per listing. With chunks of 5, four workers need about half a CPU and
+the run stays I/O-bound on a 2-CPU machine; with chunks of 25 (`--chunk-size 25`) four
+workers would need 3.5 x 40 x 22 ms = 3 CPUs to keep pace with one, so on 2 CPUs the machine,
+not the workers, sets the speed-up (docs/scaling.md has both).
 
 Each account's shared limits are set high (`max_concurrency` = `ACCOUNT_CONCURRENCY`, no
 request rate): with a portal's real limits the accounts, not the workers, would bound the
@@ -46,11 +54,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNTS = {"se-norrmalm": "norrmalm", "se-skane": "skane", "se-vastkust": "vastkust"}
-CHUNK_SIZE = 25
+CHUNK_SIZE = 5
 ACCOUNT_CONCURRENCY = 256
 """Each account's `max_concurrency` (shared by all workers): above the most requests the
-workers can have in flight on one account (4 workers x 2 chunks x 25 listings), so the
-shared limit never makes a request wait and throughput depends on the workers alone."""
+workers can have in flight on one account (4 workers x 2 chunks x 25 listings at the most),
+so the shared limit never makes a request wait and throughput depends on the workers alone."""
 KINDS = ("workers", "sandbox", "client", "redis", "postgres")
 
 
