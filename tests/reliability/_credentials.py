@@ -25,17 +25,32 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- expiry during a run -------------------------------------------------------------------------
+IMAGE_SECONDS = 0.4
+"""How long the Hemnet sandbox takes to process an image in `credential_expiry`."""
+
+
 def credential_expiry(
     listings: Path, workdir: Path, *, key_lifetime_s: float = 4.0, expire_after: int = 20
 ) -> dict[str, Any]:
     """One in-process pass while Hemnet's key nears expiry (rotated `key_lifetime_s - 1` s
-    before) and Immowelt's tokens are revoked once `expire_after` of its listings are done."""
+    before) and Immowelt's tokens are revoked once `expire_after` of its listings are done.
+
+    Hemnet's images take `IMAGE_SECONDS` to process, so each Hemnet listing waits that long
+    before it is published: the Hemnet part of the run lasts beyond the rotation's moment
+    however fast the machine is (with instant images a fast run could end its Hemnet requests
+    before the key was due, and no rotation happened: seen in CI)."""
     start = time.monotonic()
-    hemnet = HemnetSandbox(image_processing_seconds=0.0, key_lifetime_days=key_lifetime_s / DAY)
+    hemnet = HemnetSandbox(
+        image_processing_seconds=IMAGE_SECONDS, key_lifetime_days=key_lifetime_s / DAY
+    )
     immowelt = ImmoweltSandbox()
     settings: dict[str, dict[str, Any]] = {
         "hemnet": hemnet.client_settings("http://hemnet.sandbox.test")
-        | {"rotate_within_hours": (key_lifetime_s - 1) / 3600},
+        | {
+            "rotate_within_hours": (key_lifetime_s - 1) / 3600,
+            "image_poll_interval": 0.05,
+            "image_poll_max_interval": 0.1,
+        },
         "immowelt": immowelt.client_settings("http://immowelt.sandbox.test"),
     }
     done: list[EntryResult] = []
