@@ -256,7 +256,7 @@ def _delete_mid_run(workdir: Path) -> tuple[int, str]:
             time.sleep(0.005)
         for each in workdir.glob("state.sqlite*"):
             if not each.name.endswith(".lock"):
-                each.unlink()
+                each.unlink(missing_ok=True)  # SQLite may remove its -shm/-wal meanwhile
         _, err = proc.communicate(timeout=300)
         assert portals.state.exists()
         code, again = _apply(portals, listings)

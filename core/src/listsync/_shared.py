@@ -115,6 +115,11 @@ LEASE_REUSE = 1.0
 """Seconds after a lease was taken from Redis during which it may be kept for the next
 request: a busy process gives each lease back at least this often, so the other workers get
 their turn at a full account."""
+LEASE_YIELD = 0.06
+"""Seconds a process waits before it takes a new lease of an account after giving one back
+because it was older than `LEASE_REUSE`: longer than the longest pause between another
+worker's tries (0.05 s), so a worker waiting at a full account gets the slot instead of the
+busy process taking it back within a millisecond, every time."""
 GUARD_FRESH = 0.05
 """Seconds the guard state read with a request's concurrency lease stands for a fresh read
 (the request checks the breaker and the 429 pause right after taking its lease)."""
@@ -363,6 +368,13 @@ class SharedBackend:
         lease = uuid.uuid4().hex
         state = self._state()
         guard_key = self.key("guard", portal, account)
+        until = state.yield_until.get(key)
+        if until is not None:
+            wait = until - time.monotonic()
+            if wait > 0:
+                await pause(wait)
+            else:
+                state.yield_until.pop(key, None)
         delay = 0.002
         while True:
             now = time.time()
@@ -411,6 +423,7 @@ class _LoopState:
         self._guards: dict[str, tuple[float, list[Any]]] = {}
         self._taken: dict[str, float] = {}  # lease -> when it was taken from Redis
         self._spare: dict[str, dict[str, asyncio.TimerHandle]] = {}  # key -> lease -> linger
+        self.yield_until: dict[str, float] = {}  # key -> no new lease before (monotonic)
 
     def hold(self, key: str, lease: str, *, taken: bool = False) -> None:
         self.held.setdefault(key, set()).add(lease)
@@ -459,6 +472,8 @@ class _LoopState:
         least every `LEASE_REUSE` seconds)."""
         taken = self._taken.get(lease)
         if taken is None or time.monotonic() - taken > LEASE_REUSE:
+            if taken is not None:  # the other workers' turn at this account first
+                self.yield_until[key] = time.monotonic() + LEASE_YIELD
             self.release(key, lease)
             return
         linger = asyncio.get_running_loop().call_later(LEASE_LINGER, self._unspare, key, lease)
