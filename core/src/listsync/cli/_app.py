@@ -154,11 +154,10 @@ def demo(
     """Serve every installed sandbox on loopback, sync the example listings to the write
     portals (then again with a few changes, then some sold), and pull from the read portals."""
     # `listsync.cli._demo` (and the sandboxes' web framework it loads) is imported only for
-    # `demo`: every other command started that much faster. A test keeps this signature and
-    # docstring the same as `_demo.demo`'s.
+    # `demo`: every other command starts that much faster.
     from listsync.cli import _demo  # noqa: PLC0415
 
-    _demo.demo(workdir=workdir, changes=changes, sold=sold, grace=grace)
+    _demo.run(workdir=workdir, changes=changes, sold=sold, grace=grace)
 
 
 sandbox_app = typer.Typer(help="Run a portal's sandbox (a stateful fake of its API).")

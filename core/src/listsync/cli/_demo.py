@@ -18,14 +18,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from listsync.adapter import Capability
-from listsync.cli._engine import GraceOpt
 from listsync.cli._outcomes import Problems, summary_table
 from listsync.cli._progress import make_progress
 from listsync.cli._terminal import terminal
@@ -38,7 +37,7 @@ from listsync.sandbox import Sandbox
 from listsync.sync import ReportWriter, RunReport
 from listsync.syndicator import Syndicator
 
-__all__ = ["demo"]
+__all__ = ["run"]
 
 DEFAULT_QUERY = {"q": "stockholm"}
 out = Console(highlight=False)
@@ -86,16 +85,11 @@ def _load(path: Path) -> tuple[list[Listing], int]:
     return listings, invalid
 
 
-def demo(
-    workdir: Annotated[Path, typer.Option(help="Where state and reports go.")] = Path(
-        "listsync-demo"
-    ),
-    changes: Annotated[int, typer.Option(help="Listings to change in the second run.")] = 3,
-    sold: Annotated[int, typer.Option(help="Listings to mark sold in the third run.")] = 2,
-    grace: GraceOpt = 10.0,
-) -> None:
-    """Serve every installed sandbox on loopback, sync the example listings to the write
-    portals (then again with a few changes, then some sold), and pull from the read portals."""
+def run(*, workdir: Path, changes: int, sold: int, grace: float) -> None:
+    """The `demo` command (its options are declared in `listsync.cli._app`, so that only
+    `demo` imports this module): serve every installed sandbox on loopback, sync the example
+    listings to the write portals (then again with `changes` of them changed, then `sold`
+    sold), and pull from the read portals; state and reports in `workdir`."""
     portals = _discover()
     writers = [p for p in portals if Capability.CREATE in p.capabilities]
     readers = [p for p in portals if Capability.SEARCH in p.capabilities]
