@@ -88,7 +88,10 @@ def _text_length(texts: Iterable[Leaf], listing: Listing | None) -> list[FieldIs
 
 def rule_02_email(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Contact e-mail addresses are well-formed (at most 320 characters)."""
-    value = value_at(payload, "/contact/emailAddress")
+    return _email(value_at(payload, "/contact/emailAddress"), listing)
+
+
+def _email(value: Any, listing: Listing | None) -> list[FieldIssue]:
     if value is None or (isinstance(value, str) and len(value) <= 320 and EMAIL_RE.match(value)):
         return []
     return [make_issue("/contact/emailAddress", "not a valid e-mail address", 2, listing)]
@@ -96,9 +99,13 @@ def rule_02_email(payload: Payload, listing: Listing | None) -> list[FieldIssue]
 
 def rule_03_phone(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Contact phone numbers match the portal's regex (digits, '+', '-', ' ', '/')."""
+    phone = value_at(payload, "/contact/phoneNumber")
+    return _phones(phone, value_at(payload, "/contact/mobilePhoneNumber"), listing)
+
+
+def _phones(phone: Any, mobile: Any, listing: Listing | None) -> list[FieldIssue]:
     out = []
-    for pointer in ("/contact/phoneNumber", "/contact/mobilePhoneNumber"):
-        value = value_at(payload, pointer)
+    for pointer, value in (("/contact/phoneNumber", phone), ("/contact/mobilePhoneNumber", mobile)):
         if value is not None and not (isinstance(value, str) and PHONE_RE.match(value)):
             msg = "not a valid phone number (e.g. +49 30 1234567)"
             out.append(make_issue(pointer, msg, 3, listing))
@@ -155,12 +162,16 @@ def _url_format(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldIs
 def rule_06_estate_type(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """`estateSubTypes` is keyed by the estate type and holds one of its sub-types."""
     subtypes = value_at(payload, "/data/estateSubTypes")
+    return _estate_subtypes(subtypes, value_at(payload, "/data/estateType"), listing)
+
+
+def _estate_subtypes(subtypes: Any, estate_type: Any, listing: Listing | None) -> list[FieldIssue]:
     if subtypes is not None and not isinstance(subtypes, Mapping):
         shape = 'an object keyed by the estate type (e.g. {"house": "BUNGALOW"})'
         return [type_issue("/data/estateSubTypes", shape, subtypes, 6, listing)]
     if not subtypes:
         return []
-    expected = SUBTYPE_KEY.get(str(value_at(payload, "/data/estateType")))
+    expected = SUBTYPE_KEY.get(str(estate_type))
     out = []
     for key, value in subtypes.items():
         pointer = f"/data/estateSubTypes/{key}"
@@ -190,10 +201,11 @@ def _wrong_subtype(key: str, value: str | None) -> bool:
 
 def rule_07_distribution_type(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """`distributionSubType` is one of the sub-types of `distributionType`."""
-    kind, sub = (
-        value_at(payload, "/data/distributionType"),
-        value_at(payload, "/data/distributionSubType"),
-    )
+    kind = value_at(payload, "/data/distributionType")
+    return _distribution(kind, value_at(payload, "/data/distributionSubType"), listing)
+
+
+def _distribution(kind: Any, sub: Any, listing: Listing | None) -> list[FieldIssue]:
     fields = (("/data/distributionType", kind), ("/data/distributionSubType", sub))
     wrong = not_strings(fields, 7, listing)
     if wrong:
@@ -213,6 +225,18 @@ def _pair(
     rule: int,
 ) -> list[FieldIssue]:
     kind, sub = value_at(payload, f"/data/{names[0]}"), value_at(payload, f"/data/{names[1]}")
+    return _pair_values(kind, sub, listing, names=names, table=table, rule=rule)
+
+
+def _pair_values(
+    kind: Any,
+    sub: Any,
+    listing: Listing | None,
+    *,
+    names: tuple[str, str],
+    table: Mapping[str, frozenset[str]],
+    rule: int,
+) -> list[FieldIssue]:
     if kind is None and sub is None:
         return []
     wrong = not_strings(((f"/data/{names[0]}", kind), (f"/data/{names[1]}", sub)), rule, listing)
@@ -240,18 +264,27 @@ def rule_09_project_distribution_type(
 
 def rule_10_customer_fields(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """The API customer fields of `metadata.source` are present (two more for projects)."""
-    names = [
-        "externalId",
-        "offererEstateId",
-        "offererMarketingKey",
-        "softwareName",
-        "externalCustomerId",
-    ]
-    if value_at(payload, "/data/projectEstateType") is not None:
-        names += ["externalProjectId", "offererEstateGroupId"]
+    source = value_at(payload, "/metadata/source")
+    project = value_at(payload, "/data/projectEstateType") is not None
+    return _customer_fields(source if isinstance(source, Mapping) else _EMPTY, project, listing)
+
+
+_CUSTOMER_FIELDS = (
+    "externalId",
+    "offererEstateId",
+    "offererMarketingKey",
+    "softwareName",
+    "externalCustomerId",
+)
+_PROJECT_FIELDS = (*_CUSTOMER_FIELDS, "externalProjectId", "offererEstateGroupId")
+
+
+def _customer_fields(
+    source: Mapping[str, Any], project: bool, listing: Listing | None
+) -> list[FieldIssue]:
     out = []
-    for name in names:
-        value = value_at(payload, f"/metadata/source/{name}")
+    for name in _PROJECT_FIELDS if project else _CUSTOMER_FIELDS:
+        value = source.get(name)
         if not (isinstance(value, str) and value.strip()):
             out.append(make_issue(f"/metadata/source/{name}", f"{name} is mandatory", 10, listing))
     return out
@@ -319,9 +352,20 @@ def rule_15_new_build_dates(payload: Payload, listing: Listing | None) -> list[F
     """For new builds, availableFrom and buildingStartDate are after 1900-01-01."""
     if not is_in(value_at(payload, "/data/distributionSubType"), NEW_BUILD):
         return []
+    available = value_at(payload, "/data/management/availableFrom")
+    return _new_build_dates(
+        available, value_at(payload, "/data/conditions/buildingStartDate"), listing
+    )
+
+
+def _new_build_dates(available: Any, start: Any, listing: Listing | None) -> list[FieldIssue]:
+    """Rule 15 for a new build, given its `availableFrom` and `buildingStartDate`."""
     out = []
-    for pointer in ("/data/management/availableFrom", "/data/conditions/buildingStartDate"):
-        when = _parse_date(value_at(payload, pointer))
+    for pointer, value in (
+        ("/data/management/availableFrom", available),
+        ("/data/conditions/buildingStartDate", start),
+    ):
+        when = _parse_date(value)
         if when is not None and when <= EARLIEST_NEW_BUILD:
             out.append(make_issue(pointer, "must be after 1900-01-01 for a new build", 15, listing))
     return out
@@ -341,9 +385,11 @@ def _percentages(leaves: Iterable[Leaf], listing: Listing | None) -> list[FieldI
     return out
 
 
-def _has_rent(payload: Payload) -> bool:
-    names = ("baseRent", "totalRent", "lease")
-    amounts = (value_at(payload, f"/data/prices/{n}/amount") for n in names)
+_RENTS = ("baseRent", "totalRent", "lease")
+
+
+def _has_rent(amounts: Iterable[Any]) -> bool:
+    """Whether an amount of `baseRent`, `totalRent` or `lease` is a number above 0."""
     return any(is_number(a) and a > 0 for a in amounts)
 
 
@@ -352,7 +398,16 @@ def _rent_rule(
 ) -> list[FieldIssue]:
     if value_at(payload, "/data/distributionType") != "RENT":
         return []
-    if not is_in(value_at(payload, "/data/distributionSubType"), subtypes) or _has_rent(payload):
+    sub = value_at(payload, "/data/distributionSubType")
+    rents = [value_at(payload, f"/data/prices/{n}/amount") for n in _RENTS]
+    return _rent_values(sub, rents, listing, subtypes, rule)
+
+
+def _rent_values(
+    sub: Any, rents: Iterable[Any], listing: Listing | None, subtypes: frozenset[str], rule: int
+) -> list[FieldIssue]:
+    """Rules 17 and 18 for a RENT, given its sub-type and rent amounts."""
+    if not is_in(sub, subtypes) or _has_rent(rents):
         return []
     msg = "a rent needs baseRent, totalRent or lease amount greater than 0"
     return [make_issue("/data/prices/baseRent/amount", msg, rule, listing)]
@@ -360,21 +415,31 @@ def _rent_rule(
 
 def rule_17_classic_rent(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """A CLASSIC rent states a rent amount greater than 0."""
-    return _rent_rule(payload, listing, frozenset({"CLASSIC"}), 17)
+    return _rent_rule(payload, listing, _CLASSIC, 17)
 
 
 def rule_18_new_build_empty_rent(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """A NEW_BUILD_UNIT or EMPTY rent states a rent amount greater than 0."""
-    return _rent_rule(payload, listing, frozenset({"NEW_BUILD_UNIT", "EMPTY"}), 18)
+    return _rent_rule(payload, listing, _NEW_OR_EMPTY, 18)
+
+
+_CLASSIC = frozenset({"CLASSIC"})
+_NEW_OR_EMPTY = frozenset({"NEW_BUILD_UNIT", "EMPTY"})
 
 
 def rule_19_compulsory_auction(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """A compulsory auction states minimumBid and overbidSessionStartingPrice above 0."""
     if value_at(payload, "/data/distributionType") != "COMPULSORY_AUCTION":
         return []
+    bid = value_at(payload, "/data/prices/minimumBid/amount")
+    start = value_at(payload, "/data/prices/overbidSessionStartingPrice/amount")
+    return _auction(bid, start, listing)
+
+
+def _auction(bid: Any, start: Any, listing: Listing | None) -> list[FieldIssue]:
+    """Rule 19 for a compulsory auction, given its two amounts."""
     out = []
-    for name in ("minimumBid", "overbidSessionStartingPrice"):
-        value = value_at(payload, f"/data/prices/{name}/amount")
+    for name, value in (("minimumBid", bid), ("overbidSessionStartingPrice", start)):
         if not (is_number(value) and value > 0):
             out.append(
                 make_issue(
@@ -387,7 +452,11 @@ def rule_19_compulsory_auction(payload: Payload, listing: Listing | None) -> lis
 def rule_20_brokerage_fee(payload: Payload, listing: Listing | None) -> list[FieldIssue]:
     """Buy/rent: a fee that is not declared absent states an amount, percentage or note."""
     fee = value_at(payload, "/data/prices/brokerageFee")
-    applies = value_at(payload, "/data/distributionType") in ("BUY", "RENT")
+    return _fee(fee, value_at(payload, "/data/distributionType"), listing)
+
+
+def _fee(fee: Any, kind: Any, listing: Listing | None) -> list[FieldIssue]:
+    applies = kind in ("BUY", "RENT")
     if not applies or not isinstance(fee, Mapping) or fee.get("hasFee") is False:
         return []
     amounts = (fee.get("amount"), fee.get("percentage"))
@@ -473,8 +542,7 @@ def check_mapped(payload: Payload, listing: Listing) -> list[FieldIssue]:
     """
     if listing.extensions.get(PORTAL):
         return check_all(payload, listing)
-    marked = _mapped_marked(payload)
-    return _check(payload, listing, marked, marked)
+    return _check_members(payload, listing)
 
 
 def _mapped_marked(payload: Payload) -> list[Leaf]:
@@ -497,6 +565,140 @@ def _mapped_marked(payload: Payload) -> list[Leaf]:
 
 
 _EMPTY: dict[str, Any] = {}
+
+
+def _check_members(payload: Payload, listing: Listing) -> list[FieldIssue]:
+    """`_check(payload, listing, marked, marked)` for a payload `to_immowelt_payload` built
+    without extensions (`check_mapped`), in one pass over its members.
+
+    Every rule runs in `RULES`' order on the values its pointer-reading function would read,
+    taken from the payload's objects by key (every object of such a payload is a `dict`, and
+    `value_at` reads a missing member as None, as `dict.get` does), through the same function
+    of those values, which words the issues. The range rules (12-14) read the two levels of
+    `spaces`, `structure` and `prices` (such a payload nests no deeper there) and build a
+    pointer only for a value out of range.
+    """
+    data = payload.get("data") or _EMPTY
+    contact = payload.get("contact") or _EMPTY
+    prices = data.get("prices") or _EMPTY
+    fee = prices.get("brokerageFee")
+    available = (data.get("management") or _EMPTY).get("availableFrom")
+    kind = data.get("distributionType")
+    sub = data.get("distributionSubType")
+    texts_node = data.get("texts")
+    texts = leaves_under(texts_node, "/data/texts") if texts_node else []
+    marked = _mapped_marked(payload)
+
+    out = _text_length(texts, listing)  # 1
+    out += _email(contact.get("emailAddress"), listing)  # 2
+    out += _phones(contact.get("phoneNumber"), contact.get("mobilePhoneNumber"), listing)  # 3
+    if marked:
+        out += _date_format(marked, listing)  # 4
+        out += _url_format(marked, listing)  # 5
+    out += _estate_subtypes(data.get("estateSubTypes"), data.get("estateType"), listing)  # 6
+    out += _distribution(kind, sub, listing)  # 7
+    out += _projects_and_customer(payload, data, listing)  # 8, 9, 10
+    out += _spaces_out_of_range(data.get("spaces"), listing)  # 12
+    out += _counts_out_of_range(data.get("structure"), listing)  # 13
+    out += _amounts_out_of_range(prices, listing)  # 14
+    if is_in(sub, NEW_BUILD):  # 15
+        start = (data.get("conditions") or _EMPTY).get("buildingStartDate")
+        out += _new_build_dates(available, start, listing)
+    if marked:
+        out += _percentages(marked, listing)  # 16
+    if kind == "RENT":  # 17, 18
+        rents = [(prices.get(name) or _EMPTY).get("amount") for name in _RENTS]
+        out += _rent_values(sub, rents, listing, _CLASSIC, 17)
+        out += _rent_values(sub, rents, listing, _NEW_OR_EMPTY, 18)
+    elif kind == "COMPULSORY_AUCTION":  # 19
+        bid = (prices.get("minimumBid") or _EMPTY).get("amount")
+        start = (prices.get("overbidSessionStartingPrice") or _EMPTY).get("amount")
+        out += _auction(bid, start, listing)
+    out += _fee(fee, kind, listing)  # 20
+    out += _text_content(texts, listing)  # 21
+    return out
+
+
+def _projects_and_customer(
+    payload: Payload, data: Mapping[str, Any], listing: Listing
+) -> list[FieldIssue]:
+    """Rules 8, 9 and 10 on a mapped payload's members (see `_check_members`)."""
+    project_type = data.get("projectEstateType")
+    out = _pair_values(
+        project_type,
+        data.get("projectEstateSubType"),
+        listing,
+        names=("projectEstateType", "projectEstateSubType"),
+        table=PROJECT_ESTATE,
+        rule=8,
+    )
+    out += _pair_values(
+        data.get("projectDistributionType"),
+        data.get("projectDistributionSubType"),
+        listing,
+        names=("projectDistributionType", "projectDistributionSubType"),
+        table=PROJECT_DISTRIBUTION,
+        rule=9,
+    )
+    source = (payload.get("metadata") or _EMPTY).get("source") or _EMPTY
+    out += _customer_fields(source, project_type is not None, listing)
+    return out
+
+
+def _spaces_out_of_range(spaces: Any, listing: Listing) -> list[FieldIssue]:
+    """Rule 12 on a mapped payload's `data.spaces` (two levels, see `_check_members`)."""
+    if not spaces:
+        return []
+    bad: list[Leaf] = []
+    for key, value in spaces.items():
+        if type(value) is dict:
+            for name, leaf in value.items():
+                if (
+                    leaf is not None
+                    and name != "spaceMeasureUnit"
+                    and not _in_range(leaf, MAX_SPACE)
+                ):
+                    bad.append((f"/data/spaces/{key}/{name}", leaf))
+        elif value is not None and key != "spaceMeasureUnit" and not _in_range(value, MAX_SPACE):
+            bad.append((f"/data/spaces/{key}", value))
+    return _ranged(listing, bad, limit=MAX_SPACE, rule=12, what="area") if bad else []
+
+
+def _counts_out_of_range(structure: Any, listing: Listing) -> list[FieldIssue]:
+    """Rule 13 on a mapped payload's `data.structure` (two levels, see `_check_members`)."""
+    if not structure:
+        return []
+    bad: list[Leaf] = []
+    for key, value in structure.items():
+        if type(value) is dict:
+            for name, leaf in value.items():
+                if (
+                    leaf is not None
+                    and not _in_range(leaf, MAX_COUNT)
+                    and not isinstance(leaf, bool)
+                ):
+                    bad.append((f"/data/structure/{key}/{name}", leaf))
+        elif value is not None and not _in_range(value, MAX_COUNT) and not isinstance(value, bool):
+            bad.append((f"/data/structure/{key}", value))
+    return _ranged(listing, bad, limit=MAX_COUNT, rule=13, what="count") if bad else []
+
+
+def _amounts_out_of_range(prices: Mapping[str, Any], listing: Listing) -> list[FieldIssue]:
+    """Rule 14 on a mapped payload's `data.prices` (two levels, see `_check_members`)."""
+    bad: list[Leaf] = []
+    for key, value in prices.items():
+        if type(value) is dict:
+            amount = value.get("amount")
+            if amount is not None and not _in_range(amount, MAX_PRICE):
+                bad.append((f"/data/prices/{key}/amount", amount))
+        elif key == "amount" and value is not None and not _in_range(value, MAX_PRICE):
+            bad.append(("/data/prices/amount", value))
+    return _ranged(listing, bad, limit=MAX_PRICE, rule=14, what="amount") if bad else []
+
+
+def _in_range(value: Any, limit: int) -> bool:
+    """What `_ranged` accepts: a number in [0, `limit`)."""
+    return is_number(value) and 0 <= value < limit
 
 
 def _check(
