@@ -61,6 +61,7 @@ import httpx
 from aiolimiter import AsyncLimiter
 from typing_extensions import override
 
+from listsync._deadline import Deadline, DeadlineWatch
 from listsync._guard import AccountGuard, guard_for
 from listsync._requests import DEFAULT_HEADERS, AnswerTooLargeError, RequestBuilder, json_bytes
 from listsync._shared import gate as shared_gate
@@ -187,7 +188,7 @@ def _counted(error: _E) -> _E:
 _IN_ATTEMPT: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "listsync_in_attempt", default=False
 )
-_DEADLINES: contextvars.ContextVar[tuple[asyncio.Timeout, ...]] = contextvars.ContextVar(
+_DEADLINES: contextvars.ContextVar[tuple[Deadline, ...]] = contextvars.ContextVar(
     "listsync_deadlines", default=()
 )
 """The deadlines of the attempts under way in this task, outermost first (a credential check
@@ -378,6 +379,7 @@ class PortalHttp:
         )
         self._breaker = (breaker_threshold, breaker_cooldown)
         self._guard: tuple[asyncio.AbstractEventLoop, AccountGuard] | None = None
+        self._watch: DeadlineWatch | None = None
         self._request_id_header = request_id_header
         self._map_error = error_mapper
         self._semaphore = asyncio.Semaphore(max_concurrency)
@@ -626,7 +628,7 @@ class PortalHttp:
         answer), so a server that trickles its answer cannot hold the run; transport failures
         translated, and counted by the account's breaker."""
         try:
-            async with asyncio.timeout(self.timeout) as deadline:
+            async with self._deadline_watch().deadline(self.timeout) as deadline:
                 token = _DEADLINES.set((*_DEADLINES.get(), deadline))
                 try:
                     return await exchange
@@ -692,6 +694,14 @@ class PortalHttp:
             self._guard = (loop, guard)
         return self._guard[1]
 
+    def _deadline_watch(self) -> DeadlineWatch:
+        """The attempts' deadlines of this client in the running loop (one timer for all)."""
+        loop = asyncio.get_running_loop()
+        watch = self._watch
+        if watch is None or watch.loop is not loop:
+            watch = self._watch = DeadlineWatch(loop)
+        return watch
+
     def _answer(self, response: _Answer, method: str, path: str) -> Response:
         """The contract's `Response` for an answer the transport read whole."""
         header = self._request_id_header
@@ -723,9 +733,7 @@ class PortalHttp:
         check_stop()  # a run stopped during the wait sends nothing more
         waited = loop.time() - began
         for deadline in _DEADLINES.get():
-            when = deadline.when()
-            if when is not None:
-                deadline.reschedule(when + waited)
+            deadline.reschedule(deadline.when() + waited)
 
     async def _send(self, request: httpx.Request) -> _Answer:
         """Send `request` through the auth flow and the transport; the response is read.
