@@ -174,9 +174,11 @@ class HemnetAdapter:
         (`mapping.project`)."""
         urls = mapping.media_urls(listing)
         issues = rules.preflight(listing, urls=urls)
+        if not issues:  # most listings: nothing to look through
+            return Prepared((), mapping.project(listing, urls))
         if any(issue.severity is Severity.ERROR for issue in issues):
-            return Prepared.of(issues, None)
-        return Prepared.of(issues, mapping.project(listing, urls))
+            return Prepared(tuple(issues), None)
+        return Prepared(tuple(issues), mapping.project(listing, urls))
 
     # -- contract: I/O ---------------------------------------------------------------------
     async def check(self) -> None:

@@ -15,6 +15,7 @@ adapter turns into `brokerAgencyId` when it sends (an agency change is then a PA
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Sequence
 from decimal import Decimal
@@ -170,11 +171,6 @@ def text_of(texts: dict[str, str]) -> str | None:
     return texts.get("sv") or next(iter(texts.values()), None)
 
 
-def _street(listing: Listing) -> str:
-    a = listing.address
-    return f"{a.street} {a.house_number}" if a.house_number else a.street
-
-
 def to_hemnet_agency(agency: Agency) -> dict[str, Any]:
     """The BrokerAgency body (S002 table: no phone field exists yet)."""
     body: dict[str, Any] = {"externalId": agency.external_ref, "name": agency.name}
@@ -190,60 +186,17 @@ def to_hemnet_agency(agency: Agency) -> dict[str, Any]:
     return body
 
 
-def _money_fields(listing: Listing) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if listing.asking_price is not None and not listing.price_on_request:
-        out["askingPrice"] = _kronor(listing.asking_price)
-    if listing.monthly_fee is not None:
-        out["monthlyFee"] = _kronor(listing.monthly_fee)
-    if listing.yearly_running_costs is not None:
-        out["yearlyRunningCosts"] = _kronor(listing.yearly_running_costs)
-    return out
-
-
-def _size_fields(listing: Listing) -> dict[str, Any]:
-    pairs = {
-        "livingArea": listing.living_area,
-        "supplementalArea": listing.supplemental_area,
-        "landArea": listing.plot_area,
-        "numberOfRooms": listing.rooms,
-    }
-    out: dict[str, Any] = {k: _number(v) for k, v in pairs.items() if v is not None}
-    if listing.bedrooms is not None:
-        out["numberOfBedrooms"] = listing.bedrooms
-    if listing.construction_year is not None:
-        year = listing.construction_year
-        out["constructionSpan"] = {"from": year, "to": year}
-    return out
-
-
-def _contact_fields(listing: Listing) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if listing.links is not None:
-        urls = {
-            "brokerPage": str(listing.links.broker_page) if listing.links.broker_page else None,
-            "allImages": str(listing.links.all_images) if listing.links.all_images else None,
-        }
-        if any(urls.values()):
-            out["urls"] = {k: v for k, v in urls.items() if v}
-    if listing.agent is not None:
-        broker = {"emailAddress": listing.agent.email}
-        phone = listing.agent.phone or listing.agent.mobile
-        if phone:
-            broker["phoneNumber"] = phone
-        out["broker"] = broker
-    return out
-
-
 def to_hemnet_listing(listing: Listing) -> dict[str, Any]:
-    """The Hemnet listing body (without `brokerAgencyId`; keys with no value are left out)."""
+    """The Hemnet listing body (without `brokerAgencyId`; keys with no value are left out).
+
+    Keys come in a fixed order: identity and address, money, sizes, contacts, texts."""
     tenure, form = tenure_for(listing)
     a = listing.address
     body: dict[str, Any] = {
         "externalId": listing.external_ref,
         "tenure": tenure.value,
         "housingForm": form.code,
-        "streetAddress": _street(listing),
+        "streetAddress": f"{a.street} {a.house_number}" if a.house_number else a.street,
         "postalArea": a.city,
         "isForeclosure": listing.is_foreclosure,
         "isNewConstruction": listing.is_new_construction,
@@ -252,10 +205,11 @@ def to_hemnet_listing(listing: Listing) -> dict[str, Any]:
         body["postCode"] = a.postal_code.replace(" ", "")
     if a.apartment_number:
         body["apartmentNumber"] = a.apartment_number
-    if listing.coordinates is not None:
-        c = listing.coordinates
+    if (c := listing.coordinates) is not None:
         body["coordinates"] = {"latitude": c.lat, "longitude": c.lon}
-    body |= _money_fields(listing) | _size_fields(listing) | _contact_fields(listing)
+    _add_money(body, listing)
+    _add_sizes(body, listing)
+    _add_contacts(body, listing)
     description = text_of(listing.description)
     tagline = text_of(listing.tagline) or text_of(listing.headline)
     if description:
@@ -267,12 +221,57 @@ def to_hemnet_listing(listing: Listing) -> dict[str, Any]:
     return body
 
 
-_sha1 = hashlib.sha1
+def _add_money(body: dict[str, Any], listing: Listing) -> None:
+    if (price := listing.asking_price) is not None and not listing.price_on_request:
+        body["askingPrice"] = int(price.amount)  # whole kronor: preflight refuses öre
+    if (fee := listing.monthly_fee) is not None:
+        body["monthlyFee"] = int(fee.amount)
+    if (costs := listing.yearly_running_costs) is not None:
+        body["yearlyRunningCosts"] = int(costs.amount)
+
+
+def _add_sizes(body: dict[str, Any], listing: Listing) -> None:
+    if (living := listing.living_area) is not None:
+        body["livingArea"] = _number(living)
+    if (supplemental := listing.supplemental_area) is not None:
+        body["supplementalArea"] = _number(supplemental)
+    if (plot := listing.plot_area) is not None:
+        body["landArea"] = _number(plot)
+    if (rooms := listing.rooms) is not None:
+        body["numberOfRooms"] = _number(rooms)
+    if listing.bedrooms is not None:
+        body["numberOfBedrooms"] = listing.bedrooms
+    if (year := listing.construction_year) is not None:
+        body["constructionSpan"] = {"from": year, "to": year}
+
+
+def _add_contacts(body: dict[str, Any], listing: Listing) -> None:
+    if (links := listing.links) is not None:
+        urls: dict[str, Any] = {}
+        if links.broker_page:
+            urls["brokerPage"] = str(links.broker_page)
+        if links.all_images:
+            urls["allImages"] = str(links.all_images)
+        if urls:
+            body["urls"] = urls
+    if (agent := listing.agent) is not None:
+        broker = {"emailAddress": agent.email}
+        phone = agent.phone or agent.mobile
+        if phone:
+            broker["phoneNumber"] = phone
+        body["broker"] = broker
+
+
+_SHA1 = hashlib.sha1(usedforsecurity=False)
+"""An empty SHA-1 to copy: `hashlib.sha1(..., usedforsecurity=False)` looks the digest up by
+name in OpenSSL on every call (twice the cost of copying this one); the digest is the same."""
 
 
 def image_key(url: str) -> str:
-    """A stable key for an image: the sha1 of its URL."""
-    return _sha1(url.encode(), usedforsecurity=False).hexdigest()[:20]
+    """A stable key for an image: the sha1 of its URL (first 20 hex digits)."""
+    hasher = _SHA1.copy()
+    hasher.update(url.encode())
+    return hasher.hexdigest()[:20]
 
 
 def media_urls(listing: Listing) -> list[str]:
@@ -286,20 +285,20 @@ def hemnet_images(listing: Listing, urls: Sequence[str] | None = None) -> tuple[
     Args:
         urls: `media_urls(listing)`, when the caller has it already.
     """
+    media = listing.media
+    texts = media_urls(listing) if urls is None else urls
+    if len(texts) != len(media):
+        raise ValueError("urls must be media_urls(listing)")
     items: list[ProjectedItem] = []
     seen: set[str] = set()
-    texts = media_urls(listing) if urls is None else urls
-    if len(texts) != len(listing.media):
-        raise ValueError("urls must be media_urls(listing)")
-    index = 0
-    for i, media in enumerate(listing.media):
-        url = texts[i]
-        if media.kind not in IMAGE_KINDS or url in seen:
+    copy = _SHA1.copy
+    for i, url in enumerate(texts):
+        if media[i].kind not in IMAGE_KINDS or url in seen:
             continue
         seen.add(url)
-        key = _sha1(url.encode(), usedforsecurity=False).hexdigest()[:20]  # image_key(url)
-        items.append(new_item(key, i, {"url": url, "index": index}))
-        index += 1
+        hasher = copy()  # image_key(url), inline: one call less per image
+        hasher.update(url.encode())
+        items.append(new_item(hasher.hexdigest()[:20], i, {"url": url, "index": len(items)}))
     return tuple(items)
 
 
@@ -311,19 +310,35 @@ def showing_key(start: dt.datetime) -> str:
     return utc.isoformat(timespec="seconds").removesuffix("+00:00") + "Z"
 
 
+@functools.lru_cache(maxsize=4096)
+def _showing_key_of(start: str) -> str:
+    """`showing_key` of the instant named by `start`, an aware `datetime.isoformat()` of the
+    form `YYYY-MM-DDTHH:MM:SS+HH:MM` (25 characters: whole seconds, an offset in minutes; such a
+    text holds the whole instant and `fromisoformat` reads it back exactly). Kept per text:
+    listings share showing times, and converting a validated datetime to UTC costs more than
+    the rest of its item."""
+    return showing_key(dt.datetime.fromisoformat(start))
+
+
 def hemnet_showings(listing: Listing) -> tuple[ProjectedItem, ...]:
     """Showings keyed by start instant; `endAt`/`description` are null when absent."""
     items: dict[str, ProjectedItem] = {}
     for i, showing in enumerate(listing.showings):
+        start = showing.start
+        text = start.isoformat()
+        # Other forms (microseconds, offsets with seconds: Python 3.11's `fromisoformat` drops
+        # an offset's microseconds) are converted as they are.
+        key = _showing_key_of(text) if len(text) == 25 else showing_key(start)
+        if key in items:
+            continue
+        end = showing.end
         payload = {
-            "startAt": showing.start.isoformat(),
-            "endAt": showing.end.isoformat() if showing.end else None,
+            "startAt": text,
+            "endAt": end.isoformat() if end is not None else None,
             "isAllDay": showing.all_day,
             "description": showing.note,
         }
-        key = showing_key(showing.start)
-        if key not in items:
-            items[key] = new_item(key, i, payload)
+        items[key] = new_item(key, i, payload)
     return tuple(items.values())
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from listsync.errors import FieldIssue, Severity
-from listsync.model import Category, Listing, ListingStatus, Money, Tenure, Transaction
+from listsync.model import Category, Listing, ListingStatus, Tenure, Transaction
 from listsync_hemnet._housing_forms import RESIDENTIAL, housing_form_for, parse_code
 from listsync_hemnet.mapping import IMAGE_KINDS, media_urls, text_of
 from listsync_hemnet.settings import PORTAL
@@ -118,13 +118,13 @@ def _host_problem(host: str) -> str | None:
     return None
 
 
-def _market(listing: Listing) -> list[FieldIssue]:
-    issues = []
-    if listing.address.country != "SE":
+def _market(listing: Listing, issues: list[FieldIssue]) -> None:
+    address = listing.address
+    if address.country != "SE":
         issues.append(
             _issue("sweden-only", "address.country", "Hemnet accepts Swedish listings only", None)
         )
-    if not listing.address.postal_code:
+    if not address.postal_code:
         issues.append(
             _issue("postal-code-required", "address.postal_code", "required by Hemnet", "postCode")
         )
@@ -139,7 +139,7 @@ def _market(listing: Listing) -> list[FieldIssue]:
                 "housingForm",
             )
         )
-    issues += _housing_form(listing)
+    issues += _housing_form(listing.category, listing.subcategory)
     if listing.tenure is Tenure.UNKNOWN:
         issues.append(
             _issue(
@@ -150,67 +150,68 @@ def _market(listing: Listing) -> list[FieldIssue]:
                 Severity.WARNING,
             )
         )
-    return issues
 
 
-def _housing_form(listing: Listing) -> list[FieldIssue]:
-    given = parse_code(listing.subcategory)
+@functools.lru_cache(maxsize=1024)
+def _housing_form(category: Category, subcategory: str | None) -> tuple[FieldIssue, ...]:
+    """The housing-form issues of a (category, subcategory): kept per pair (issues are frozen,
+    and a few pairs make most listings)."""
+    given = parse_code(subcategory)
     if given is None:
-        return []  # not a Hemnet code (e.g. another portal's subtype): the category decides
-    series = housing_form_for(listing.category, None).series
+        return ()  # not a Hemnet code (e.g. another portal's subtype): the category decides
+    series = housing_form_for(category, None).series
     if given.series is None:
-        return [
+        return (
             _issue(
                 "housing-form-unknown",
                 "subcategory",
                 f"unknown housing form {given.code}",
                 "housingForm",
-            )
-        ]
+            ),
+        )
     if given.series != series:
-        message = f"housing form {given.code} does not belong to category {listing.category}"
-        return [_issue("housing-form-category", "subcategory", message, "housingForm")]
+        message = f"housing form {given.code} does not belong to category {category}"
+        return (_issue("housing-form-category", "subcategory", message, "housingForm"),)
     if not given.known:
         message = f"housing form {given.code} is unknown here; {given.series} is sent"
-        return [_issue("housing-form-new", "subcategory", message, "housingForm", Severity.WARNING)]
-    return []
+        return (
+            _issue("housing-form-new", "subcategory", message, "housingForm", Severity.WARNING),
+        )
+    return ()
 
 
-def _money(listing: Listing) -> list[FieldIssue]:
-    issues = []
-    fields: dict[str, tuple[Money | None, str]] = {
-        "asking_price": (listing.asking_price, "askingPrice"),
-        "monthly_fee": (listing.monthly_fee, "monthlyFee"),
-        "yearly_running_costs": (listing.yearly_running_costs, "yearlyRunningCosts"),
-        "sale.price": (listing.sale.price if listing.sale else None, "price"),
-    }
-    for path, (money, field) in fields.items():
+def _money(listing: Listing, issues: list[FieldIssue]) -> None:
+    sale = listing.sale
+    for path, money, field in (
+        ("asking_price", listing.asking_price, "askingPrice"),
+        ("monthly_fee", listing.monthly_fee, "monthlyFee"),
+        ("yearly_running_costs", listing.yearly_running_costs, "yearlyRunningCosts"),
+        ("sale.price", sale.price if sale is not None else None, "price"),
+    ):
         if money is None:
             continue
+        amount = money.amount
         if money.currency != "SEK":
             issues.append(
                 _issue("amount-sek", f"{path}.currency", "Hemnet takes amounts in SEK", field)
             )
-        elif money.amount != money.amount.to_integral_value():
+        elif amount != amount.to_integral_value():
             issues.append(
                 _issue("amount-whole-kronor", f"{path}.amount", "must be whole kronor", field)
             )
-        elif money.amount >= MAX_PRICE:
+        elif amount >= MAX_PRICE:
             issues.append(
                 _issue("amount-plausible", f"{path}.amount", "is implausibly large", field)
             )
-    return issues
 
 
-def _ranges(listing: Listing) -> list[FieldIssue]:
-    issues = []
-    limits = {
-        ("living_area", "livingArea"): (listing.living_area, 10_000),
-        ("supplemental_area", "supplementalArea"): (listing.supplemental_area, 10_000),
-        ("plot_area", "landArea"): (listing.plot_area, 100_000_000),
-        ("rooms", "numberOfRooms"): (listing.rooms, 100),
-    }
-    for (path, field), (value, top) in limits.items():
+def _ranges(listing: Listing, issues: list[FieldIssue]) -> None:
+    for path, field, value, top in (
+        ("living_area", "livingArea", listing.living_area, 10_000),
+        ("supplemental_area", "supplementalArea", listing.supplemental_area, 10_000),
+        ("plot_area", "landArea", listing.plot_area, 100_000_000),
+        ("rooms", "numberOfRooms", listing.rooms, 100),
+    ):
         if value is not None and value > top:
             issues.append(_issue("size-limit", path, f"must be at most {top}", field))
     number = listing.address.apartment_number
@@ -219,48 +220,46 @@ def _ranges(listing: Listing) -> list[FieldIssue]:
         issues.append(
             _issue("apartment-number", "address.apartment_number", message, "apartmentNumber")
         )
-    if listing.coordinates is not None:
+    if (c := listing.coordinates) is not None:
         lat_min, lat_max, lon_min, lon_max = SWEDEN_BOUNDS
-        c = listing.coordinates
         if not (lat_min <= c.lat <= lat_max and lon_min <= c.lon <= lon_max):
             issues.append(
                 _issue(
                     "coordinates-sweden", "coordinates", "must lie in Sweden (WGS84)", "coordinates"
                 )
             )
-    return issues
 
 
-def _urls(listing: Listing, urls: Sequence[str]) -> list[FieldIssue]:
-    issues = []
-    if listing.links is not None:
-        for path, field, url in (
-            ("links.broker_page", "urls.brokerPage", listing.links.broker_page),
-            ("links.all_images", "urls.allImages", listing.links.all_images),
-        ):
-            problem = check_url(str(url)) if url is not None else None
-            if problem:
-                issues.append(_issue("public-url", path, problem, field))
+def _urls(listing: Listing, urls: Sequence[str], issues: list[FieldIssue]) -> int:
+    """The URL issues; returns how many media items are images."""
+    if (links := listing.links) is not None:
+        if links.broker_page is not None and (problem := check_url(str(links.broker_page))):
+            issues.append(_issue("public-url", "links.broker_page", problem, "urls.brokerPage"))
+        if links.all_images is not None and (problem := check_url(str(links.all_images))):
+            issues.append(_issue("public-url", "links.all_images", problem, "urls.allImages"))
+    media = listing.media
+    if len(urls) != len(media):
+        raise ValueError("urls must be mapping.media_urls(listing)")
     images = 0
-    for i, (media, text) in enumerate(zip(listing.media, urls, strict=True)):
-        if media.kind not in IMAGE_KINDS:
-            message = f"{media.kind} is not sent to Hemnet (images only)"
+    for i, text in enumerate(urls):
+        kind = media[i].kind
+        if kind not in IMAGE_KINDS:
+            message = f"{kind} is not sent to Hemnet (images only)"
             issues.append(_issue("images-only", f"media[{i}]", message, None, Severity.WARNING))
             continue
         images += 1
-        problem = check_url(text)
-        if problem:
+        if problem := check_url(text):
             issues.append(_issue("public-url", f"media[{i}].url", problem, "url"))
     if images > MAX_IMAGES:
         issues.append(_issue("image-limit", "media", f"at most {MAX_IMAGES} images", "images"))
-    return issues
+    return images
 
 
-def _publishing(listing: Listing) -> list[FieldIssue]:
-    """Fields Hemnet needs before a listing can be published."""
+def _publishing(listing: Listing, images: int, issues: list[FieldIssue]) -> None:
+    """Fields Hemnet needs before a listing can be published (`images`: how many media items
+    are images)."""
     if listing.status not in _PUBLISHED:
-        return []
-    issues = []
+        return
     if listing.asking_price is None and not listing.price_on_request:
         issues.append(
             _issue("publish-asking-price", "asking_price", "required for publishing", "askingPrice")
@@ -272,36 +271,39 @@ def _publishing(listing: Listing) -> list[FieldIssue]:
         issues.append(
             _issue("publish-living-area", "living_area", "required for publishing", "livingArea")
         )
-    if not text_of(listing.description):
+    description = listing.description
+    if not text_of(description):
         issues.append(
             _issue(
                 "publish-description", "description.sv", "required for publishing", "description"
             )
         )
-    if not any(m.kind in IMAGE_KINDS for m in listing.media):
+    if not images:
         issues.append(
             _issue("publish-image", "media", "at least one image is required to publish", "images")
         )
-    if listing.description and "sv" not in listing.description:
+    if description and "sv" not in description:
         message = "no Swedish description; another language is sent"
         issues.append(
             _issue(
                 "description-swedish", "description.sv", message, "description", Severity.WARNING
             )
         )
-    return issues
 
 
 def preflight(listing: Listing, *, urls: Sequence[str] | None = None) -> list[FieldIssue]:
     """Every Hemnet issue of `listing`; errors block sending, warnings are reported.
 
+    Order: market (country, postal code, transaction, category, housing form, tenure), money,
+    ranges, URLs (links, then media in order, then the image count), publishing.
+
     Args:
         urls: `mapping.media_urls(listing)`, when the caller has it already.
     """
-    return [
-        *_market(listing),
-        *_money(listing),
-        *_ranges(listing),
-        *_urls(listing, media_urls(listing) if urls is None else urls),
-        *_publishing(listing),
-    ]
+    issues: list[FieldIssue] = []
+    _market(listing, issues)
+    _money(listing, issues)
+    _ranges(listing, issues)
+    images = _urls(listing, media_urls(listing) if urls is None else urls, issues)
+    _publishing(listing, images, issues)
+    return issues
