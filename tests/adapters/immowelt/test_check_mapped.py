@@ -18,6 +18,7 @@ from listsync_immowelt.mapping import (
     media_id,
     media_refs,
     project,
+    project_with_urls,
     to_immowelt_payload,
 )
 from listsync_immowelt.rules import _mapped_marked, check_all, check_mapped
@@ -128,6 +129,9 @@ def test_projected_media_are_those_of_media_refs(tails: list[str]) -> None:
         return
     projection = project(listing, software_name="s", external_customer_id="c")
     refs = media_refs(listing)
+    with_urls, urls = project_with_urls(listing, "s", "c")
+    assert with_urls == projection
+    assert urls == [url for url, _ in refs]
     assert [
         (url, media_id(listing.external_ref, url)) for url in [str(m.url) for m in listing.media]
     ] == refs

@@ -71,7 +71,7 @@ from listsync_immowelt._readback import remote_projection
 from listsync_immowelt.auth import ImmoweltAuth, SharedTokens, TokenManager, token_cache_file
 from listsync_immowelt.client import REQUEST_ID_HEADER, ImmoweltClient
 from listsync_immowelt.errors import map_error, with_listing_paths
-from listsync_immowelt.mapping import from_immowelt_payload, project
+from listsync_immowelt.mapping import from_immowelt_payload, project_with_urls
 from listsync_immowelt.rules import check_mapped, currency_issues, rule_11_estate_type_unchanged
 from listsync_immowelt.settings import PORTAL, ImmoweltAccount, ImmoweltSettings
 
@@ -208,22 +208,22 @@ class ImmoweltAdapter:
     def prepare(self, listing: Listing) -> Prepared:
         """The 21 business rules (except 11, see `plan`), EUR amounts and the projection, in
         one pass over one payload."""
-        projection = project(
-            listing,
-            software_name=self.settings.software_name,
-            external_customer_id=self.account.external_customer_id,
+        projection, urls = project_with_urls(
+            listing, self.settings.software_name, self.account.external_customer_id
         )
         issues = check_mapped(projection.fields, listing) + currency_issues(listing)
         if self.settings.media_mirror is None:
-            issues += self._media_url_issues(listing)
+            issues += self._media_url_issues(urls)
         return Prepared.of(issues, projection)
 
-    def _media_url_issues(self, listing: Listing) -> list[FieldIssue]:
-        """Media URLs refused without I/O (scheme, an IP or loopback host): the listing is
-        blocked before anything is sent; the rest is checked when each URL is fetched."""
+    def _media_url_issues(self, urls: list[str]) -> list[FieldIssue]:
+        """Media URLs (the listing's, in order) refused without I/O (scheme, an IP or loopback
+        host): the listing is blocked before anything is sent; the rest is checked when each
+        URL is fetched."""
         issues = []
-        for index, media in enumerate(listing.media):
-            reason = self.media_policy.offline_refusal(str(media.url))
+        refusal = self.media_policy.offline_refusal
+        for index, url in enumerate(urls):
+            reason = refusal(url)
             if reason is not None:
                 issues.append(_media_issue(index, reason))
         return issues

@@ -40,6 +40,7 @@ __all__ = [
     "media_refs",
     "parse_pointer",
     "project",
+    "project_with_urls",
     "to_immowelt_payload",
 ]
 
@@ -289,6 +290,18 @@ def to_immowelt_payload(
         external_customer_id: `metadata.source.externalCustomerId` (from the account).
         media: `media_refs(listing)`, when the caller has it already.
     """
+    refs = media_refs(listing) if media is None else media
+    references = [{"externalMediaId": ref, "position": i} for i, (_, ref) in enumerate(refs, 1)]
+    return _payload(listing, software_name, external_customer_id, references)
+
+
+def _payload(
+    listing: Listing,
+    software_name: str,
+    external_customer_id: str,
+    references: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """`to_immowelt_payload` given the payload's `media` (a fresh list)."""
     available = listing.available_from
     data = {
         **_classification(listing),
@@ -317,11 +330,7 @@ def to_immowelt_payload(
         "contact": _contact(listing),
     }
     payload = _pruned(payload)
-    # Last, and there even when empty.
-    payload["media"] = [
-        {"externalMediaId": ref, "position": i}
-        for i, (_, ref) in enumerate(media_refs(listing) if media is None else media, start=1)
-    ]
+    payload["media"] = references  # last, and there even when empty
     return _deep_merge(payload, listing.extensions.get(PORTAL, {}))
 
 
@@ -335,24 +344,37 @@ def project(listing: Listing, *, software_name: str, external_customer_id: str) 
     before the payload references it. for_sale / coming_soon are PUBLISHED (a created listing is
     live); draft, withdrawn and sold are ABSENT (deleted: v1 has no sold endpoint).
     """
+    return project_with_urls(listing, software_name, external_customer_id)[0]
+
+
+_SHA256_EMPTY = hashlib.sha256()
+"""Copied for each media id (cheaper than a new hasher; the same digest)."""
+
+
+def project_with_urls(
+    listing: Listing, software_name: str, external_customer_id: str
+) -> tuple[Projection, list[str]]:
+    """`project(listing, ...)` and the media URLs as `str`, in order (what the adapter's
+    `prepare` checks next: each `str()` of a URL object costs as much as its hash)."""
     # `media_refs`, `media_id` and `media_file_name` inline: one loop over the media.
-    media: list[tuple[str, str]] = []
+    urls: list[str] = []
+    references: list[dict[str, Any]] = []
     items: list[ProjectedItem] = []
     ref_prefix = f"{listing.external_ref}-"
+    empty = _SHA256_EMPTY
     for i, item in enumerate(listing.media):
         url = str(item.url)
-        ref = ref_prefix + _sha256(url.encode()).hexdigest()[:16]
-        media.append((url, ref))
+        hasher = empty.copy()
+        hasher.update(url.encode())
+        ref = ref_prefix + hasher.hexdigest()[:16]
+        urls.append(url)
+        references.append({"externalMediaId": ref, "position": i + 1})
         name = url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or "media"
         items.append(new_item(ref, i, {"externalMediaId": ref, "fileName": name, "url": url}))
-    payload = to_immowelt_payload(
-        listing,
-        software_name=software_name,
-        external_customer_id=external_customer_id,
-        media=media,
-    )
+    payload = _payload(listing, software_name, external_customer_id, references)
     target = TargetState.PUBLISHED if listing.status in _PUBLISHED else TargetState.ABSENT
-    return new_projection(listing.external_ref, payload, media=tuple(items), target=target)
+    projection = new_projection(listing.external_ref, payload, media=tuple(items), target=target)
+    return projection, urls
 
 
 # -- JSON pointer -> canonical path ------------------------------------------------------------
