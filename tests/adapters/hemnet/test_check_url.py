@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from listsync_hemnet import rules
 from listsync_hemnet.rules import _host_problem, check_url
 
 
@@ -57,3 +58,25 @@ def test_a_private_host_after_a_public_one_with_the_same_start() -> None:
     assert check_url("http://10.0.0.1/b.jpg") is not None
     assert check_url("http://10.0.0.10/b.jpg") is not None
     assert check_url("http://localhost/b.jpg") is not None
+
+
+def test_alternating_hosts_keep_their_own_verdicts() -> None:
+    """A listing's links and images on different hosts, one of them private, turn after turn:
+    each URL gets its host's verdict (the remembered table is keyed by `scheme://host/`)."""
+    for _ in range(3):
+        assert check_url("https://www.example.se/objekt/1") is None
+        assert check_url("https://10.0.0.1/objekt/1/01.jpg") is not None
+        assert check_url("https://10.0.0.1/objekt/1/02.jpg") is not None
+        assert check_url("https://www.example.se.evil/x") is None
+        assert check_url("https://www.example.se/") is None
+        assert check_url("https://10.0.0.1") is not None
+        assert check_url("http://10.0.0.1/x") is not None
+
+
+def test_the_remembered_hosts_are_bounded() -> None:
+    """More hosts than the table keeps: it starts over, verdicts unchanged."""
+    for n in range(rules._PLAIN_KEPT + 10):
+        assert check_url(f"https://h{n}.example.se/a.jpg") is None
+        assert len(rules._plain_verdicts) <= rules._PLAIN_KEPT
+    assert check_url("https://127.0.0.1/a.jpg") is not None
+    assert check_url("https://h1.example.se/b.jpg") is None

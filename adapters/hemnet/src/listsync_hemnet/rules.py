@@ -84,6 +84,11 @@ def _issue(
 _last_plain: tuple[str, str | None] = ("", None)
 """The `scheme://host/` of the last plain URL `check_url` judged, with its verdict: a listing's
 images share one host, and any URL that starts so has that host (the pattern stops at "/")."""
+_plain_verdicts: dict[str, str | None] = {}
+"""Every plain `scheme://host/` judged (up to `_PLAIN_KEPT`), with its verdict: a listing's
+links and its images are on different hosts, so the last one alone misses twice a listing."""
+_PLAIN_KEPT = 4096
+_UNSEEN = "?"
 
 
 def check_url(url: str) -> str | None:
@@ -92,11 +97,21 @@ def check_url(url: str) -> str | None:
     prefix, verdict = _last_plain
     if prefix and url.startswith(prefix):
         return verdict
+    # A known `scheme://host/` is the text up to the first "/" after "scheme://"; any other
+    # text found there is simply not in the table.
+    start = url[: url.find("/", 8) + 1]
+    known = _plain_verdicts.get(start, _UNSEEN)
+    if known is not _UNSEEN:
+        _last_plain = (start, known)
+        return known
     plain = _PLAIN_HTTP_URL.match(url)
     if plain is not None:  # what `urlsplit` would find, without splitting (the common case)
         verdict = _host_problem(plain.group(1).lower())
-        if plain.group(0).endswith("/"):
-            _last_plain = (plain.group(0), verdict)
+        if (start := plain.group(0)).endswith("/"):
+            if len(_plain_verdicts) >= _PLAIN_KEPT:
+                _plain_verdicts.clear()
+            _plain_verdicts[start] = verdict
+            _last_plain = (start, verdict)
         return verdict
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
