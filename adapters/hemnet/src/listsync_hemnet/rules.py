@@ -21,7 +21,7 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from listsync.errors import FieldIssue, Severity
-from listsync.model import Category, Listing, ListingStatus, Tenure, Transaction
+from listsync.model import Category, Listing, ListingStatus, Money, Tenure, Transaction
 from listsync_hemnet._housing_forms import RESIDENTIAL, housing_form_for, parse_code
 from listsync_hemnet.mapping import IMAGE_KINDS, media_urls, text_of
 from listsync_hemnet.settings import PORTAL
@@ -61,6 +61,9 @@ MAX_IMAGES = 100
 SWEDEN_BOUNDS = (55.0, 69.1, 10.5, 24.2)
 """(min lat, max lat, min lon, max lon) of Sweden, for the coordinates check."""
 MAX_PRICE = Decimal(10_000_000_000)
+_MAX_AREA = Decimal(10_000)  # square metres, living and supplemental (**inferred**)
+_MAX_PLOT = Decimal(100_000_000)
+_MAX_ROOMS = Decimal(100)
 _APARTMENT_NUMBER = re.compile(r"^\d{4}$")
 _PUBLISHED = frozenset({ListingStatus.FOR_SALE, ListingStatus.COMING_SOON})
 # An http(s) URL whose network location is a bare host name or IPv4 address (no user, port,
@@ -196,39 +199,40 @@ def _housing_form(category: Category, subcategory: str | None) -> tuple[FieldIss
 
 
 def _money(listing: Listing, issues: list[FieldIssue]) -> None:
-    sale = listing.sale
-    for path, money, field in (
-        ("asking_price", listing.asking_price, "askingPrice"),
-        ("monthly_fee", listing.monthly_fee, "monthlyFee"),
-        ("yearly_running_costs", listing.yearly_running_costs, "yearlyRunningCosts"),
-        ("sale.price", sale.price if sale is not None else None, "price"),
-    ):
-        if money is None:
-            continue
-        amount = money.amount
-        if money.currency != "SEK":
-            issues.append(
-                _issue("amount-sek", f"{path}.currency", "Hemnet takes amounts in SEK", field)
-            )
-        elif amount != amount.to_integral_value():
-            issues.append(
-                _issue("amount-whole-kronor", f"{path}.amount", "must be whole kronor", field)
-            )
-        elif amount >= MAX_PRICE:
-            issues.append(
-                _issue("amount-plausible", f"{path}.amount", "is implausibly large", field)
-            )
+    if (price := listing.asking_price) is not None:
+        _amount(price, "asking_price", "askingPrice", issues)
+    if (fee := listing.monthly_fee) is not None:
+        _amount(fee, "monthly_fee", "monthlyFee", issues)
+    if (costs := listing.yearly_running_costs) is not None:
+        _amount(costs, "yearly_running_costs", "yearlyRunningCosts", issues)
+    if (sale := listing.sale) is not None:
+        _amount(sale.price, "sale.price", "price", issues)
+
+
+def _amount(money: Money, path: str, field: str, issues: list[FieldIssue]) -> None:
+    amount = money.amount
+    if money.currency != "SEK":
+        issues.append(
+            _issue("amount-sek", f"{path}.currency", "Hemnet takes amounts in SEK", field)
+        )
+    elif amount != amount.to_integral_value():
+        issues.append(
+            _issue("amount-whole-kronor", f"{path}.amount", "must be whole kronor", field)
+        )
+    elif amount >= MAX_PRICE:
+        issues.append(_issue("amount-plausible", f"{path}.amount", "is implausibly large", field))
 
 
 def _ranges(listing: Listing, issues: list[FieldIssue]) -> None:
-    for path, field, value, top in (
-        ("living_area", "livingArea", listing.living_area, 10_000),
-        ("supplemental_area", "supplementalArea", listing.supplemental_area, 10_000),
-        ("plot_area", "landArea", listing.plot_area, 100_000_000),
-        ("rooms", "numberOfRooms", listing.rooms, 100),
-    ):
-        if value is not None and value > top:
-            issues.append(_issue("size-limit", path, f"must be at most {top}", field))
+    # Straight tests, not a table: most listings have every size, all within the limits.
+    if (living := listing.living_area) is not None and living > _MAX_AREA:
+        issues.append(_too_big("living_area", "livingArea", _MAX_AREA))
+    if (extra := listing.supplemental_area) is not None and extra > _MAX_AREA:
+        issues.append(_too_big("supplemental_area", "supplementalArea", _MAX_AREA))
+    if (plot := listing.plot_area) is not None and plot > _MAX_PLOT:
+        issues.append(_too_big("plot_area", "landArea", _MAX_PLOT))
+    if (rooms := listing.rooms) is not None and rooms > _MAX_ROOMS:
+        issues.append(_too_big("rooms", "numberOfRooms", _MAX_ROOMS))
     number = listing.address.apartment_number
     if number and not _APARTMENT_NUMBER.match(number):
         message = "must be Skatteverket's 4-digit apartment number (e.g. 1102)"
@@ -243,6 +247,10 @@ def _ranges(listing: Listing, issues: list[FieldIssue]) -> None:
                     "coordinates-sweden", "coordinates", "must lie in Sweden (WGS84)", "coordinates"
                 )
             )
+
+
+def _too_big(path: str, field: str, top: Decimal) -> FieldIssue:
+    return _issue("size-limit", path, f"must be at most {top}", field)
 
 
 def _urls(listing: Listing, urls: Sequence[str], issues: list[FieldIssue]) -> int:
