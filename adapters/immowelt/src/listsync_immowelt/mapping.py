@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from listsync.adapter import ProjectedItem, Projection, TargetState, new_item, new_projection
-from listsync.model import BrokerageFee, Category, Listing, ListingStatus, Money, Transaction
+from listsync.model import BrokerageFee, Category, Listing, ListingStatus, Rent, Transaction
 from listsync_immowelt.settings import PORTAL
 
 __all__ = [
@@ -106,26 +106,6 @@ def _num(value: Decimal | int | float) -> int | float:
     return int(dec) if dec == dec.to_integral_value() else float(dec)
 
 
-def _amount(money: Money | None) -> dict[str, Any] | None:
-    return None if money is None else {"amount": _num(money.amount)}
-
-
-_CONTAINERS = (dict, list)
-
-
-def _pruned(members: dict[str, Any]) -> dict[str, Any]:
-    """`members` without None values and empty objects: the payload leaves them out.
-
-    The payload is built bottom-up, each object pruned as it is built, so an object that
-    prunes to nothing is left out of its parent in turn.
-    """
-    return {
-        key: value
-        for key, value in members.items()
-        if value is not None and (value or type(value) not in _CONTAINERS)
-    }
-
-
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in extra.items():
@@ -171,102 +151,132 @@ def _classification(listing: Listing) -> dict[str, Any]:
     return out
 
 
+# The builders below leave out None values and objects that end up empty (the payload holds
+# neither): each member is added only when it has a value, in the payload's key order.
+
+
 def _location(listing: Listing) -> dict[str, Any]:
     a = listing.address
-    geo = listing.coordinates
-    location = {
-        "postalcode": a.postal_code,
-        "city": a.city,
-        "street": a.street,
-        "houseNumber": a.house_number or "",
-        "unit": a.apartment_number,
-        "state": a.region,
-        "country": COUNTRY_ALPHA3[a.country],
-        "floorNumber": listing.floor,
-        "showAddress": a.show_full_address,
-        "geometry": None if geo is None else {"type": "Point", "coordinates": [geo.lon, geo.lat]},
-    }
-    return _pruned(location)
+    out: dict[str, Any] = {}
+    if (postal_code := a.postal_code) is not None:
+        out["postalcode"] = postal_code
+    if (city := a.city) is not None:
+        out["city"] = city
+    if (street := a.street) is not None:
+        out["street"] = street
+    out["houseNumber"] = a.house_number or ""
+    if (unit := a.apartment_number) is not None:
+        out["unit"] = unit
+    if (region := a.region) is not None:
+        out["state"] = region
+    out["country"] = COUNTRY_ALPHA3[a.country]
+    if (floor := listing.floor) is not None:
+        out["floorNumber"] = floor
+    if (show := a.show_full_address) is not None:
+        out["showAddress"] = show
+    if (geo := listing.coordinates) is not None:
+        out["geometry"] = {"type": "Point", "coordinates": [geo.lon, geo.lat]}
+    return out
 
 
 def _prices(listing: Listing) -> dict[str, Any]:
-    rent = listing.rent
-    fee = listing.brokerage_fee
-    auction = listing.auction
-    prices = {
-        "buy": _amount(listing.asking_price)
-        if listing.transaction is not Transaction.RENT
-        else None,
-        "baseRent": _amount(rent.base) if rent else None,
-        "totalRent": _amount(rent.total) if rent else None,
-        "additionalCosts": _amount(rent.service_charges) if rent else None,
-        "heatingCosts": _amount(rent.heating) if rent else None,
-        "deposit": _amount(rent.deposit) if rent else None,
-        "houseMoney": _amount(listing.monthly_fee),
-        "minimumBid": _amount(auction.minimum_bid) if auction else None,
-        "overbidSessionStartingPrice": _amount(auction.starting_price) if auction else None,
-        "priceInformation": "PRICE_ON_DEMAND" if listing.price_on_request else None,
-        "brokerageFee": None if fee is None else _brokerage_fee(fee),
-    }
-    return _pruned(prices)
+    out: dict[str, Any] = {}
+    asking = listing.asking_price
+    if asking is not None and listing.transaction is not Transaction.RENT:
+        out["buy"] = {"amount": _num(asking.amount)}
+    if rent := listing.rent:
+        _add_rent(out, rent)
+    if (monthly := listing.monthly_fee) is not None:
+        out["houseMoney"] = {"amount": _num(monthly.amount)}
+    if auction := listing.auction:
+        if (bid := auction.minimum_bid) is not None:
+            out["minimumBid"] = {"amount": _num(bid.amount)}
+        if (start := auction.starting_price) is not None:
+            out["overbidSessionStartingPrice"] = {"amount": _num(start.amount)}
+    if listing.price_on_request:
+        out["priceInformation"] = "PRICE_ON_DEMAND"
+    if (fee := listing.brokerage_fee) is not None and (terms := _brokerage_fee(fee)):
+        out["brokerageFee"] = terms
+    return out
+
+
+def _add_rent(out: dict[str, Any], rent: Rent) -> None:
+    if (base := rent.base) is not None:
+        out["baseRent"] = {"amount": _num(base.amount)}
+    if (total := rent.total) is not None:
+        out["totalRent"] = {"amount": _num(total.amount)}
+    if (service := rent.service_charges) is not None:
+        out["additionalCosts"] = {"amount": _num(service.amount)}
+    if (heating := rent.heating) is not None:
+        out["heatingCosts"] = {"amount": _num(heating.amount)}
+    if (deposit := rent.deposit) is not None:
+        out["deposit"] = {"amount": _num(deposit.amount)}
 
 
 def _brokerage_fee(fee: BrokerageFee) -> dict[str, Any]:
-    terms = {
-        "hasFee": fee.has_fee,
-        "amount": None if fee.amount is None else _num(fee.amount.amount),
-        "percentage": None if fee.percent is None else _num(fee.percent),
-        "priceNote": fee.note,
-    }
-    return _pruned(terms)
+    out: dict[str, Any] = {}
+    if (has_fee := fee.has_fee) is not None:
+        out["hasFee"] = has_fee
+    if (amount := fee.amount) is not None:
+        out["amount"] = _num(amount.amount)
+    if (percent := fee.percent) is not None:
+        out["percentage"] = _num(percent)
+    if (note := fee.note) is not None:
+        out["priceNote"] = note
+    return out
 
 
-def _opt(value: Decimal | int | None) -> int | float | None:
-    return None if value is None else _num(value)
-
-
-def _spaces_structure(listing: Listing) -> dict[str, Any]:
-    spaces = {
-        "spaceMeasureUnit": "SQUARE_METER",
-        "residential": _pruned({"livingSpace": _opt(listing.living_area)}),
-        "plotSpace": _opt(listing.plot_area),
-        "additionalSpace": _opt(listing.supplemental_area),
-        "usableFloorSpace": _opt(listing.usable_area),
-    }
-    rooms = {
-        "numberOfRooms": _opt(listing.rooms),
-        "numberOfBedRooms": listing.bedrooms,
-        "numberOfBathRooms": listing.bathrooms,
-    }
-    structure = {
-        "rooms": _pruned(rooms),
-        "building": _pruned({"numberOfFloors": listing.floors_in_building}),
-    }
-    return {"spaces": _pruned(spaces), "structure": _pruned(structure)}
-
-
-def _texts(listing: Listing) -> dict[str, Any]:
-    texts = {
-        "headline": dict(listing.headline or listing.tagline) or None,
-        "description": dict(listing.description) or None,
-    }
-    return _pruned(texts)
+def _add_spaces_structure(data: dict[str, Any], listing: Listing) -> None:
+    """`data["spaces"]` and `data["structure"]` (when it holds anything)."""
+    spaces: dict[str, Any] = {"spaceMeasureUnit": "SQUARE_METER"}
+    if (living := listing.living_area) is not None:
+        spaces["residential"] = {"livingSpace": _num(living)}
+    if (plot := listing.plot_area) is not None:
+        spaces["plotSpace"] = _num(plot)
+    if (supplemental := listing.supplemental_area) is not None:
+        spaces["additionalSpace"] = _num(supplemental)
+    if (usable := listing.usable_area) is not None:
+        spaces["usableFloorSpace"] = _num(usable)
+    data["spaces"] = spaces
+    rooms: dict[str, Any] = {}
+    if (count := listing.rooms) is not None:
+        rooms["numberOfRooms"] = _num(count)
+    if (bedrooms := listing.bedrooms) is not None:
+        rooms["numberOfBedRooms"] = bedrooms
+    if (bathrooms := listing.bathrooms) is not None:
+        rooms["numberOfBathRooms"] = bathrooms
+    structure: dict[str, Any] = {}
+    if rooms:
+        structure["rooms"] = rooms
+    if (floors := listing.floors_in_building) is not None:
+        structure["building"] = {"numberOfFloors": floors}
+    if structure:
+        data["structure"] = structure
 
 
 def _contact(listing: Listing) -> dict[str, Any]:
     agent = listing.agent
+    out: dict[str, Any] = {}
     if agent is None:
-        return _pruned({"emailAddress": listing.agency.email, "phoneNumber": listing.agency.phone})
-    salutation = agent.salutation if agent.salutation in _SALUTATIONS else None
-    contact = {
-        "salutation": salutation,
-        "firstName": agent.first_name,
-        "lastName": agent.last_name,
-        "emailAddress": agent.email,
-        "phoneNumber": agent.phone or listing.agency.phone,
-        "mobilePhoneNumber": agent.mobile,
-    }
-    return _pruned(contact)
+        agency = listing.agency
+        if (email := agency.email) is not None:
+            out["emailAddress"] = email
+        if (phone := agency.phone) is not None:
+            out["phoneNumber"] = phone
+        return out
+    if (salutation := agent.salutation) in _SALUTATIONS:
+        out["salutation"] = salutation
+    if (first_name := agent.first_name) is not None:
+        out["firstName"] = first_name
+    if (last_name := agent.last_name) is not None:
+        out["lastName"] = last_name
+    if (email := agent.email) is not None:
+        out["emailAddress"] = email
+    if (phone := agent.phone or listing.agency.phone) is not None:
+        out["phoneNumber"] = phone
+    if (mobile := agent.mobile) is not None:
+        out["mobilePhoneNumber"] = mobile
+    return out
 
 
 def media_refs(listing: Listing) -> list[tuple[str, str]]:
@@ -302,36 +312,42 @@ def _payload(
     references: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """`to_immowelt_payload` given the payload's `media` (a fresh list)."""
-    available = listing.available_from
-    data = {
-        **_classification(listing),
-        "location": _location(listing),
-        "prices": _prices(listing),
-        **_spaces_structure(listing),
-        "management": _pruned({"availableFrom": available.isoformat() if available else None}),
-        "conditions": _pruned(
-            {
-                "yearOfConstruction": listing.construction_year,
-                "lastModernisation": listing.renovation_year,
-            }
-        ),
-        "texts": _texts(listing),
-    }
+    data = _classification(listing)
+    data["location"] = _location(listing)
+    if prices := _prices(listing):
+        data["prices"] = prices
+    _add_spaces_structure(data, listing)
+    if available := listing.available_from:
+        data["management"] = {"availableFrom": available.isoformat()}
+    conditions: dict[str, Any] = {}
+    if (built := listing.construction_year) is not None:
+        conditions["yearOfConstruction"] = built
+    if (renovated := listing.renovation_year) is not None:
+        conditions["lastModernisation"] = renovated
+    if conditions:
+        data["conditions"] = conditions
+    texts: dict[str, Any] = {}
+    if headline := listing.headline or listing.tagline:
+        texts["headline"] = dict(headline)
+    if description := listing.description:
+        texts["description"] = dict(description)
+    if texts:
+        data["texts"] = texts
+    ref = listing.external_ref
+    # All five are non-empty strings (the model's ref, the settings' and account's values).
     source = {
-        "externalId": listing.external_ref,
-        "offererEstateId": listing.external_ref,
-        "offererMarketingKey": listing.marketing_key or listing.external_ref,
+        "externalId": ref,
+        "offererEstateId": ref,
+        "offererMarketingKey": listing.marketing_key or ref,
         "softwareName": software_name,
         "externalCustomerId": external_customer_id,
     }
-    payload: dict[str, Any] = {
-        "data": _pruned(data),
-        "metadata": _pruned({"source": _pruned(source)}),
-        "contact": _contact(listing),
-    }
-    payload = _pruned(payload)
+    payload: dict[str, Any] = {"data": data, "metadata": {"source": source}}
+    if contact := _contact(listing):
+        payload["contact"] = contact
     payload["media"] = references  # last, and there even when empty
-    return _deep_merge(payload, listing.extensions.get(PORTAL, {}))
+    extension = listing.extensions.get(PORTAL)
+    return _deep_merge(payload, extension) if extension else payload
 
 
 _PUBLISHED = frozenset({ListingStatus.FOR_SALE, ListingStatus.COMING_SOON})
