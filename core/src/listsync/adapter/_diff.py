@@ -20,7 +20,7 @@ from listsync.adapter._types import (
     ProjectedItem,
     Projection,
     TargetState,
-    _keyed_operation,
+    _item_creations,
 )
 from listsync.adapter._types import new_operation as _operation
 
@@ -30,6 +30,7 @@ __all__ = [
     "changed_fields",
     "default_plan",
     "diff_projection",
+    "new_listing_plan",
 ]
 
 _ABSENT = object()
@@ -195,17 +196,40 @@ def default_plan(diff: ProjectionDiff, capabilities: frozenset[Capability]) -> l
         current = diff.current_target
     if Capability.MEDIA in capabilities:
         ops += [_operation(OpKind.MEDIA_REMOVE, i.key) for i in diff.media_removed]
-        add = OpKind.MEDIA_ADD
-        ops += [_keyed_operation(add, i.key, dict(i.payload)) for i in diff.media_added]
+        ops += _item_creations(OpKind.MEDIA_ADD, diff.media_added)
     if Capability.SHOWINGS in capabilities:
         ops += [_operation(OpKind.SHOWING_DELETE, i.key) for i in diff.showings_removed]
         ops += [
             _operation(OpKind.SHOWING_UPDATE, i.key, changes=dict(ch))
             for i, ch in diff.showings_changed
         ]
-        create = OpKind.SHOWING_CREATE
-        ops += [_keyed_operation(create, i.key, dict(i.payload)) for i in diff.showings_added]
+        ops += _item_creations(OpKind.SHOWING_CREATE, diff.showings_added)
     ops += _supported(_transition(current, desired.target, desired, diff.sent), capabilities)
+    return ops
+
+
+def new_listing_plan(desired: Projection, capabilities: frozenset[Capability]) -> list[Operation]:
+    """`default_plan(diff_projection(None, desired), capabilities)` without the diff: the plan
+    of a listing the portal does not hold (no record, or one whose target is ABSENT, which
+    plans the same), which is every listing of a first run.
+
+    The planner's shortcut for adapters without a `plan` of their own: the same operations,
+    without copying the fields into a diff that only this function would read.
+    """
+    target = desired.target
+    if target is TargetState.ABSENT:
+        return []
+    ops: list[Operation] = []
+    if Capability.CREATE in capabilities:
+        refs = dict(desired.refs) or None
+        ops.append(_operation(OpKind.CREATE, payload=dict(desired.fields), refs=refs))
+    if Capability.MEDIA in capabilities and desired.media:
+        ops += _item_creations(OpKind.MEDIA_ADD, desired.media)
+    if Capability.SHOWINGS in capabilities and desired.showings:
+        ops += _item_creations(OpKind.SHOWING_CREATE, desired.showings)
+    current = TargetState.DRAFT if Capability.PUBLISH in capabilities else TargetState.PUBLISHED
+    if target is not current:
+        ops += _supported(_transition(current, target, desired, None), capabilities)
     return ops
 
 

@@ -348,24 +348,17 @@ def new_operation(
 ) -> Operation:
     """`Operation(kind=kind, ...)` given the arguments that are not None, without validating
     again: for a `str` key and fresh dicts with `str` keys (see `new_item`)."""
-    given = {"kind"}
-    if key is not None:
-        given.add("key")
-    if changes is None:
-        changes = {}
-    else:
-        given.add("changes")
-    if payload is None:
-        payload = {}
-    else:
-        given.add("payload")
-    if refs is None:
-        refs = {}
-    else:
-        given.add("refs")
+    given = _OP_FIELDS[key is not None, changes is not None, payload is not None, refs is not None]
     instance = _NEW(Operation)
     _SET_DICT(
-        instance, {"kind": kind, "key": key, "changes": changes, "payload": payload, "refs": refs}
+        instance,
+        {
+            "kind": kind,
+            "key": key,
+            "changes": {} if changes is None else changes,
+            "payload": {} if payload is None else payload,
+            "refs": {} if refs is None else refs,
+        },
     )
     _SET_FIELDS_SET(instance, given)
     _SET_EXTRA(instance, None)
@@ -384,6 +377,34 @@ def _keyed_operation(kind: OpKind, key: str, payload: dict[str, Any]) -> Operati
     return instance
 
 
+def _item_creations(kind: OpKind, items: tuple[ProjectedItem, ...]) -> list[Operation]:
+    """`[_keyed_operation(kind, i.key, dict(i.payload)) for i in items]` in one loop, with no
+    call per item (the media of every new listing: most of the operations a plan holds)."""
+    new, set_dict, set_fields, set_extra, set_private = (
+        _NEW, _SET_DICT, _SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE
+    )  # fmt: skip
+    fields, cls = _KEYED_FIELDS, Operation
+    out: list[Operation] = []
+    append = out.append
+    for item in items:
+        instance = new(cls)
+        set_dict(
+            instance,
+            {
+                "kind": kind,
+                "key": item.key,
+                "changes": {},
+                "payload": dict(item.payload),
+                "refs": {},
+            },
+        )
+        set_fields(instance, fields)
+        set_extra(instance, None)
+        set_private(instance, None)
+        append(instance)
+    return out
+
+
 # What `Model.model_construct(**values)` does for the models above (no extra or private
 # attributes, every field given a value), without looking each default up on every call as
 # pydantic's own does, which costs more than validating.
@@ -397,3 +418,22 @@ _SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 # the copy a set of its own before `model_copy(update=...)` adds to it.
 _ITEM_FIELDS = {"key", "canonical_index", "payload"}
 _KEYED_FIELDS = {"kind", "key", "payload"}
+# The fields set of `new_operation`'s results for each combination of the optional arguments
+# given (key, changes, payload, refs), shared like the two above.
+_OP_FIELDS = {
+    (has_key, has_changes, has_payload, has_refs): {
+        name
+        for name, given in (
+            ("kind", True),
+            ("key", has_key),
+            ("changes", has_changes),
+            ("payload", has_payload),
+            ("refs", has_refs),
+        )
+        if given
+    }
+    for has_key in (False, True)
+    for has_changes in (False, True)
+    for has_payload in (False, True)
+    for has_refs in (False, True)
+}

@@ -31,13 +31,13 @@ from listsync.adapter import (
     Operation,
     OpKind,
     Projection,
-    ProjectionDiff,
     TargetState,
     WriteAdapter,
     default_plan,
     diff_projection,
     new_projection,
 )
+from listsync.adapter._diff import new_listing_plan
 from listsync.errors import ConfigurationError, FieldIssue, InvalidListingError, Severity
 from listsync.log import get_logger
 from listsync.model import Listing
@@ -420,7 +420,7 @@ class Planner:
             try:
                 if adapter is None:
                     adapter = self.pool.adapter(portal, account)
-                ops = self._operations(adapter, diff_projection(sent, desired))
+                ops = self._operations(adapter, sent, desired)
             except InvalidListingError as exc:
                 blocking = tuple(issues) + exc.issues
                 return BlockedEntry(ref, portal, account, blocking, line)
@@ -431,15 +431,20 @@ class Planner:
             issues, line,
         )  # fmt: skip
 
-    def _operations(self, adapter: WriteAdapter, diff: ProjectionDiff) -> list[Operation]:
-        """The adapter's own plan when it has one, else the default plan."""
+    def _operations(
+        self, adapter: WriteAdapter, sent: Projection | None, desired: Projection
+    ) -> list[Operation]:
+        """The adapter's own plan of the diff when it has one, else the default plan (of a
+        listing the portal does not hold, without making the diff: `new_listing_plan`)."""
         cls = type(adapter)
         custom = self._custom.get(cls)
         if custom is None:
             custom = self._custom[cls] = isinstance(adapter, CustomPlan)
         if custom:
-            return list(cast("CustomPlan", adapter).plan(diff))
-        return default_plan(diff, adapter.capabilities)
+            return list(cast("CustomPlan", adapter).plan(diff_projection(sent, desired)))
+        if sent is None or sent.target is TargetState.ABSENT:
+            return new_listing_plan(desired, adapter.capabilities)
+        return default_plan(diff_projection(sent, desired), adapter.capabilities)
 
     def removal(self, state: ListingState) -> PlanEntry:
         """The entry that takes a record off its portal (delete, else unpublish), for a listing
