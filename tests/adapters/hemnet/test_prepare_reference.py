@@ -31,7 +31,7 @@ from listsync.errors import FieldIssue, InvalidListingError
 from listsync.io import bundled_examples
 from listsync.model import Category, Listing, ListingStatus, MediaKind, Tenure, Transaction
 from listsync.model import parse_listing as parse
-from listsync_hemnet import HemnetAccount, HemnetAdapter, HemnetSettings, mapping
+from listsync_hemnet import HemnetAccount, HemnetAdapter, HemnetSettings, mapping, rules
 from listsync_hemnet._housing_forms import RESIDENTIAL, housing_form_for, parse_code, tenure_for
 
 from .conftest import listing_data
@@ -435,6 +435,8 @@ def assert_same(adapter: HemnetAdapter, listing: Listing) -> None:
     assert got.issues == want.issues
     assert [i.model_dump() for i in got.issues] == [i.model_dump() for i in want.issues]
     assert (got.projection is None) == (want.projection is None)
+    assert rules.preflight(listing) == list(want.issues)
+    assert mapping.media_urls(listing) == [str(m.url) for m in listing.media]
     assert_same_projection(mapping.project(listing), ref_project(listing))
     if got.projection is not None:
         assert want.projection is not None
@@ -623,3 +625,14 @@ def test_showing_keys_are_the_utc_instant(start: dt.datetime) -> None:
     (item,) = mapping.hemnet_showings(listing)
     assert item.key == ref_showing_key(start) == mapping.showing_key(start)
     assert item.payload["startAt"] == start.isoformat()
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=0, max_value=10**9)
+    | st.integers(0, 10**12).map(lambda n: Decimal(n).scaleb(-7))
+)
+def test_numbers_are_sent_as_before(value: Decimal) -> None:
+    """Areas and room counts: a whole number as that `int`, else `float(value)`, bit for bit."""
+    got, want = mapping._number(value), ref_number(value)
+    assert type(got) is type(want)
+    assert repr(got) == repr(want)

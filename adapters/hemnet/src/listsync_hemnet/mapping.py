@@ -158,7 +158,10 @@ def canonical_path(resource: str, field: str | None) -> str:
 
 
 def _number(value: Decimal) -> int | float:
-    return int(value) if value == value.to_integral_value() else float(value)
+    """A whole number as `int`, else the nearest `float` (`numerator / denominator` is
+    correctly rounded, as `float(value)` is, and does not go through text)."""
+    numerator, denominator = value.as_integer_ratio()
+    return numerator if denominator == 1 else numerator / denominator
 
 
 def _kronor(money: Money) -> int:
