@@ -316,11 +316,12 @@ class Planner:
         """
         if records is None:
             records = self.store.records(listing.external_ref)
-        states = {(s.portal, s.account): s for s in records}
+        states = {(s.portal, s.account): s for s in records} if records else _NO_STATES
+        plan, chosen = self.plan_portal, self.portals
         entries = [
-            self.plan_portal(listing, portal, index, states, line=line)
+            plan(listing, portal, index, states, line=line)
             for index, portal in enumerate(listing.portals)
-            if self._selected(portal)
+            if chosen is None or portal in chosen
         ]
         for state in states.values():
             if state.portal in listing.portals or not self._selected(state.portal):
@@ -526,6 +527,10 @@ def _planned_entry(  # noqa: PLR0917  (every field of the entry, in order)
     _SET_ISSUES(entry, issues)
     _SET_LINE(entry, line)
     return entry
+
+
+_NO_STATES: dict[tuple[str, str], ListingState] = {}
+"""The states of a listing without records (never changed: `plan_portal` only reads them)."""
 
 
 def _listings(window: list[SourceItem]) -> Iterator[tuple[int | None, Listing]]:

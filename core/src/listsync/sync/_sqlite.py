@@ -38,6 +38,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -66,6 +67,14 @@ __all__ = ["SCHEMA_VERSION", "SQLiteStateStore", "open_state_store"]
 
 _IN_LIMIT = 500
 """External refs per `records_for` statement (SQLite allows 999 parameters at the least)."""
+
+
+@cache
+def _select_in(count: int) -> str:
+    """The state rows of `count` external refs (made once per count: the planner looks a window
+    up with the same statement every time, and `sqlite3` finds its prepared form by the text)."""
+    marks = ", ".join("?" * count)
+    return f"{sql.SELECT_STATE} WHERE s.external_ref IN ({marks}){sql.ORDER}"
 
 
 def open_state_store(
@@ -245,11 +254,14 @@ class SQLiteStateStore(RowStore):
 
     # -- what `RowStore` runs its statements with --------------------------------------------
     def _select_for(self, refs: list[str]) -> Iterator[tuple[Any, ...]]:
+        if len(refs) <= _IN_LIMIT:  # the planner's window: one statement
+            return iter(self._db.execute(_select_in(len(refs)), refs).fetchall())
+        return self._select_chunks(refs)
+
+    def _select_chunks(self, refs: list[str]) -> Iterator[tuple[Any, ...]]:
         for start in range(0, len(refs), _IN_LIMIT):
             chunk = refs[start : start + _IN_LIMIT]
-            marks = ", ".join("?" * len(chunk))
-            query = f"{sql.SELECT_STATE} WHERE s.external_ref IN ({marks}){sql.ORDER}"
-            yield from self._db.execute(query, chunk).fetchall()
+            yield from self._db.execute(_select_in(len(chunk)), chunk).fetchall()
 
     def _insert_intent(self, values: tuple[Any, ...]) -> int:
         cursor = self._db.execute(sql.INSERT_INTENT, values)
