@@ -17,9 +17,15 @@ from hypothesis import strategies as st
 
 from listsync.io import bundled_examples, read_listings
 from listsync.model import Listing
-from listsync_immowelt._payload import leaves_under
+from listsync_immowelt._payload import leaves_under, marked_leaves_under
+from listsync_immowelt._rule_support import texts_of
 from listsync_immowelt.mapping import parse_pointer, project
-from listsync_immowelt.rules import _check_members, check_all, check_mapped
+from listsync_immowelt.rules import (
+    _check_members,
+    _mapped_texts_and_marked,
+    check_all,
+    check_mapped,
+)
 
 
 def _bases() -> list[tuple[dict[str, Any], Listing]]:
@@ -133,4 +139,33 @@ def test_values_out_of_range_and_wrong_types_are_found() -> None:
     _put(payload, "/data/estateSubTypes/trading", 3)
     rules = {issue.rule for issue in _check_members(payload, listing)}
     assert {"rule-02", "rule-06", "rule-10", "rule-12", "rule-13", "rule-14"} <= rules
+    assert _check_members(payload, listing) == check_all(payload, listing)
+
+
+KEYS = st.sampled_from(["de", "en", "headline", "validUntil", "homepageUrl", "percentage", "0"])
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    data=st.data(),
+    texts=st.one_of(
+        st.dictionaries(KEYS, st.dictionaries(KEYS, STRINGS, max_size=3), max_size=3),
+        JSON,
+    ),
+)
+@settings(max_examples=400, deadline=None)
+def test_texts_of_any_shape(data: st.DataObject, texts: Any) -> None:
+    """The texts walked once for rules 1 and 21 and the marked leaves (two levels of strings
+    in a mapped payload; any other shape walked as `check_all` walks it)."""
+    base, listing = data.draw(st.sampled_from(BASES))
+    payload = copy.deepcopy(base)
+    payload["data"]["texts"] = texts
+    assert _mapped_texts_and_marked(payload) == (
+        texts_of(payload),
+        marked_leaves_under(payload["data"], "/data"),
+    )
     assert _check_members(payload, listing) == check_all(payload, listing)

@@ -20,6 +20,7 @@ __all__ = [
     "URL_SUFFIXES",
     "Leaf",
     "Payload",
+    "is_marked",
     "leaves_under",
     "marked_leaves_under",
     "value_at",
@@ -135,6 +136,17 @@ def _collect_marked(node: Any, pointer: str, out: list[Leaf]) -> None:
 _MARKED_KEYS: dict[str, bool] = {}
 """`_marked(key)` per `str` key seen (at most `_MARKED_KEYS_MAX`)."""
 _MARKED_KEYS_MAX = 4096
+
+
+def is_marked(key: str) -> bool:
+    """Whether a leaf under `key` may concern rule 4, 5 or 16 (`_marked`, its verdict kept per
+    key as `marked_leaves_under` keeps it)."""
+    marked = _MARKED_KEYS.get(key)
+    if marked is None:
+        marked = _marked(key)
+        if len(_MARKED_KEYS) < _MARKED_KEYS_MAX:
+            _MARKED_KEYS[key] = marked
+    return marked
 
 
 @functools.lru_cache(maxsize=1024, typed=True)

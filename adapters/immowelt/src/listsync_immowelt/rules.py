@@ -28,6 +28,7 @@ from listsync_immowelt._payload import (
     URL_SUFFIXES,
     Leaf,
     Payload,
+    is_marked,
     leaves_under,
     marked_leaves_under,
     value_at,
@@ -548,20 +549,55 @@ def check_mapped(payload: Payload, listing: Listing) -> list[FieldIssue]:
 def _mapped_marked(payload: Payload) -> list[Leaf]:
     """The marked leaves of a payload `to_immowelt_payload` built without extensions: all of
     them are under `data` (see `check_mapped`)."""
+    return _mapped_texts_and_marked(payload)[1]
+
+
+def _mapped_texts_and_marked(payload: Payload) -> tuple[list[Leaf], list[Leaf]]:
+    """`texts_of(payload)` and `_mapped_marked(payload)`, the texts walked once.
+
+    The texts of such a payload are `{name: {language: text}}` (the listing's dicts of strings),
+    so each text is a leaf two levels down, marked when its language key is; texts of another
+    shape are walked as `check_all` walks them.
+    """
     data = payload.get("data")
+    texts: list[Leaf] = []
     marked: list[Leaf] = []
-    if type(data) is dict:
-        fee = (data.get("prices") or _EMPTY).get("brokerageFee") or _EMPTY
-        percentage = fee.get("percentage")
-        if percentage is not None:
-            marked.append(("/data/prices/brokerageFee/percentage", percentage))
-        available = (data.get("management") or _EMPTY).get("availableFrom")
-        if available is not None:
-            marked.append(("/data/management/availableFrom", available))
-        texts = data.get("texts")
-        if texts is not None:
-            marked += marked_leaves_under(texts, "/data/texts")
-    return marked
+    if type(data) is not dict:
+        return texts, marked
+    fee = (data.get("prices") or _EMPTY).get("brokerageFee") or _EMPTY
+    percentage = fee.get("percentage")
+    if percentage is not None:
+        marked.append(("/data/prices/brokerageFee/percentage", percentage))
+    available = (data.get("management") or _EMPTY).get("availableFrom")
+    if available is not None:
+        marked.append(("/data/management/availableFrom", available))
+    node = data.get("texts")
+    if node is None:
+        return texts, marked
+    walked = _texts_by_language(node) if type(node) is dict else None
+    if walked is None:
+        # As the walk of `data` meets it (a scalar here is a leaf under the unmarked "texts").
+        return texts_of(payload), marked + marked_leaves_under({"texts": node}, "/data")
+    texts, marked_texts = walked
+    return texts, marked + marked_texts
+
+
+def _texts_by_language(node: dict[Any, Any]) -> tuple[list[Leaf], list[Leaf]] | None:
+    """The leaves of `{name: {language: text}}` and the marked ones among them, in document
+    order; None for texts of another shape."""
+    texts: list[Leaf] = []
+    marked: list[Leaf] = []
+    for name, by_language in node.items():
+        if type(by_language) is not dict:
+            return None
+        for language, text in by_language.items():
+            if type(text) is not str or type(language) is not str:
+                return None
+            leaf = (f"/data/texts/{name}/{language}", text)
+            texts.append(leaf)
+            if is_marked(language):
+                marked.append(leaf)
+    return texts, marked
 
 
 _EMPTY: dict[str, Any] = {}
@@ -585,9 +621,7 @@ def _check_members(payload: Payload, listing: Listing) -> list[FieldIssue]:
     available = (data.get("management") or _EMPTY).get("availableFrom")
     kind = data.get("distributionType")
     sub = data.get("distributionSubType")
-    texts_node = data.get("texts")
-    texts = leaves_under(texts_node, "/data/texts") if texts_node else []
-    marked = _mapped_marked(payload)
+    texts, marked = _mapped_texts_and_marked(payload)
 
     out = _text_length(texts, listing)  # 1
     out += _email(contact.get("emailAddress"), listing)  # 2
