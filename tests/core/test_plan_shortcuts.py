@@ -26,6 +26,7 @@ from listsync.adapter import (
     new_projection,
 )
 from listsync.adapter._diff import new_listing_plan
+from listsync.sync._plan import Planner
 
 PLANNED = (
     Capability.CREATE,
@@ -130,3 +131,44 @@ def test_new_operation_is_the_validated_operation(kwargs: dict[str, Any]) -> Non
     assert made.model_fields_set == twin.model_fields_set == validated.model_fields_set
     with pytest.raises(ValueError, match="frozen"):
         made.key = "x"  # type: ignore[misc]
+
+
+class _Recording:
+    """An adapter with a plan of its own: it records the diffs it is given."""
+
+    capabilities = frozenset(PLANNED)
+
+    def __init__(self) -> None:
+        self.diffs: list[Any] = []
+
+    def plan(self, diff: Any) -> list[Operation]:
+        self.diffs.append(diff)
+        return default_plan(diff, self.capabilities)
+
+
+class _Default:
+    capabilities = frozenset(PLANNED)
+
+
+@pytest.mark.parametrize("sent_target", [None, TargetState.ABSENT, TargetState.PUBLISHED])
+def test_the_planner_gives_a_custom_plan_the_diff_of_a_new_listing(
+    sent_target: TargetState | None,
+) -> None:
+    """The shortcut is for the default plan only: an adapter's own `plan` still gets the diff
+    (sent None or ABSENT included), and both give `default_plan`'s operations."""
+    planner = Planner.__new__(Planner)
+    planner._custom = {}
+    sent = None
+    if sent_target is not None:
+        sent = new_projection("REF-1", {"title": "Old"}, target=sent_target)
+    for desired in _projections():
+        if desired.target is TargetState.ABSENT and sent_target is None:
+            continue
+        custom = _Recording()
+        want = default_plan(diff_projection(sent, desired), custom.capabilities)
+        got = planner._operations(custom, sent, desired)  # type: ignore[arg-type]
+        assert [_facts(op) for op in got] == [_facts(op) for op in want]
+        assert len(custom.diffs) == 1
+        assert custom.diffs[0] == diff_projection(sent, desired)
+        plain = planner._operations(_Default(), sent, desired)  # type: ignore[arg-type]
+        assert [_facts(op) for op in plain] == [_facts(op) for op in want]
