@@ -1,7 +1,7 @@
 """`ImmoweltAdapter.prepare` against a straightforward reference: the payload built member by
 member and pruned with `_pruned` (as the mapping built it up to this test's writing), the media
 items from `media_refs`/`media_id`/`media_file_name`, the issues from `check_all` on that payload,
-`currency_issues` and the offline URL check on each `str(media.url)`.
+the currency check (as it was) and the offline URL check on each `str(media.url)`.
 
 Compared on every bundled example, every listing of the planning benchmark and hypothesis
 variations: the projection (payload with its key order, media items, target, refs, sale) and
@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from listsync.adapter import Prepared, Projection, TargetState, new_item, new_projection
-from listsync.errors import InvalidListingError
+from listsync.errors import FieldIssue, InvalidListingError
 from listsync.io import bundled_examples, read_listings
 from listsync.model import BrokerageFee, Listing, ListingStatus, Money, Transaction
 from listsync.testing import ManualClock
@@ -41,7 +41,7 @@ from listsync_immowelt.mapping import (
     media_refs,
     project,
 )
-from listsync_immowelt.rules import check_all, currency_issues
+from listsync_immowelt.rules import check_all
 from listsync_immowelt.sandbox import ImmoweltSandbox
 from listsync_immowelt.settings import PORTAL
 
@@ -248,6 +248,32 @@ def reference_payload(
     return _deep_merge(payload, listing.extensions.get(PORTAL, {}))
 
 
+def reference_currency_issues(listing: Listing) -> list[FieldIssue]:
+    rent, auction, fee = listing.rent, listing.auction, listing.brokerage_fee
+    money = {
+        "asking_price": listing.asking_price,
+        "monthly_fee": listing.monthly_fee,
+        "rent.base": rent.base if rent else None,
+        "rent.total": rent.total if rent else None,
+        "rent.service_charges": rent.service_charges if rent else None,
+        "rent.heating": rent.heating if rent else None,
+        "rent.deposit": rent.deposit if rent else None,
+        "auction.minimum_bid": auction.minimum_bid if auction else None,
+        "auction.starting_price": auction.starting_price if auction else None,
+        "brokerage_fee.amount": fee.amount if fee else None,
+    }
+    return [
+        FieldIssue(
+            path=f"{path}.currency",
+            message=f"Immowelt takes amounts in EUR, not {m.currency}",
+            portal=PORTAL,
+            rule="currency",
+        )
+        for path, m in money.items()
+        if m is not None and m.currency != "EUR"
+    ]
+
+
 def reference_projection(listing: Listing, software_name: str, customer_id: str) -> Projection:
     refs = media_refs(listing)
     references = [{"externalMediaId": ref, "position": i} for i, (_, ref) in enumerate(refs, 1)]
@@ -265,7 +291,7 @@ def reference_prepare(adapter: ImmoweltAdapter, listing: Listing) -> Prepared:
     projection = reference_projection(
         listing, adapter.settings.software_name, adapter.account.external_customer_id
     )
-    issues = check_all(projection.fields, listing) + currency_issues(listing)
+    issues = check_all(projection.fields, listing) + reference_currency_issues(listing)
     if adapter.settings.media_mirror is None:
         for index, media in enumerate(listing.media):
             reason = adapter.media_policy.offline_refusal(str(media.url))

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from listsync.errors import FieldIssue
-from listsync.model import Listing
+from listsync.model import Listing, Money
 from listsync_immowelt._payload import (
     DATE_SUFFIXES,
     PERCENT_SUFFIXES,
@@ -756,19 +756,25 @@ def _check(
 
 def currency_issues(listing: Listing) -> list[FieldIssue]:
     """Amounts in another currency than EUR (the payload's amounts carry no currency)."""
-    rent, auction, fee = listing.rent, listing.auction, listing.brokerage_fee
-    money = {
-        "asking_price": listing.asking_price,
-        "monthly_fee": listing.monthly_fee,
-        "rent.base": rent.base if rent else None,
-        "rent.total": rent.total if rent else None,
-        "rent.service_charges": rent.service_charges if rent else None,
-        "rent.heating": rent.heating if rent else None,
-        "rent.deposit": rent.deposit if rent else None,
-        "auction.minimum_bid": auction.minimum_bid if auction else None,
-        "auction.starting_price": auction.starting_price if auction else None,
-        "brokerage_fee.amount": fee.amount if fee else None,
-    }
+    money: list[tuple[str, Money | None]] = [
+        ("asking_price", listing.asking_price),
+        ("monthly_fee", listing.monthly_fee),
+    ]
+    if rent := listing.rent:
+        money += (
+            ("rent.base", rent.base),
+            ("rent.total", rent.total),
+            ("rent.service_charges", rent.service_charges),
+            ("rent.heating", rent.heating),
+            ("rent.deposit", rent.deposit),
+        )
+    if auction := listing.auction:
+        money += (
+            ("auction.minimum_bid", auction.minimum_bid),
+            ("auction.starting_price", auction.starting_price),
+        )
+    if fee := listing.brokerage_fee:
+        money.append(("brokerage_fee.amount", fee.amount))
     return [
         FieldIssue(
             path=f"{path}.currency",
@@ -776,6 +782,6 @@ def currency_issues(listing: Listing) -> list[FieldIssue]:
             portal=PORTAL,
             rule="currency",
         )
-        for path, m in money.items()
+        for path, m in money
         if m is not None and m.currency != "EUR"
     ]
