@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
@@ -67,35 +67,20 @@ def read_listings(source: ListingSource) -> Iterator[tuple[int, Listing | Invali
             line = raw if type(raw) is bytes else _as_bytes(raw)
             if number == 1:
                 line = line.removeprefix(_BOM)
-            # The line goes to the parser with its end (JSON allows the whitespace), instead of
-            # a copy without it: blank is all whitespace (`\r\n` too), no copy made to tell.
-            if not line or line.isspace():
+            line = line.rstrip(b"\r\n")
+            if not line or line.isspace():  # blank (`strip` would copy the line to tell)
                 continue
             parsed: Listing | InvalidListingError
             try:
                 listing: Listing = validate(line)
             except ValidationError as exc:
-                line = line.rstrip(b"\r\n")
-                parsed = _invalid(line, number, _error_without_end(validate, line, exc))
+                parsed = _invalid(line, number, exc)
             else:  # `_unique` inline for a valid line: the first with its ref goes ahead
                 if claim(listing.external_ref, number) == number:
                     yield number, listing
                     continue
                 parsed = listing
             yield number, _unique(parsed, number, first_lines)
-
-
-def _error_without_end(
-    validate: Callable[[bytes], Listing], line: bytes, exc: ValidationError
-) -> ValidationError:
-    """The error of `line`, the refused line without its end: its messages are about the line
-    as an editor shows it (a column past the end names no character there). JSON ignores the
-    end, so the line is refused again; `exc` if not."""
-    try:
-        validate(line)
-    except ValidationError as again:
-        return again
-    return exc
 
 
 def _as_bytes(raw: bytes | str) -> bytes:

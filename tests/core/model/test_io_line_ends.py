@@ -1,5 +1,5 @@
-"""The JSON Lines reader parses a line with its end on: the same listings and errors as the
-line without it (error columns included), blank lines skipped and counted as before."""
+"""The JSON Lines reader: Windows and Unix line ends give the same listings and the same errors
+(error columns included), blank lines skipped and counted."""
 
 from __future__ import annotations
 
