@@ -10,10 +10,12 @@ listings. `plan` opens the state store read-only: it never creates a state file 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -289,12 +291,45 @@ def run_or_fail(
     start: Callable[[Callable[[EntryResult], None]], Awaitable[RunReport]],
     stopper: RunStopper,
 ) -> RunReport:
-    """`run_until_done`; a configuration or state store error exits 2 with one line (the
-    report file, if any, is closed first, as interrupted)."""
+    """`run_until_done` with the collector set for a batch run (`batch_collector`); a
+    configuration or state store error exits 2 with one line (the report file, if any, is
+    closed first, as interrupted)."""
     try:
-        return run_until_done(syndicator, outputs, start, stopper)
+        with batch_collector():
+            return run_until_done(syndicator, outputs, start, stopper)
     except ConfigurationError as exc:
         raise fail(str(exc)) from None
+
+
+YOUNGEST_THRESHOLD = 10_000
+"""Allocations between two collections of the youngest generation during a run (Python's
+default is 700)."""
+
+
+@contextmanager
+def batch_collector() -> Iterator[None]:
+    """Python's garbage collector set for a batch run, and set back afterwards.
+
+    A run holds 64 listings in flight, each with its projection, operations, requests and
+    answers, and their objects live for a few requests. With the default thresholds
+    (700, 10, 10) most of them outlive a collection of the youngest generation and are
+    promoted, and the full collections also walk the ≈ 80,000 objects made at start-up
+    (modules, models, their schemas). In `apply_throughput.py --listings 1500` that was ≈ 600
+    collections and ≈ 0.85 s of a 7.3 s CPU run. Here the start-up objects are frozen out of
+    the collector's walks (`gc.freeze`), and the youngest generation is collected every
+    `YOUNGEST_THRESHOLD` allocations: ≈ 10 collections, ≈ 0.05 s, the same peak memory (most
+    of a run's objects are freed by reference counting; the collector only finds cycles).
+
+    Only the CLI does this: an application that embeds listsync keeps its own settings.
+    """
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(YOUNGEST_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
 
 
 def finish(outputs: RunOutputs, result: RunReport, stopper: RunStopper) -> None:
