@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -109,3 +110,22 @@ def migrated_postgres_url(postgres_url: str) -> str:
 
     upgrade(postgres_url)
     return postgres_url
+
+
+@pytest.fixture(scope="session")
+def benchmark_listings() -> Iterator[list[Any]]:
+    """The 10,000 listings `benchmarks/plan_cpu.py` plans (the bundled examples cloned with
+    identifiers and media URLs of their own), parsed once for the session."""
+    from listsync.model import Listing
+
+    name = "listsync_bench_harness"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "_harness.py")
+    assert spec is not None
+    assert spec.loader is not None
+    harness = importlib.util.module_from_spec(spec)
+    sys.modules[name] = harness  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(harness)
+        yield [Listing.model_validate_json(line) for line in harness.listing_lines(10_000)]
+    finally:
+        sys.modules.pop(name, None)

@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import importlib.util
 import ipaddress
 import re
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -36,7 +34,6 @@ from listsync_hemnet._housing_forms import RESIDENTIAL, housing_form_for, parse_
 
 from .conftest import listing_data
 
-ROOT = Path(__file__).resolve().parents[3]
 IMAGES = (MediaKind.PHOTO, MediaKind.FLOOR_PLAN)
 TARGETS = {
     ListingStatus.DRAFT: TargetState.DRAFT,
@@ -465,20 +462,12 @@ def test_every_bundled_example(hemnet: HemnetAdapter) -> None:
 
 
 def test_every_listing_of_the_planning_benchmark(
-    hemnet: HemnetAdapter, monkeypatch: pytest.MonkeyPatch
+    hemnet: HemnetAdapter, benchmark_listings: list[Listing]
 ) -> None:
     """The 10,000 listings `benchmarks/plan_cpu.py` plans (clones of the examples with their
     own identifiers and image URLs)."""
-    name = "listsync_bench_harness"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "_harness.py")
-    assert spec is not None
-    assert spec.loader is not None
-    harness = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, name, harness)  # its dataclasses look their module up
-    spec.loader.exec_module(harness)
     count = 0
-    for line in harness.listing_lines(10_000):
-        listing = Listing.model_validate_json(line)
+    for listing in benchmark_listings:
         if "hemnet" in listing.portals:
             assert_same(hemnet, listing)
             count += 1

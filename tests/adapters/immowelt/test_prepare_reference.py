@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,8 +43,6 @@ from listsync_immowelt.sandbox import ImmoweltSandbox
 from listsync_immowelt.settings import PORTAL
 
 from .conftest import build_adapter, make_listing
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 # -- the reference -----------------------------------------------------------------------------
@@ -339,20 +334,12 @@ def test_every_bundled_example(immowelt: ImmoweltAdapter) -> None:
 
 
 def test_every_listing_of_the_planning_benchmark(
-    immowelt: ImmoweltAdapter, monkeypatch: pytest.MonkeyPatch
+    immowelt: ImmoweltAdapter, benchmark_listings: list[Listing]
 ) -> None:
     """The 10,000 listings `benchmarks/plan_cpu.py` plans (clones of the examples with their
     own identifiers and media URLs); the Immowelt ones."""
-    name = "listsync_bench_harness"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "_harness.py")
-    assert spec is not None
-    assert spec.loader is not None
-    harness = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, name, harness)  # its dataclasses look their module up
-    spec.loader.exec_module(harness)
     count = 0
-    for line in harness.listing_lines(10_000):
-        listing = Listing.model_validate_json(line)
+    for listing in benchmark_listings:
         if "immowelt" in listing.portals:
             assert_same(immowelt, listing)
             count += 1
