@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from listsync.adapter import (
+    CreatedRefs,
     ListsRecords,
     OpKind,
     Projection,
@@ -384,6 +385,35 @@ async def test_the_index_learns_what_this_instance_creates(
     assert record is not None
     assert record.remote_id == driver.remote_id
     assert "GET /listings" not in _requests(sandbox, mark)
+
+
+async def test_what_this_instance_creates_takes_bounded_memory_and_is_still_found(
+    sandbox: HemnetSandbox, adapter: HemnetAdapter
+) -> None:
+    """The index keeps what it read; the listings this instance creates are not added to it
+    (≈ 400 bytes each made a 100,000-listing run's memory grow) but kept in `CreatedRefs`,
+    here the latest 4 with their ids: those are found without a request, an earlier one with
+    one `externalId` look-up (never missed, so never created twice)."""
+    adapter._created = CreatedRefs(recent=4)
+    ids: dict[str, str | None] = {}
+    for i in range(12):
+        listing = make_listing(external_ref=f"obj-{i}")
+        assert await adapter.fetch(listing.external_ref, None) is None  # adoption's look-up
+        driver = Driver(adapter)
+        await driver.sync(listing)
+        ids[listing.external_ref] = driver.remote_id
+    assert adapter._index == {}
+    assert len(adapter._created) == 4
+    mark = len(sandbox.requests)
+    latest = await adapter.fetch("obj-11", None)
+    assert latest is not None
+    assert latest.remote_id == ids["obj-11"]
+    assert "GET /listings" not in _requests(sandbox, mark)
+    earliest = await adapter.fetch("obj-0", None)
+    assert earliest is not None
+    assert earliest.remote_id == ids["obj-0"]
+    assert _requests(sandbox, mark)["GET /listings"] == 1
+    assert await adapter.fetch("obj-12", None) is None
 
 
 async def test_duplicates_on_hemnet_resolve_to_the_oldest(

@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from listsync.adapter import OpKind, Projection, ProjectionDiff, TargetState, diff_projection
+from listsync.adapter import (
+    CreatedRefs,
+    OpKind,
+    Projection,
+    ProjectionDiff,
+    TargetState,
+    diff_projection,
+)
 from listsync.io import bundled_examples
 from listsync.model import Listing, parse_listing
 from listsync.testing import Driver
@@ -252,6 +259,26 @@ async def test_lookups_by_ref_read_the_id_list_once(
 
     await Driver(full).sync(make_listing(external_ref="NEW-000"))  # the list follows creates
     assert await full.fetch("NEW-000", None) is not None
+
+
+async def test_what_this_instance_creates_takes_bounded_memory_and_is_still_found(
+    make_adapter: AdapterFactory, sandbox: ImmoweltSandbox
+) -> None:
+    """The id list keeps what it read; the listings this instance creates are not added to it
+    but kept in `CreatedRefs` (here the latest 4 exactly, earlier ones in its filter), so a
+    long run's memory does not grow per listing created, and each is still found by ref."""
+    adapter = make_adapter(lookup_index_after=0)
+    adapter._created = CreatedRefs(recent=4)
+    for i in range(12):
+        assert await adapter.fetch(f"NEW-{i:03}", None) is None  # adoption's look-up
+        await Driver(adapter).sync(make_listing(external_ref=f"NEW-{i:03}"))
+    assert adapter._index == set()
+    assert len(adapter._created) == 4
+    found = [await adapter.fetch(f"NEW-{i:03}", None) for i in range(12)]
+    assert [r is not None and r.remote_id for r in found] == [f"NEW-{i:03}" for i in range(12)]
+    before = len(_gets(sandbox))
+    assert await adapter.fetch("NEW-012", None) is None
+    assert len(_gets(sandbox)) == before  # a ref never created costs no request
 
 
 async def test_records_list_every_listing_once(

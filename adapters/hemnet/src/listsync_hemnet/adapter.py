@@ -27,6 +27,7 @@ from listsync.adapter import (
     AccountSettings,
     AdapterSettings,
     Capability,
+    CreatedRefs,
     CredentialStore,
     FieldIssue,
     Operation,
@@ -167,6 +168,7 @@ class HemnetAdapter:
         self._agency_misses: set[str] = set()
         self._index: dict[str, list[tuple[str, str]]] | None = None
         self._index_lock = asyncio.Lock()
+        self._created = CreatedRefs()  # what this instance created (not kept in the index)
 
     # -- contract: offline -----------------------------------------------------------------
     def prepare(self, listing: Listing) -> Prepared:
@@ -213,7 +215,7 @@ class HemnetAdapter:
             if not found:
                 return None
             first = min(found, key=lambda body: str(body.get("createdAt", "")))
-            self._remember(ctx.external_ref, first, str(first["id"]))
+            self._remember(ctx.external_ref, str(first["id"]))
             return listing_result(first, remote_id=str(first["id"]))
         if ctx.remote_id is None:
             return None
@@ -298,9 +300,10 @@ class HemnetAdapter:
         """Hemnet's id of the listing with this `externalId` (the oldest, should there be
         several), from the index of the account's listings read once per instance.
 
-        Listings this instance creates are added to the index; one created meanwhile by another
-        system is not seen until the next instance (the next run). `recover()` does not use
-        the index: it asks Hemnet (`externalId` filter) what a lost create left.
+        Listings this instance creates are found too (`_created_here`), not kept in the index;
+        one created meanwhile by another system is not seen until the next instance (the next
+        run). `recover()` does not use the index: it asks Hemnet (`externalId` filter) what a
+        lost create left.
         """
         async with self._index_lock:
             if self._index is None:
@@ -313,17 +316,31 @@ class HemnetAdapter:
                 self._index = {ref: sorted(set(found)) for ref, found in index.items()}
                 log.debug("hemnet_index_built", account=self.account_name, refs=len(index))
         found = self._index.get(external_ref)
-        return found[0][1] if found else None
+        if found:  # older than anything this instance created
+            return found[0][1]
+        return await self._created_here(external_ref)
 
-    def _remember(self, external_ref: str, body: Mapping[str, Any], listing_id: str) -> None:
-        if self._index is not None:
-            entry = (str(body.get("createdAt") or ""), listing_id)
-            known = self._index.setdefault(external_ref, [])
-            if entry not in known:
-                known.append(entry)
-                known.sort()
+    async def _created_here(self, external_ref: str) -> str | None:
+        """Hemnet's id of a listing this instance created, None when it created none with
+        this ref. The latest creates are known with their ids (`CreatedRefs`, bounded, so the
+        memory of a long run does not grow with every listing); an earlier one (or, rarely, a
+        ref the filter claims wrongly) is asked for by `externalId` (the oldest is the one)."""
+        if external_ref not in self._created:
+            return None
+        recent = self._created.remote_id(external_ref)
+        if recent is not None:
+            return recent
+        found = await self.client.find_listings(external_ref)
+        if not found:
+            return None
+        return str(min(found, key=lambda body: str(body.get("createdAt", "")))["id"])
+
+    def _remember(self, external_ref: str, listing_id: str) -> None:
+        self._created.add(external_ref, listing_id)
 
     def _forget(self, external_ref: str, listing_id: str) -> None:
+        if self._created.remote_id(external_ref) == listing_id:
+            self._created.discard(external_ref)
         if self._index is not None and external_ref in self._index:
             kept = [e for e in self._index[external_ref] if e[1] != listing_id]
             if kept:
@@ -388,7 +405,7 @@ class HemnetAdapter:
         if mapping.AGENCY in refs:
             body["brokerAgencyId"] = await self._agency_id(refs[mapping.AGENCY])
         reply = await self.client.create_listing(body)
-        self._remember(ctx.external_ref, reply.body, reply.id)
+        self._remember(ctx.external_ref, reply.id)
         return listing_result(reply, remote_id=reply.id)
 
     async def _update(self, op: Operation, ctx: OperationContext) -> OperationResult:

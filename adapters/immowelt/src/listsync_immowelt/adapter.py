@@ -34,6 +34,7 @@ from listsync.adapter import (
     AccountSettings,
     AdapterSettings,
     Capability,
+    CreatedRefs,
     CredentialStore,
     Operation,
     OperationContext,
@@ -190,6 +191,7 @@ class ImmoweltAdapter:
         self._lookups = 0
         self._index: set[str] | None = None
         self._index_lock = asyncio.Lock()
+        self._created = CreatedRefs()  # what this instance created (not kept in the index)
 
     def _http(
         self, transport: httpx.AsyncBaseTransport | None, auth: httpx.Auth | None
@@ -260,6 +262,7 @@ class ImmoweltAdapter:
             return await self._send(ctx, create=False)
         if op.kind is OpKind.DELETE:
             body = await self._client.delete_listing(ctx.remote_id or ctx.external_ref)
+            self._created.discard(ctx.remote_id or ctx.external_ref)
             if self._index is not None:
                 self._index.discard(ctx.remote_id or ctx.external_ref)
             log.info(
@@ -311,8 +314,7 @@ class ImmoweltAdapter:
                 warnings=body.get("warnings") or [],
             )
         remote_id = _text(body.get("externalListingId")) or ctx.external_ref
-        if self._index is not None:
-            self._index.add(remote_id)
+        self._created.add(remote_id)  # bounded: the id list does not grow per listing created
         return OperationResult(
             remote_id=remote_id,
             status=PortalStatus.SUBMITTED,
@@ -401,17 +403,19 @@ class ImmoweltAdapter:
         GET. After `lookup_index_after` look-ups by ref, the account's ids are paged once and
         later look-ups of a ref that is not there cost no request (adoption of many new
         listings); a ref listed there is then read with one GET. The list follows this
-        adapter's own creates and deletes; a listing another system creates after it was read
-        is not adopted, and its create meets a 409, which `_create` turns into a PUT (no
-        duplicate either way). The projection is in
-        `prepare`'s terms (`_readback`): media payloads come from `like`, since the portal
-        does not echo media URLs back.
+        adapter's deletes, and its own creates count as listed (`CreatedRefs`: bounded
+        memory; a ref it wrongly claims costs one GET answered 404); a listing another system
+        creates after it was read is not adopted, and its create meets a 409, which `_create`
+        turns into a PUT (no duplicate either way). The projection is in `prepare`'s terms
+        (`_readback`): media payloads come from `like`, since the portal does not echo media
+        URLs back.
         """
         listing_id = remote_id or external_ref
         if remote_id is None and not await self._may_exist(external_ref):
             return None
         found = await self._client.get_listing(listing_id)
         if found is None:
+            self._created.discard(listing_id)
             if self._index is not None:
                 self._index.discard(listing_id)
             return None
@@ -437,7 +441,8 @@ class ImmoweltAdapter:
                 if self._index is None:
                     self._index = {remote_id async for _, remote_id in self.records()}
                     log.debug("listing_index_read", portal=PORTAL, size=len(self._index))
-        return self._index is None or external_ref in self._index
+        index = self._index
+        return index is None or external_ref in index or external_ref in self._created
 
     async def records(self) -> AsyncIterator[tuple[str | None, str]]:
         """`(externalListingId, externalListingId)` of every listing of this account, paging

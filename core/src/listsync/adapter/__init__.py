@@ -42,6 +42,7 @@ See docs/adapters.md for the author's guide.
 
 from pydantic import SecretStr
 
+from listsync.adapter._created import CreatedRefs
 from listsync.adapter._diff import (
     ProjectionDiff,
     apply_result_to_sent,
@@ -91,6 +92,7 @@ __all__ = [
     "Adapter",
     "AdapterSettings",
     "Capability",
+    "CreatedRefs",
     "CredentialStore",
     "CustomPlan",
     "FieldIssue",
