@@ -99,12 +99,7 @@ class Deadline:
         return self._expired
 
     async def __aenter__(self) -> Deadline:
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("a deadline must be used inside a task")
-        self._task = task
-        self._cancelling = task.cancelling()
-        self._watch._add(self)
+        self.start()
         return self
 
     async def __aexit__(
@@ -113,12 +108,31 @@ class Deadline:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self.end(exc)
+
+    def start(self) -> None:
+        """What `async with` does on entry, as a plain call (a hot path's `try` block then
+        spares the two coroutines of `__aenter__` and `__aexit__`); `end` must follow."""
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a deadline must be used inside a task")
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._watch._add(self)
+
+    def end(self, exc: BaseException | None) -> None:
+        """What `async with` does on exit, with the block's exception (None: it ended in
+        time, or returned in the turn the deadline expired).
+
+        Raises:
+            TimeoutError: the deadline cancelled the block (chained to its `CancelledError`).
+        """
         self._watch._discard(self)
         if (
             self._expired
             and self._task is not None
             and self._task.uncancel() <= self._cancelling
-            and exc_type is asyncio.CancelledError
+            and type(exc) is asyncio.CancelledError
         ):  # no other cancellation is pending: this one was ours
             raise TimeoutError from exc
 

@@ -378,8 +378,7 @@ class PortalHttp:
             max_time=max_retry_time,
         )
         self._breaker = (breaker_threshold, breaker_cooldown)
-        self._guard: tuple[asyncio.AbstractEventLoop, AccountGuard] | None = None
-        self._watch: DeadlineWatch | None = None
+        self._bound: tuple[asyncio.AbstractEventLoop, AccountGuard, DeadlineWatch] | None = None
         self._request_id_header = request_id_header
         self._map_error = error_mapper
         self._semaphore = asyncio.Semaphore(max_concurrency)
@@ -388,6 +387,8 @@ class PortalHttp:
         self._limiter = (
             AsyncLimiter(requests_per_second, 1.0) if requests_per_second is not None else None
         )
+        self._paced = requests_per_second is not None
+        """Whether `_pace` has a rate to wait for (without one it returns at once: not called)."""
         self.requests = RequestBuilder(
             base_url,
             httpx.Headers(
@@ -564,11 +565,13 @@ class PortalHttp:
     ) -> Response:
         async with self._semaphore, shared_gate(self.portal, self.account, *self._shared):
             check_stop()  # a request not sent yet is given up when the run stops
-            guard = self._account_guard()
+            guard, watch = self._loop_bound()
             # A request made inside another's attempt (a credential check in its auth flow)
             # is part of that attempt: it was admitted with it.
-            nested = _IN_ATTEMPT.get()
-            probe = False if nested else await guard.admit(max_wait=self.policy.max_wait)
+            if _IN_ATTEMPT.get() or _admits_at_once(guard):
+                probe = False
+            else:
+                probe = await guard.admit(max_wait=self.policy.max_wait)
             started = time.perf_counter()
             token = _IN_ATTEMPT.set(True)
             try:
@@ -587,7 +590,9 @@ class PortalHttp:
                         method, path, json=json, params=params, content=content, headers=headers
                     )
                     exchange = self._send(request)
-                response = await self._attempt(exchange, method, path, guard, probe, safe=safe)
+                response = await self._attempt(
+                    exchange, method, path, guard, probe, watch=watch, safe=safe
+                )
             except BaseException:
                 guard.released(probe=probe)
                 raise
@@ -622,18 +627,26 @@ class PortalHttp:
         guard: AccountGuard,
         probe: bool,
         *,
+        watch: DeadlineWatch,
         safe: bool,
     ) -> _Answer:
         """One exchange within the attempt's deadline (auth flow, connect, send, the whole
         answer), so a server that trickles its answer cannot hold the run; transport failures
         translated, and counted by the account's breaker."""
         try:
-            async with self._deadline_watch().deadline(self.timeout) as deadline:
-                token = _DEADLINES.set((*_DEADLINES.get(), deadline))
-                try:
-                    return await exchange
-                finally:
-                    _DEADLINES.reset(token)
+            # `async with deadline` as plain calls: no coroutine for its entry and exit
+            deadline = watch.deadline(self.timeout)
+            deadline.start()
+            token = _DEADLINES.set((*_DEADLINES.get(), deadline))
+            try:
+                answer = await exchange
+            except BaseException as exc:
+                deadline.end(exc)  # TimeoutError when the deadline cancelled it
+                raise
+            else:
+                deadline.end(None)
+            finally:
+                _DEADLINES.reset(token)
         except (httpx.TransportError, httpx.StreamError) as exc:
             error = self._transport_error(exc, method, path, safe=safe)
             if isinstance(error, PortalError):
@@ -655,6 +668,7 @@ class PortalHttp:
                     guard.failed(probe=probe)
             _counted(exc)
             raise
+        return answer
 
     def _refusal(self, answer: Response, method: str, path: str, *, safe: bool) -> PortalError:
         """The error for an answer that is not a success."""
@@ -687,20 +701,18 @@ class PortalHttp:
 
     def _account_guard(self) -> AccountGuard:
         """The breaker and 429 pause shared by this account's clients in the running loop."""
+        return self._loop_bound()[0]
+
+    def _loop_bound(self) -> tuple[AccountGuard, DeadlineWatch]:
+        """What this client keeps per event loop: the account's guard (`_account_guard`) and
+        the attempts' deadlines (one timer for all), made on first use in a loop."""
         loop = asyncio.get_running_loop()
-        if self._guard is None or self._guard[0] is not loop:
+        bound = self._bound
+        if bound is None or bound[0] is not loop:
             threshold, cooldown = self._breaker
             guard = guard_for(self.portal, self.account, threshold=threshold, cooldown=cooldown)
-            self._guard = (loop, guard)
-        return self._guard[1]
-
-    def _deadline_watch(self) -> DeadlineWatch:
-        """The attempts' deadlines of this client in the running loop (one timer for all)."""
-        loop = asyncio.get_running_loop()
-        watch = self._watch
-        if watch is None or watch.loop is not loop:
-            watch = self._watch = DeadlineWatch(loop)
-        return watch
+            bound = self._bound = (loop, guard, DeadlineWatch(loop))
+        return bound[1], bound[2]
 
     def _answer(self, response: _Answer, method: str, path: str) -> Response:
         """The contract's `Response` for an answer the transport read whole."""
@@ -801,15 +813,18 @@ class PortalHttp:
         method = method.upper()
         sent, body = self._lean_request(json, content, headers)
         timeout = self._lean_timeout
+        paced = self._paced
         if self._auth is None:
-            await self._pace()
+            if paced:
+                await self._pace()
             status, raw, data = await transport.exchange(method, url, sent.pairs(), body, timeout)
         else:
             flow = cast("HeaderAuth", self._auth).header_flow(sent)
             try:
                 await anext(flow)
                 while True:
-                    await self._pace()
+                    if paced:
+                        await self._pace()
                     status, raw, data = await transport.exchange(
                         method, url, sent.pairs(), body, timeout
                     )
@@ -826,7 +841,8 @@ class PortalHttp:
         return _Answer(status, answer_headers, data, url)
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
-        await self._pace()
+        if self._paced:
+            await self._pace()
         response = await self._transport.handle_async_request(request)
         response.request = request
         await response.aread()  # streamed by in-process transports; a no-op for ours
@@ -882,6 +898,17 @@ class PortalHttp:
         if safe:
             return PortalBugError(message, portal=self.portal, account=self.account)
         return UnknownOutcomeError(message, portal=self.portal, account=self.account)
+
+
+def _admits_at_once(guard: AccountGuard) -> bool:
+    """True when `guard.admit` would let a request through without waiting and not as a
+    probe (the in-process guard, closed and not paused), so the call is spared; a guard of
+    another kind (shared through Redis) is always asked."""
+    return (
+        type(guard) is AccountGuard
+        and guard.opened_at is None
+        and guard.paused_until <= time.monotonic()
+    )
 
 
 def _plain_body(json: Any, content: bytes | None) -> bool:

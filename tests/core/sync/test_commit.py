@@ -116,3 +116,24 @@ async def test_a_failed_store_fails_every_write_of_the_group_at_once(tmp_path: P
     assert {str(r) for r in results} == {str(results[0])}
     assert "full disk" in str(results[0])
     assert saves == 1  # the group's first write failed; none was retried
+
+
+async def test_records_of_two_consecutive_turns_are_committed_together(tmp_path: Path) -> None:
+    """A save made in the turn after the group's first one joins the same transaction (the
+    answers read in that turn add their records to it): one commit, not two, and each caller
+    resumes once it is committed."""
+    store = CountingStore(tmp_path / "s.sqlite")
+    commits = GroupCommit(store)  # type: ignore[arg-type]  # only what GroupCommit uses
+
+    async def write(ref: str, turns: int) -> int | None:
+        with commits.writing():
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            audit = AuditEntry(StateKey("acme", "default", ref), "create", "ok")
+            return await commits.save(_state(ref), audit=audit)
+
+    refs = ["L-1", "L-2", "L-3"]
+    results = await asyncio.gather(write("L-1", 1), write("L-2", 2), write("L-3", 2))
+    assert results == [None, None, None]
+    assert store.blocks == 1
+    assert [store.get(s.key).remote_id for s in map(_state, refs)] == [f"R-{r}" for r in refs]

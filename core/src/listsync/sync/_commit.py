@@ -1,4 +1,4 @@
-"""Group commit: what the listings in flight record in one turn of the event loop is committed
+"""Group commit: what the listings in flight record in two turns of the event loop is committed
 in one transaction.
 
 A listing records each operation's outcome (and journals its next operation) before it sends
@@ -6,8 +6,12 @@ the next request, so it must wait until that record is durable. A commit costs f
 than the few small writes it commits (locks, and every changed page written to the WAL), and a
 busy `apply` finishes operations of several listings in the same turn of the event loop (5 on
 average at 64 listings in flight with 20 ms latency, more the busier it is). So each write
-waits for the end of the turn, and one transaction records them all. A listing still resumes
-only once its own record is committed: what crash safety needs is unchanged.
+waits until the turn after the one it was made in has run too, and one transaction records
+them all: the answers read in that next turn add their records to the same commit. (One turn
+only: `apply_throughput.py --listings 1500 --latency-ms 0` committed ≈ 1,500 times, ≈ 8.5
+records each; two turns: ≈ 950 times, ≈ 13.5 each, and ≈ 15% less CPU in the commits. A
+listing waits one turn more, a fraction of a millisecond.) A listing still resumes only once
+its own record is committed: what crash safety needs is unchanged.
 
 A listing that is the only one sending has no one to wait for: its writes are committed at
 once. When a group's transaction fails, each write is tried again on its own, so one bad
@@ -69,8 +73,8 @@ class GroupCommit:
 
     def _write(self, write: Callable[[], Any]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
-        if not self._pending:  # the first write of this turn: commit at the start of the next
-            loop.call_soon(self._commit)
+        if not self._pending:  # the group's first write: commit once the next turn has run
+            loop.call_soon(loop.call_soon, self._commit)
         future = loop.create_future()
         self._pending.append((write, future))
         return future
