@@ -18,8 +18,10 @@ Only the refs seen so far are kept (a set of strings, a few MB for 100,000 lines
 from __future__ import annotations
 
 import os
+import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
@@ -31,6 +33,7 @@ from listsync.errors import FieldIssue, InvalidListingError
 from listsync.model import Listing, external_ref_of, issues_from_validation_error
 
 __all__ = [
+    "ListingReader",
     "ListingSource",
     "bundled_examples",
     "describe_issues",
@@ -46,7 +49,7 @@ _READ_BUFFER = 1 << 18
 is a system call, and its cost and cache traffic showed in the parse of every line)."""
 
 
-def read_listings(source: ListingSource) -> Iterator[tuple[int, Listing | InvalidListingError]]:
+def read_listings(source: ListingSource) -> ListingReader:
     """Yield `(line_number, listing_or_error)` for every non-blank line of a JSON Lines file.
 
     Line numbers start at 1 and count blank lines too, so they match an editor's. A line that is
@@ -58,9 +61,73 @@ def read_listings(source: ListingSource) -> Iterator[tuple[int, Listing | Invali
         source: a path, `"-"` for standard input, or an open stream (binary or text). A stream
             is not closed; a file opened here is closed when the iterator finishes or is closed.
     """
-    first_lines: dict[str, int] = {}  # external_ref -> the line that had it first
-    claim = first_lines.setdefault
-    validate = Listing.__pydantic_validator__.validate_json  # `model_validate_json`'s own call
+    return ListingReader(source)
+
+
+class ListingReader(Iterator[tuple[int, "Listing | InvalidListingError"]]):
+    """The iterator `read_listings` returns. Besides the listings, it can tell the refs of the
+    lines ahead before parsing them (`refs_ahead`), so that a reader of many listings (the
+    planner) can look their records up together without holding the parsed listings."""
+
+    def __init__(self, source: ListingSource) -> None:
+        self._lines = _numbered_lines(source)
+        self._ahead: deque[tuple[int, bytes]] = deque()  # read, not yet parsed (bytes only)
+        self._first_lines: dict[str, int] = {}  # external_ref -> the line that had it first
+
+    def __iter__(self) -> ListingReader:
+        return self
+
+    def __next__(self) -> tuple[int, Listing | InvalidListingError]:
+        number, line = self._ahead.popleft() if self._ahead else next(self._lines)
+        try:
+            listing: Listing = _VALIDATE(line)
+        except ValidationError as exc:
+            return number, _unique(_invalid(line, number, exc), number, self._first_lines)
+        # `_unique` inline for a valid line: the first with its ref goes ahead
+        if self._first_lines.setdefault(listing.external_ref, number) == number:
+            return number, listing
+        return number, _unique(listing, number, self._first_lines)
+
+    def refs_ahead(self, count: int) -> list[str]:
+        """The external refs written on the next `count` lines, read but not parsed yet.
+
+        Every `"external_ref": "..."` value of those lines (a listing's own and its agency's),
+        each once, in order: a hint for looking records up ahead, not a validation. A ref
+        written with JSON escapes is not found here; its listing still parses as usual.
+        """
+        ahead = self._ahead
+        while len(ahead) < count:
+            try:
+                ahead.append(next(self._lines))
+            except StopIteration:
+                break
+        refs: dict[bytes, None] = {}
+        key, value = _REF_KEY, _REF_VALUE.match
+        for index, (_, line) in enumerate(ahead):
+            if index == count:
+                break
+            at = line.find(key)
+            while at >= 0:  # `find` skips through the line far faster than a regex search
+                at += len(key)
+                if found := value(line, at):
+                    refs[found[1]] = None
+                at = line.find(key, at)
+        return [ref.decode("ascii") for ref in refs]
+
+    def close(self) -> None:
+        """Stop reading; a file opened by `read_listings` is closed."""
+        self._ahead.clear()
+        self._lines.close()
+
+
+_VALIDATE = Listing.__pydantic_validator__.validate_json  # `model_validate_json`'s own call
+_REF_KEY = b'"external_ref"'
+_REF_VALUE = re.compile(rb'\s*:\s*"([A-Za-z0-9_-]{1,50})"')
+"""What follows `_REF_KEY` when it is a key with a ref (the model's pattern, no escapes)."""
+
+
+def _numbered_lines(source: ListingSource) -> Generator[tuple[int, bytes], None, None]:
+    """`(number, line)` of every non-blank line, the line as bytes without its line end."""
     with ExitStack() as stack:
         lines = _open(source, stack)
         for number, raw in enumerate(lines, start=1):
@@ -70,17 +137,7 @@ def read_listings(source: ListingSource) -> Iterator[tuple[int, Listing | Invali
             line = line.rstrip(b"\r\n")
             if not line or line.isspace():  # blank (`strip` would copy the line to tell)
                 continue
-            parsed: Listing | InvalidListingError
-            try:
-                listing: Listing = validate(line)
-            except ValidationError as exc:
-                parsed = _invalid(line, number, exc)
-            else:  # `_unique` inline for a valid line: the first with its ref goes ahead
-                if claim(listing.external_ref, number) == number:
-                    yield number, listing
-                    continue
-                parsed = listing
-            yield number, _unique(parsed, number, first_lines)
+            yield number, line
 
 
 def _as_bytes(raw: bytes | str) -> bytes:

@@ -35,6 +35,7 @@ from listsync._shared import activate as activate_shared
 from listsync.adapter import CredentialStore, ListsRecords
 from listsync.config import Config, load_config
 from listsync.errors import FieldIssue, InvalidListingError
+from listsync.io import ListingReader
 from listsync.model import Listing, parse_listing
 from listsync.registry import Registry
 from listsync.sync import (
@@ -435,7 +436,14 @@ class _RunOptions:
 
 def _sources(items: Iterable[ListingInput | SourceItem]) -> Iterator[SourceItem]:
     """What the planner reads: a listing's dict is validated first (the n-th item counts as
-    line n when the listing is invalid); listings and `(line, ...)` pairs pass unchanged."""
+    line n when the listing is invalid); listings and `(line, ...)` pairs pass unchanged, and
+    `read_listings`' reader is given to the planner itself (it looks records up ahead)."""
+    if isinstance(items, ListingReader):
+        return items
+    return _validated(items)
+
+
+def _validated(items: Iterable[ListingInput | SourceItem]) -> Iterator[SourceItem]:
     for number, item in enumerate(items, start=1):
         if isinstance(item, Listing | tuple):
             yield item

@@ -105,3 +105,48 @@ def test_describe_issues_formats_line_path_message() -> None:
 def test_bundled_examples_exist() -> None:
     """The package ships its example listings for `listsync demo`."""
     assert bundled_examples().is_file()
+
+
+def test_refs_ahead_reads_lines_without_parsing_or_losing_them(
+    listing_data: dict[str, Any], tmp_path: Path
+) -> None:
+    """`refs_ahead(n)` tells the refs written on the next n non-blank lines (each once, the
+    agency's too; not a ref written with an escape, nor a value that is no ref), and the
+    listings then come as they would have: same order, same line numbers, BOM removed."""
+    agency = listing_data["agency"]["external_ref"]
+    rows = [dict(listing_data, external_ref=f"A-{n}") for n in range(4)]
+    escaped = json.dumps(rows[2]).replace('"A-2"', '"\\u0041-2"').encode()
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(
+        b"\xef\xbb\xbf"
+        + jsonl(rows[0], b"", rows[1], escaped, b'{"external_ref": "no ref!"}', rows[3])
+    )
+    reader = read_listings(path)
+
+    assert reader.refs_ahead(3) == ["A-0", agency, "A-1"]
+    first = next(reader)
+    assert reader.refs_ahead(10) == ["A-1", agency, "A-3"]
+    got = [first, *reader]
+
+    assert [n for n, _ in got] == [1, 3, 4, 5, 6]
+    assert [item.external_ref for _, item in got] == ["A-0", "A-1", "A-2", None, "A-3"]
+    assert isinstance(got[3][1], InvalidListingError)
+    assert reader.refs_ahead(5) == []
+
+
+def test_a_reader_closed_part_way_closes_its_file(
+    listing_data: dict[str, Any], tmp_path: Path
+) -> None:
+    """`close()` on a reader that read ahead closes the file it opened."""
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(jsonl(*[dict(listing_data, external_ref=f"A-{n}") for n in range(5)]))
+    reader = read_listings(path)
+    reader.refs_ahead(2)
+    next(reader)
+    lines: Any = reader._lines
+    handle = lines.gi_frame.f_locals["lines"]  # the file `read_listings` opened
+
+    reader.close()
+
+    assert handle.closed
+    assert list(reader) == []

@@ -13,14 +13,16 @@ whose adapter failed while planning it, or a planned one. Only planned entries a
 Planning streams: `Planner.stream()` yields entries as it reads listings, so a plan of a
 100,000-line file never holds the listings in memory: it reads `WINDOW` listings at a time
 and, when the state store can (`records_for`), looks their records up with one statement
-instead of one per listing. `Plan` is the in-memory form the embedding API returns.
+instead of one per listing; from a `read_listings` reader, the records of the next
+`LOOKAHEAD` lines are looked up before they are parsed, from the refs written on them.
+`Plan` is the in-memory form the embedding API returns.
 Rendering a plan is the CLI's business.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import islice
@@ -62,8 +64,16 @@ log = get_logger(__name__)
 SourceItem = Listing | tuple[int, Listing | InvalidListingError]
 """What the planner reads: listings, or `(line number, listing or error)` from a JSONL file."""
 
+_Lines = Iterable[tuple[int, Listing | InvalidListingError]]
+"""What `listsync.io.read_listings` yields."""
+
+LOOKAHEAD = 120
+"""Lines of a `ListingReader` whose records `Planner.stream` looks up with one statement,
+from the refs written on them, before it parses them (so no parsed listing waits for the
+others: the window below is kept small for that)."""
+
 WINDOW = 6
-"""Listings read ahead by `Planner.stream` to look their records up together.
+"""Listings (of any other source) read ahead by `Planner.stream` to look their records up together.
 
 Small on purpose: the listings of a window stay alive while it is planned, and a window of 64
 (about 6,000 container objects) outlived the garbage collector's young generations, so every
@@ -278,8 +288,12 @@ class Planner:
     def stream(self, items: Iterable[SourceItem]) -> Iterator[PlanEntry]:
         """Plan entries as the listings are read, `WINDOW` at a time (no listing is kept
         after its window's entries)."""
-        batch: Callable[[list[str]], dict[str, list[ListingState]]] | None
+        batch: Callable[[list[str]], Mapping[str, list[ListingState]]] | None
         batch = getattr(self.store, "records_for", None)
+        refs_ahead: Callable[[int], list[str]] | None = getattr(items, "refs_ahead", None)
+        if batch is not None and refs_ahead is not None:
+            yield from self._stream_ahead(iter(cast("_Lines", items)), batch, refs_ahead)
+            return
         source = iter(items)
         while window := list(islice(source, WINDOW if batch is not None else 1)):
             found = None
@@ -290,15 +304,35 @@ class Planner:
                 parsed: Listing | InvalidListingError
                 line, parsed = (None, item) if isinstance(item, Listing) else item
                 if isinstance(parsed, InvalidListingError):
-                    yield InvalidEntry(
-                        external_ref=parsed.external_ref or f"line {line}",
-                        issues=parsed.issues,
-                        message=str(parsed),
-                        line=line,
-                    )
+                    yield _invalid_entry(parsed, line)
                     continue
                 records = found.get(parsed.external_ref, ()) if found is not None else None
                 yield from self.plan_listing(parsed, line=line, records=records)
+
+    def _stream_ahead(
+        self,
+        reader: Iterator[tuple[int, Listing | InvalidListingError]],
+        batch: Callable[[list[str]], Mapping[str, list[ListingState]]],
+        refs_ahead: Callable[[int], list[str]],
+    ) -> Iterator[PlanEntry]:
+        """`stream` of a `listsync.io.ListingReader`: the records of the next `LOOKAHEAD`
+        lines are looked up from the refs written on them before those lines are parsed; then
+        they are parsed and planned `WINDOW` at a time (a few parses in a row, then their
+        plans, run faster than one of each in turn). A listing whose ref was not read ahead
+        (written with an escape) is looked up on its own."""
+        while True:
+            found = batch(refs_ahead(LOOKAHEAD))
+            read = 0
+            while read < LOOKAHEAD and (window := list(islice(reader, WINDOW))):
+                read += len(window)
+                for line, parsed in window:
+                    if isinstance(parsed, InvalidListingError):
+                        yield _invalid_entry(parsed, line)
+                        continue
+                    records = found.get(parsed.external_ref)
+                    yield from self.plan_listing(parsed, line=line, records=records)
+            if read < LOOKAHEAD:
+                return
 
     def plan_listing(
         self,
@@ -540,6 +574,15 @@ def _listings(window: list[SourceItem]) -> Iterator[tuple[int | None, Listing]]:
             yield None, item
         elif isinstance(item[1], Listing):
             yield item[0], item[1]
+
+
+def _invalid_entry(error: InvalidListingError, line: int | None) -> InvalidEntry:
+    return InvalidEntry(
+        external_ref=error.external_ref or f"line {line}",
+        issues=error.issues,
+        message=str(error),
+        line=line,
+    )
 
 
 def _failed(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import update_wrapper
 from types import ModuleType
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
@@ -72,6 +72,31 @@ def writing(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P
 
     update_wrapper(writing, method)
     return writing
+
+
+_NO_ROWS: list[tuple[Any, ...]] = []
+"""The rows of a listing `records_for` found nothing for (shared, never changed)."""
+
+
+class _Found(Mapping[str, list[ListingState]]):
+    """What `records_for` answers: the rows found per external_ref, read into states when
+    asked for."""
+
+    __slots__ = ("_store", "rows")
+
+    def __init__(self, store: RowStore, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+        self._store = store
+        self.rows = rows
+
+    def __getitem__(self, ref: str) -> list[ListingState]:
+        found = self.rows[ref]
+        return self._store._states(found) if found else []
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 class RowStore:
@@ -154,17 +179,33 @@ class RowStore:
         return iter(states)
 
     @guarded
-    def records_for(self, external_refs: Iterable[str]) -> dict[str, list[ListingState]]:
+    def records_for(self, external_refs: Iterable[str]) -> Mapping[str, list[ListingState]]:
         """`records(ref)` for many listings (the planner's window) in one statement or a
-        few: external_ref -> its records (in the order `records` gives them)."""
-        refs = list(dict.fromkeys(external_refs))
-        found: dict[str, list[ListingState]] = {ref: [] for ref in refs}
-        if not self.exists or not refs:
+        few: external_ref -> its records (in the order `records` gives them).
+
+        The rows are read into states when a listing's records are asked for (`found[ref]`,
+        each time it is asked), not all at once: the planner looks the records of a hundred
+        lines up before it parses them, and rows of text and numbers kept meanwhile cost the
+        garbage collector nothing, where states with their projections would outlive its young
+        generations (as listings kept for a window do, see `listsync.sync._plan.WINDOW`).
+        """
+        found = _Found(self, dict.fromkeys(external_refs, _NO_ROWS))
+        if not self.exists or not found.rows:
             return found
+        held = found.rows
         with self._lock:
-            for row in self._select_for(refs):
-                found[row[2]].append(self._read(row))
+            for row in self._select_for(list(held)):
+                ref = row[2]
+                if held[ref]:
+                    held[ref].append(row)
+                else:
+                    held[ref] = [row]
         return found
+
+    @guarded
+    def _states(self, found: list[tuple[Any, ...]]) -> list[ListingState]:
+        with self._lock:
+            return [self._read(row) for row in found]
 
     @writing
     def save(

@@ -67,6 +67,10 @@ __all__ = ["SCHEMA_VERSION", "SQLiteStateStore", "open_state_store"]
 
 _IN_LIMIT = 500
 """External refs per `records_for` statement (SQLite allows 999 parameters at the least)."""
+_IN_STEP = 16
+"""`records_for` rounds the number of refs up to a multiple of this (repeating the last):
+windows of varying size then share a few statement texts, which `sqlite3` keeps prepared,
+instead of compiling a new statement for most windows."""
 
 
 @cache
@@ -255,7 +259,9 @@ class SQLiteStateStore(RowStore):
     # -- what `RowStore` runs its statements with --------------------------------------------
     def _select_for(self, refs: list[str]) -> Iterator[tuple[Any, ...]]:
         if len(refs) <= _IN_LIMIT:  # the planner's window: one statement
-            return iter(self._db.execute(_select_in(len(refs)), refs).fetchall())
+            size = -(-len(refs) // _IN_STEP) * _IN_STEP  # a few statement texts, each prepared once
+            refs = refs + refs[-1:] * (size - len(refs))  # a repeated ref matches nothing more
+            return iter(self._db.execute(_select_in(size), refs).fetchall())
         return self._select_chunks(refs)
 
     def _select_chunks(self, refs: list[str]) -> Iterator[tuple[Any, ...]]:
