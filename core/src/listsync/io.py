@@ -91,9 +91,10 @@ class ListingReader(Iterator[tuple[int, "Listing | InvalidListingError"]]):
     def refs_ahead(self, count: int) -> list[str]:
         """The external refs written on the next `count` lines, read but not parsed yet.
 
-        Every `"external_ref": "..."` value of those lines (a listing's own and its agency's),
-        each once, in order: a hint for looking records up ahead, not a validation. A ref
-        written with JSON escapes is not found here; its listing still parses as usual.
+        The first two `"external_ref": "..."` values of each of those lines (a listing's own and
+        its agency's, in either order), each once, in order: a hint for looking records up
+        ahead, not a validation (the rest of a line is not searched). A ref written with JSON
+        escapes, or after two others, is not found here; its listing still parses as usual.
         """
         ahead = self._ahead
         while len(ahead) < count:
@@ -106,12 +107,14 @@ class ListingReader(Iterator[tuple[int, "Listing | InvalidListingError"]]):
         for index, (_, line) in enumerate(ahead):
             if index == count:
                 break
-            at = line.find(key)
-            while at >= 0:  # `find` skips through the line far faster than a regex search
+            at = line.find(key)  # `find` skips through a line far faster than a regex search
+            if at >= 0:
                 at += len(key)
                 if found := value(line, at):
                     refs[found[1]] = None
-                at = line.find(key, at)
+                at = line.find(key, at)  # the second: the listing's or its agency's, whichever
+                if at >= 0 and (found := value(line, at + len(key))):  # came second
+                    refs[found[1]] = None
         return [ref.decode("ascii") for ref in refs]
 
     def close(self) -> None:

@@ -150,3 +150,14 @@ def test_a_reader_closed_part_way_closes_its_file(
 
     assert handle.closed
     assert list(reader) == []
+
+
+def test_refs_ahead_reads_two_refs_per_line(tmp_path: Path) -> None:
+    """Only the first two refs of a line are read ahead (a listing's and its agency's, in
+    either order): the rest of the line is not searched."""
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(
+        b'{"a": {"external_ref": "X-1"}, "b": {"external_ref": "X-2"}, "external_ref": "X-3"}\n'
+        b'{"agency": {"external_ref": "AG"}, "external_ref" : "Y-1"}\n'
+    )
+    assert read_listings(path).refs_ahead(2) == ["X-1", "X-2", "AG", "Y-1"]
