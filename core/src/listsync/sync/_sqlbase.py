@@ -92,6 +92,12 @@ class _Found(Mapping[str, list[ListingState]]):
         found = self.rows[ref]
         return self._store._states(found) if found else []
 
+    def get(self, ref: str, default: Any = None) -> Any:  # one call, not `Mapping.get`'s two
+        found = self.rows.get(ref)
+        if found is None:
+            return default
+        return self._store._states(found) if found else []
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.rows)
 
