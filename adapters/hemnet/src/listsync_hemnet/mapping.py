@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from pydantic import AnyHttpUrl
+
 from listsync.adapter import ProjectedItem, Projection, TargetState, new_item, new_projection
 from listsync.model import (
     Agency,
@@ -59,6 +61,7 @@ __all__ = [
     "text_of",
     "to_hemnet_agency",
     "to_hemnet_listing",
+    "url_text",
 ]
 
 AGENCY = "agency"
@@ -252,9 +255,9 @@ def _add_contacts(body: dict[str, Any], listing: Listing) -> None:
     if (links := listing.links) is not None:
         urls: dict[str, Any] = {}
         if links.broker_page:
-            urls["brokerPage"] = str(links.broker_page)
+            urls["brokerPage"] = url_text(links.broker_page)
         if links.all_images:
-            urls["allImages"] = str(links.all_images)
+            urls["allImages"] = url_text(links.all_images)
         if urls:
             body["urls"] = urls
     if (agent := listing.agent) is not None:
@@ -277,8 +280,30 @@ def image_key(url: str) -> str:
     return hasher.hexdigest()[:20]
 
 
+def _core_url_text() -> bool:
+    """Whether `str(url._url)` (pydantic-core's URL inside a pydantic `AnyHttpUrl`) is
+    `str(url)` here: pydantic's `__str__` is a Python method that returns exactly that, and
+    calling it costs ≈ 0.17 µs more per URL than reading the text of the inner URL. Checked
+    once, on a URL whose host and path need encoding; False falls back to `str(url)`."""
+    probe = AnyHttpUrl("https://Bücher.example/ä b?q=ü#x")
+    inner = getattr(probe, "_url", None)
+    return inner is not None and type(inner) is not str and str(inner) == str(probe)
+
+
+CORE_URL_TEXT = _core_url_text()
+"""`url_text` may read the inner URL (see `_core_url_text`)."""
+
+
+def url_text(url: AnyHttpUrl) -> str:
+    """`str(url)` (loops inline this test rather than call here)."""
+    return str(url._url) if CORE_URL_TEXT else str(url)
+
+
 def media_urls(listing: Listing) -> list[str]:
-    """The listing's media URLs as text, in order: preflight and projection both read them."""
+    """The listing's media URLs as text (`str(media.url)`), in order: preflight and projection
+    both read them."""
+    if CORE_URL_TEXT:
+        return [str(media.url._url) for media in listing.media]
     return [str(media.url) for media in listing.media]
 
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from listsync.errors import FieldIssue, Severity
 from listsync.model import Category, Listing, ListingStatus, Money, Tenure, Transaction
 from listsync_hemnet._housing_forms import RESIDENTIAL, housing_form_for, parse_code
-from listsync_hemnet.mapping import IMAGE_KINDS, media_urls, text_of
+from listsync_hemnet.mapping import IMAGE_KINDS, media_urls, text_of, url_text
 from listsync_hemnet.settings import PORTAL
 
 __all__ = ["MAX_IMAGES", "RULES", "SWEDEN_BOUNDS", "check_url", "preflight"]
@@ -256,14 +256,17 @@ def _too_big(path: str, field: str, top: Decimal) -> FieldIssue:
 def _urls(listing: Listing, urls: Sequence[str], issues: list[FieldIssue]) -> int:
     """The URL issues; returns how many media items are images."""
     if (links := listing.links) is not None:
-        if links.broker_page is not None and (problem := check_url(str(links.broker_page))):
+        if links.broker_page is not None and (problem := check_url(url_text(links.broker_page))):
             issues.append(_issue("public-url", "links.broker_page", problem, "urls.brokerPage"))
-        if links.all_images is not None and (problem := check_url(str(links.all_images))):
+        if links.all_images is not None and (problem := check_url(url_text(links.all_images))):
             issues.append(_issue("public-url", "links.all_images", problem, "urls.allImages"))
     media = listing.media
     if len(urls) != len(media):
         raise ValueError("urls must be mapping.media_urls(listing)")
     images = 0
+    # `check_url`'s first test, inline: a listing's images share a host, so most of them
+    # start with the prefix the previous call kept.
+    prefix, verdict = _last_plain
     for i, text in enumerate(urls):
         kind = media[i].kind
         if kind not in IMAGE_KINDS:
@@ -271,7 +274,12 @@ def _urls(listing: Listing, urls: Sequence[str], issues: list[FieldIssue]) -> in
             issues.append(_issue("images-only", f"media[{i}]", message, None, Severity.WARNING))
             continue
         images += 1
-        if problem := check_url(text):
+        if prefix and text.startswith(prefix):
+            problem = verdict
+        else:
+            problem = check_url(text)
+            prefix, verdict = _last_plain
+        if problem:
             issues.append(_issue("public-url", f"media[{i}].url", problem, "url"))
     if images > MAX_IMAGES:
         issues.append(_issue("image-limit", "media", f"at most {MAX_IMAGES} images", "images"))

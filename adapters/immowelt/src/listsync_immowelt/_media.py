@@ -204,6 +204,28 @@ class MediaPolicy:
             return f"only http and https URLs are fetched, not {parts.scheme or 'this'}"
         return self._host_refusal((parts.hostname or "").lower().rstrip("."))
 
+    def offline_refusals(self, urls: Iterable[str]) -> list[tuple[int, str]]:
+        """`(i, offline_refusal(url))` for each refused URL of `urls`, in order.
+
+        `offline_refusal`'s first test is made here, inline: a listing's media share a host,
+        so most of its URLs start with the prefix the previous call kept.
+        """
+        out: list[tuple[int, str]] = []
+        policy, prefix, verdict = _last_plain
+        if policy is not self:
+            prefix = ""
+        for index, url in enumerate(urls):
+            if prefix and url.startswith(prefix):
+                reason = verdict
+            else:
+                reason = self.offline_refusal(url)
+                policy, prefix, verdict = _last_plain
+                if policy is not self:
+                    prefix = ""
+            if reason is not None:
+                out.append((index, reason))
+        return out
+
     @functools.lru_cache(maxsize=4096)  # noqa: B019  (policies live as long as their adapter)
     def _host_refusal(self, host: str) -> str | None:
         """`offline_refusal` for a URL of an accepted scheme with this (lowercase) host."""

@@ -222,13 +222,8 @@ class ImmoweltAdapter:
         """Media URLs (the listing's, in order) refused without I/O (scheme, an IP or loopback
         host): the listing is blocked before anything is sent; the rest is checked when each
         URL is fetched."""
-        issues = []
-        refusal = self.media_policy.offline_refusal
-        for index, url in enumerate(urls):
-            reason = refusal(url)
-            if reason is not None:
-                issues.append(_media_issue(index, reason))
-        return issues
+        refused = self.media_policy.offline_refusals(urls)
+        return [_media_issue(index, reason) for index, reason in refused] if refused else []
 
     def plan(self, diff: ProjectionDiff) -> list[Operation]:
         """`default_plan`, with media uploads first so the create/update attaches them in time.

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from pydantic import AnyHttpUrl
+
 from listsync.adapter import ProjectedItem, Projection, TargetState, new_item, new_projection
 from listsync.model import BrokerageFee, Category, Listing, ListingStatus, Rent, Transaction
 from listsync_immowelt.settings import PORTAL
@@ -101,8 +103,18 @@ def _num(value: Decimal | int | float) -> int | float:
     """JSON number for the payload: integral values as int, others as float."""
     if type(value) is int:
         return value
-    # A Decimal's str() round-trips exactly, so only other types need it.
-    dec = value if type(value) is Decimal else Decimal(str(value))
+    if type(value) is Decimal:
+        # `numerator / denominator` is correctly rounded, as `float(value)` is; NaN and the
+        # infinities have no ratio and take the general path below.
+        try:
+            numerator, denominator = value.as_integer_ratio()
+        except (ValueError, OverflowError):
+            dec = value
+        else:
+            return numerator if denominator == 1 else numerator / denominator
+    else:
+        # A Decimal's str() round-trips exactly, so only other types need it.
+        dec = Decimal(str(value))
     return int(dec) if dec == dec.to_integral_value() else float(dec)
 
 
@@ -117,6 +129,20 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
 
 
 _sha256 = hashlib.sha256
+
+
+def _core_url_text() -> bool:
+    """Whether `str(url._url)` (pydantic-core's URL inside a pydantic `AnyHttpUrl`) is
+    `str(url)` here: pydantic's `__str__` is a Python method that returns exactly that, and
+    calling it costs ≈ 0.17 µs more per URL than reading the text of the inner URL. Checked
+    once, on a URL whose host and path need encoding; False falls back to `str(url)`."""
+    probe = AnyHttpUrl("https://Bücher.example/ä b?q=ü#x")
+    inner = getattr(probe, "_url", None)
+    return inner is not None and type(inner) is not str and str(inner) == str(probe)
+
+
+CORE_URL_TEXT = _core_url_text()
+"""`project_with_urls` may read the inner URL's text (see `_core_url_text`)."""
 
 
 def media_id(external_ref: str, url: str) -> str:
@@ -373,20 +399,27 @@ def project_with_urls(
     """`project(listing, ...)` and the media URLs as `str`, in order (what the adapter's
     `prepare` checks next: each `str()` of a URL object costs as much as its hash)."""
     # `media_refs`, `media_id` and `media_file_name` inline: one loop over the media.
-    urls: list[str] = []
+    if CORE_URL_TEXT:
+        urls = [str(item.url._url) for item in listing.media]
+    else:
+        urls = [str(item.url) for item in listing.media]
     references: list[dict[str, Any]] = []
     items: list[ProjectedItem] = []
     ref_prefix = f"{listing.external_ref}-"
     empty = _SHA256_EMPTY
-    for i, item in enumerate(listing.media):
-        url = str(item.url)
+    for i, url in enumerate(urls):
         hasher = empty.copy()
         hasher.update(url.encode())
         ref = ref_prefix + hasher.hexdigest()[:16]
-        urls.append(url)
         references.append({"externalMediaId": ref, "position": i + 1})
-        name = url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or "media"
-        items.append(new_item(ref, i, {"externalMediaId": ref, "fileName": name, "url": url}))
+        # `media_file_name(url)`: `rpartition`/`partition` take the same parts as
+        # `rsplit("/", 1)[-1]` and `split("?", 1)[0]`, without building lists.
+        name = url.rstrip("/").rpartition("/")[2]
+        if "?" in name:
+            name = name.partition("?")[0]
+        items.append(
+            new_item(ref, i, {"externalMediaId": ref, "fileName": name or "media", "url": url})
+        )
     payload = _payload(listing, software_name, external_customer_id, references)
     target = TargetState.PUBLISHED if listing.status in _PUBLISHED else TargetState.ABSENT
     projection = new_projection(listing.external_ref, payload, media=tuple(items), target=target)

@@ -460,9 +460,11 @@ def _fee(fee: Any, kind: Any, listing: Listing | None) -> list[FieldIssue]:
     applies = kind in ("BUY", "RENT")
     if not applies or not isinstance(fee, Mapping) or fee.get("hasFee") is False:
         return []
-    amounts = (fee.get("amount"), fee.get("percentage"))
+    amount, percentage = fee.get("amount"), fee.get("percentage")
+    if (is_number(amount) and amount > 0) or (is_number(percentage) and percentage > 0):
+        return []
     note = fee.get("priceNote")
-    if any(is_number(a) and a > 0 for a in amounts) or (isinstance(note, str) and note.strip()):
+    if isinstance(note, str) and note.strip():
         return []
     msg = "a brokerage fee needs an amount or price note greater than 0 (or hasFee false)"
     return [make_issue("/data/prices/brokerageFee/amount", msg, 20, listing)]
@@ -567,10 +569,10 @@ def _mapped_texts_and_marked(payload: Payload) -> tuple[list[Leaf], list[Leaf]]:
     fee = (data.get("prices") or _EMPTY).get("brokerageFee") or _EMPTY
     percentage = fee.get("percentage")
     if percentage is not None:
-        marked.append(("/data/prices/brokerageFee/percentage", percentage))
+        marked.append((_PERCENTAGE, percentage))
     available = (data.get("management") or _EMPTY).get("availableFrom")
     if available is not None:
-        marked.append(("/data/management/availableFrom", available))
+        marked.append((_AVAILABLE, available))
     node = data.get("texts")
     if node is None:
         return texts, marked
@@ -601,6 +603,8 @@ def _texts_by_language(node: dict[Any, Any]) -> tuple[list[Leaf], list[Leaf]] | 
 
 
 _EMPTY: dict[str, Any] = {}
+_PERCENTAGE = "/data/prices/brokerageFee/percentage"
+_AVAILABLE = "/data/management/availableFrom"
 
 
 def _check_members(payload: Payload, listing: Listing) -> list[FieldIssue]:
@@ -622,13 +626,21 @@ def _check_members(payload: Payload, listing: Listing) -> list[FieldIssue]:
     kind = data.get("distributionType")
     sub = data.get("distributionSubType")
     texts, marked = _mapped_texts_and_marked(payload)
+    # Of the marked leaves, rules 4 and 5 can refuse neither the brokerage fee's percentage
+    # (its pointer ends with no date or URL suffix) nor an `availableFrom` that is a valid
+    # date (no URL suffix either): `dated` is the rest, usually nothing.
+    dated = marked
+    if dated and dated[0][0] == _PERCENTAGE:
+        dated = dated[1:]
+    if dated and dated[0][0] == _AVAILABLE and _parse_date(dated[0][1]) is not None:
+        dated = dated[1:]
 
     out = _text_length(texts, listing)  # 1
     out += _email(contact.get("emailAddress"), listing)  # 2
     out += _phones(contact.get("phoneNumber"), contact.get("mobilePhoneNumber"), listing)  # 3
-    if marked:
-        out += _date_format(marked, listing)  # 4
-        out += _url_format(marked, listing)  # 5
+    if dated:
+        out += _date_format(dated, listing)  # 4
+        out += _url_format(dated, listing)  # 5
     out += _estate_subtypes(data.get("estateSubTypes"), data.get("estateType"), listing)  # 6
     out += _distribution(kind, sub, listing)  # 7
     out += _projects_and_customer(payload, data, listing)  # 8, 9, 10
@@ -638,8 +650,13 @@ def _check_members(payload: Payload, listing: Listing) -> list[FieldIssue]:
     if is_in(sub, NEW_BUILD):  # 15
         start = (data.get("conditions") or _EMPTY).get("buildingStartDate")
         out += _new_build_dates(available, start, listing)
-    if marked:
-        out += _percentages(marked, listing)  # 16
+    if dated:  # 16 (`availableFrom` ends with no percent suffix)
+        out += _percentages(marked, listing)
+    elif marked and marked[0][0] == _PERCENTAGE:  # 16 on the percentage alone
+        value = marked[0][1]
+        number = type(value)
+        if not ((number is int or number is float) and 0 <= value <= 100):
+            out += _percentages(marked[:1], listing)
     if kind == "RENT":  # 17, 18
         rents = [(prices.get(name) or _EMPTY).get("amount") for name in _RENTS]
         out += _rent_values(sub, rents, listing, _CLASSIC, 17)
@@ -658,22 +675,28 @@ def _projects_and_customer(
 ) -> list[FieldIssue]:
     """Rules 8, 9 and 10 on a mapped payload's members (see `_check_members`)."""
     project_type = data.get("projectEstateType")
-    out = _pair_values(
-        project_type,
-        data.get("projectEstateSubType"),
-        listing,
-        names=("projectEstateType", "projectEstateSubType"),
-        table=PROJECT_ESTATE,
-        rule=8,
-    )
-    out += _pair_values(
-        data.get("projectDistributionType"),
-        data.get("projectDistributionSubType"),
-        listing,
-        names=("projectDistributionType", "projectDistributionSubType"),
-        table=PROJECT_DISTRIBUTION,
-        rule=9,
-    )
+    project_sub = data.get("projectEstateSubType")
+    out: list[FieldIssue] = []
+    if project_type is not None or project_sub is not None:  # `_pair_values`' first test
+        out += _pair_values(
+            project_type,
+            project_sub,
+            listing,
+            names=("projectEstateType", "projectEstateSubType"),
+            table=PROJECT_ESTATE,
+            rule=8,
+        )
+    distribution = data.get("projectDistributionType")
+    distribution_sub = data.get("projectDistributionSubType")
+    if distribution is not None or distribution_sub is not None:
+        out += _pair_values(
+            distribution,
+            distribution_sub,
+            listing,
+            names=("projectDistributionType", "projectDistributionSubType"),
+            table=PROJECT_DISTRIBUTION,
+            rule=9,
+        )
     source = (payload.get("metadata") or _EMPTY).get("source") or _EMPTY
     out += _customer_fields(source, project_type is not None, listing)
     return out
@@ -732,6 +755,9 @@ def _amounts_out_of_range(prices: Mapping[str, Any], listing: Listing) -> list[F
 
 def _in_range(value: Any, limit: int) -> bool:
     """What `_ranged` accepts: a number in [0, `limit`)."""
+    kind = type(value)
+    if kind is int or kind is float:  # `is_number`'s common case, inline
+        return bool(0 <= value < limit)
     return is_number(value) and 0 <= value < limit
 
 
