@@ -1,4 +1,4 @@
-"""The adapters read a media URL's text from pydantic-core's inner URL (`CORE_URL_TEXT`): the
+"""`listsync.model.url_text` reads a URL's text from pydantic-core's inner URL: the
 same text as `str(url)`, for URLs whose host, path or query need encoding; and Immowelt's file
 name taken with `rpartition`/`partition` is the one `media_file_name` gives."""
 
@@ -8,7 +8,8 @@ import pytest
 from pydantic import AnyHttpUrl
 
 from listsync.io import bundled_examples, read_listings
-from listsync.model import Listing
+from listsync.model import Listing, url_text
+from listsync.model import _urls as urls_module
 from listsync_hemnet import mapping as hemnet
 from listsync_immowelt import mapping as immowelt
 
@@ -24,14 +25,13 @@ URLS = [
 
 
 def test_the_fast_path_is_on_here() -> None:
-    assert hemnet.CORE_URL_TEXT
-    assert immowelt.CORE_URL_TEXT
+    assert urls_module._INNER
 
 
 @pytest.mark.parametrize("text", URLS)
 def test_url_text_is_str(text: str) -> None:
     url = AnyHttpUrl(text)
-    assert hemnet.url_text(url) == str(url)
+    assert url_text(url) == str(url)
 
 
 def test_media_urls_and_immowelt_file_names() -> None:

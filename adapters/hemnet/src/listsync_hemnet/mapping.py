@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AnyHttpUrl
-
 from listsync.adapter import ProjectedItem, Projection, TargetState, new_item, new_projection
 from listsync.model import (
     Agency,
@@ -31,7 +29,9 @@ from listsync.model import (
     MediaKind,
     Money,
     Sale,
+    media_url_texts,
     parse_listing,
+    url_text,
 )
 from listsync_hemnet._housing_forms import (
     HousingForm,
@@ -280,31 +280,10 @@ def image_key(url: str) -> str:
     return hasher.hexdigest()[:20]
 
 
-def _core_url_text() -> bool:
-    """Whether `str(url._url)` (pydantic-core's URL inside a pydantic `AnyHttpUrl`) is
-    `str(url)` here: pydantic's `__str__` is a Python method that returns exactly that, and
-    calling it costs ≈ 0.17 µs more per URL than reading the text of the inner URL. Checked
-    once, on a URL whose host and path need encoding; False falls back to `str(url)`."""
-    probe = AnyHttpUrl("https://Bücher.example/ä b?q=ü#x")
-    inner = getattr(probe, "_url", None)
-    return inner is not None and type(inner) is not str and str(inner) == str(probe)
-
-
-CORE_URL_TEXT = _core_url_text()
-"""`url_text` may read the inner URL (see `_core_url_text`)."""
-
-
-def url_text(url: AnyHttpUrl) -> str:
-    """`str(url)` (loops inline this test rather than call here)."""
-    return str(url._url) if CORE_URL_TEXT else str(url)
-
-
 def media_urls(listing: Listing) -> list[str]:
     """The listing's media URLs as text (`str(media.url)`), in order: preflight and projection
     both read them."""
-    if CORE_URL_TEXT:
-        return [str(media.url._url) for media in listing.media]
-    return [str(media.url) for media in listing.media]
+    return media_url_texts(listing.media)
 
 
 def hemnet_images(listing: Listing, urls: Sequence[str] | None = None) -> tuple[ProjectedItem, ...]:

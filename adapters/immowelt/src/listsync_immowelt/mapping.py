@@ -24,10 +24,16 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AnyHttpUrl
-
 from listsync.adapter import ProjectedItem, Projection, TargetState, new_item, new_projection
-from listsync.model import BrokerageFee, Category, Listing, ListingStatus, Rent, Transaction
+from listsync.model import (
+    BrokerageFee,
+    Category,
+    Listing,
+    ListingStatus,
+    Rent,
+    Transaction,
+    media_url_texts,
+)
 from listsync_immowelt.settings import PORTAL
 
 __all__ = [
@@ -129,20 +135,6 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
 
 
 _sha256 = hashlib.sha256
-
-
-def _core_url_text() -> bool:
-    """Whether `str(url._url)` (pydantic-core's URL inside a pydantic `AnyHttpUrl`) is
-    `str(url)` here: pydantic's `__str__` is a Python method that returns exactly that, and
-    calling it costs ≈ 0.17 µs more per URL than reading the text of the inner URL. Checked
-    once, on a URL whose host and path need encoding; False falls back to `str(url)`."""
-    probe = AnyHttpUrl("https://Bücher.example/ä b?q=ü#x")
-    inner = getattr(probe, "_url", None)
-    return inner is not None and type(inner) is not str and str(inner) == str(probe)
-
-
-CORE_URL_TEXT = _core_url_text()
-"""`project_with_urls` may read the inner URL's text (see `_core_url_text`)."""
 
 
 def media_id(external_ref: str, url: str) -> str:
@@ -399,10 +391,7 @@ def project_with_urls(
     """`project(listing, ...)` and the media URLs as `str`, in order (what the adapter's
     `prepare` checks next: each `str()` of a URL object costs as much as its hash)."""
     # `media_refs`, `media_id` and `media_file_name` inline: one loop over the media.
-    if CORE_URL_TEXT:
-        urls = [str(item.url._url) for item in listing.media]
-    else:
-        urls = [str(item.url) for item in listing.media]
+    urls = media_url_texts(listing.media)
     references: list[dict[str, Any]] = []
     items: list[ProjectedItem] = []
     ref_prefix = f"{listing.external_ref}-"

@@ -38,6 +38,7 @@ from listsync.model._types import (
     Transaction,
     canonical_postal_code,
 )
+from listsync.model._urls import media_url_texts, url_text
 
 __all__ = [
     "CURRENCIES",
@@ -66,6 +67,8 @@ __all__ = [
     "external_ref_of",
     "issues_from_validation_error",
     "listing_json_schema",
+    "media_url_texts",
     "parse_listing",
     "render_listing_json_schema",
+    "url_text",
 ]
