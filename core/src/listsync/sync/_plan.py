@@ -70,7 +70,8 @@ _Lines = Iterable[tuple[int, Listing | InvalidListingError]]
 LOOKAHEAD = 120
 """Lines of a `ListingReader` whose records `Planner.stream` looks up with one statement,
 from the refs written on them, before it parses them (so no parsed listing waits for the
-others: the window below is kept small for that)."""
+others: the window below is kept small for that). Read from a pipe, planning starts once
+that many lines (or the end of the input) have arrived."""
 
 WINDOW = 6
 """Listings (of any other source) read ahead by `Planner.stream` to look their records up together.
