@@ -2,8 +2,10 @@
 
 A file of thousands of listings is never loaded whole: `read_listings` reads a line, validates
 it with `Listing.model_validate_json` on the raw bytes (the fast path, no `json.loads` first) and
-yields it before reading the next. A bad line does not stop the reader; it is yielded as an
-`InvalidListingError` so the caller can report it as `line N: path: message` and carry on.
+yields it before reading the next (the planner asks `ListingReader.refs_ahead` to read up to a
+hundred lines ahead, unparsed, to look their records up together). A bad line does not stop the
+reader; it is yielded as an `InvalidListingError` so the caller can report it as
+`line N: path: message` and carry on.
 
 Repeated refs: each `external_ref` may appear on one line only. The first line with a given
 ref goes ahead (when it is valid); every later line with the same ref is yielded as an
@@ -12,7 +14,8 @@ plan and apply all refuse it and never send a listing twice (two lines for one l
 create two records on a portal, or move the listing back and forth between portals on every
 run). A line that is invalid for other reasons is reported with those reasons only, and
 still claims its ref when the ref can be read (a valid line after it with that ref is refused).
-Only the refs seen so far are kept (a set of strings, a few MB for 100,000 lines).
+Only the refs seen so far are kept (a dict of strings to line numbers: about 135 bytes per
+line, 13 MB for 100,000 lines).
 """
 
 from __future__ import annotations
