@@ -167,8 +167,9 @@ def test_faults_5xx_429_and_dropped_responses_converge_with_a_complete_report(
         keys = [(o["external_ref"], o["portal"]) for o in report["outcomes"]]
         assert sorted(keys) == sorted(pairs)  # each listing x portal exactly once
         outcomes = [o for o in report["outcomes"] if o["outcome"] not in ("converged", "unchanged")]
-        if number == 1:
-            assert all(o["outcome"] == "failed" for o in outcomes), outcomes
+        if number == 1:  # what a re-run repairs: retries spent, or the account's breaker
+            # opened by a burst of the injected 5xx and drops (seen once under CI's load)
+            assert all(o["outcome"] in ("failed", "unavailable") for o in outcomes), outcomes
         if result.returncode == 0:
             assert outcomes == []
             assert report["converged"]
