@@ -300,15 +300,7 @@ class Planner:
             found = None
             if batch is not None:
                 found = batch([listing.external_ref for _, listing in _listings(window)])
-            for item in window:
-                line: int | None
-                parsed: Listing | InvalidListingError
-                line, parsed = (None, item) if isinstance(item, Listing) else item
-                if isinstance(parsed, InvalidListingError):
-                    yield _invalid_entry(parsed, line)
-                    continue
-                records = found.get(parsed.external_ref, ()) if found is not None else None
-                yield from self.plan_listing(parsed, line=line, records=records)
+            yield from self._plan_items(window, found)
 
     def _stream_ahead(
         self,
@@ -326,14 +318,26 @@ class Planner:
             read = 0
             while read < LOOKAHEAD and (window := list(islice(reader, WINDOW))):
                 read += len(window)
-                for line, parsed in window:
-                    if isinstance(parsed, InvalidListingError):
-                        yield _invalid_entry(parsed, line)
-                        continue
-                    records = found.get(parsed.external_ref)
-                    yield from self.plan_listing(parsed, line=line, records=records)
+                yield from self._plan_items(window, found)
             if read < LOOKAHEAD:
                 return
+
+    def _plan_items(
+        self,
+        window: Iterable[SourceItem],
+        found: Mapping[str, list[ListingState]] | None,
+    ) -> Iterator[PlanEntry]:
+        """The entries of a window's items; `found`: records looked up for them (a listing
+        whose ref it does not hold, or every listing when None, is looked up on its own)."""
+        for item in window:
+            line: int | None
+            parsed: Listing | InvalidListingError
+            line, parsed = (None, item) if isinstance(item, Listing) else item
+            if isinstance(parsed, InvalidListingError):
+                yield _invalid_entry(parsed, line)
+                continue
+            records = found.get(parsed.external_ref) if found is not None else None
+            yield from self.plan_listing(parsed, line=line, records=records)
 
     def plan_listing(
         self,
