@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from listsync.errors import FieldIssue
@@ -120,14 +121,33 @@ class Projection(BaseModel):
     def digest(self) -> str:
         """A stable hash of the whole projection: equal hashes mean nothing to send.
 
-        SHA-256 of the projection as compact JSON with sorted keys; `refs` is left out while it
-        is empty, so projections without refs keep the digests of stores written before refs
-        existed.
+        SHA-256 of the projection as `json.dumps(tree, sort_keys=True, separators=(",", ":"))`
+        writes it (compact, keys sorted, non-ASCII as `\\u` escapes), where `tree` is the
+        projection's fields with `refs` left out while it is empty, so projections without refs
+        keep the digests of stores written before refs existed. What plain JSON cannot hold
+        (Decimal, dates, ...) is written as `model_dump(mode="json")` writes it.
+
+        The text is written by orjson and brought to `json.dumps`'s exact bytes (see
+        `_json_text`); the few values where that cannot be done take `json` itself, so the
+        digest is the same whichever way it was computed.
         """
+        tree = (
+            self.__dict__ if self.refs else {k: v for k, v in self.__dict__.items() if k != "refs"}
+        )
         try:
-            # The same text as below without copying the projection first; anything that
-            # `json` cannot write as-is (Decimal, dates, NaN, ...) takes the pydantic route.
-            raw = json.dumps(
+            raw = _json_text(orjson.dumps(tree, default=_item_tree, option=_DIGEST_OPTIONS))
+        except TypeError:
+            raw = None
+        if raw is None:
+            raw = self._json_dumps_text().encode()
+        return hashlib.sha256(raw).hexdigest()
+
+    def _json_dumps_text(self) -> str:
+        """The text `digest` hashes, written by `json` (the reference for `_json_text`)."""
+        try:
+            # Without copying the projection first; anything that `json` cannot write as-is
+            # (Decimal, dates, NaN, ...) takes the pydantic route.
+            return json.dumps(
                 _as_tree(self),
                 sort_keys=True,
                 separators=(",", ":"),
@@ -136,8 +156,73 @@ class Projection(BaseModel):
             )
         except (TypeError, ValueError):
             tree = self.model_dump(mode="json", exclude={"refs"} if not self.refs else None)
-            raw = json.dumps(tree, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(raw.encode()).hexdigest()
+            return json.dumps(tree, sort_keys=True, separators=(",", ":"))
+
+
+_DIGEST_OPTIONS = (
+    orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+)
+"""Dates and dataclasses go to `default` (which refuses them): `json` cannot write them, so
+their text is the pydantic route's, not orjson's."""
+
+
+def _json_text(raw: bytes) -> bytes | None:
+    """orjson's compact UTF-8 text as `json.dumps(..., sort_keys=True)` with its default
+    `ensure_ascii` writes it, or None where the two may differ.
+
+    The two write the same key order, separators, escapes below U+0080, integers,
+    `true`/`false`/`null` and floats from 1e-4 up. They differ on:
+    - non-ASCII characters, which `json` writes as `\\u00e5` where orjson writes UTF-8:
+      rewritten with the codec's `backslashreplace` (`\\xe5` → `\\u00e5`). A backslash in the
+      data (`\\\\` in orjson's text, which would make `\\x` ambiguous) and characters beyond
+      U+FFFF (which `json` writes as two escapes) give None;
+    - U+007F, which `json` writes `\\u007f`: rewritten;
+    - floats under 1e-4 (orjson: `1.5e-7`, `0.000015`; `json`: `1.5e-07`, `1.5e-05`): None.
+    """
+    if _small_float_written(raw):
+        return None
+    if b"\x7f" in raw:
+        raw = raw.replace(b"\x7f", b"\\u007f")
+    if raw.isascii():
+        return raw
+    if b"\\\\" in raw:
+        return None
+    escaped = raw.decode().encode("ascii", "backslashreplace")
+    if b"\\U" in escaped:
+        return None
+    return escaped.replace(b"\\x", b"\\u00")
+
+
+def _small_float_written(raw: bytes) -> bool:
+    """True when orjson's text may hold a float under 1e-4: a digit before `e-`, or `0.0000`
+    where a value starts (text in a string may match too, which only costs `json`'s route)."""
+    at = raw.find(b"e-")
+    while at > 0:
+        if raw[at - 1] in _DIGITS:
+            return True
+        at = raw.find(b"e-", at + 2)
+    at = raw.find(b"0.0000")
+    while at > 0:
+        if raw[at - 1] in _VALUE_STARTS:
+            return True
+        at = raw.find(b"0.0000", at + 6)
+    return False
+
+
+_DIGITS = b"0123456789"
+_VALUE_STARTS = b":,[-"
+
+
+def _item_tree(value: Any) -> dict[str, Any]:
+    """A `ProjectedItem`'s fields, for orjson in `Projection.digest`.
+
+    Raises:
+        TypeError: for any other value, which orjson then refuses as a whole.
+    """
+    if type(value) is not ProjectedItem:
+        raise TypeError(f"{type(value).__name__} is not plain JSON")
+    tree: dict[str, Any] = value.__dict__
+    return tree
 
 
 def _as_tree(value: Any) -> dict[str, Any]:
