@@ -21,7 +21,8 @@ from listsync.sync import FAILING_OUTCOMES, EntryResult, Outcome, SourceItem
 __all__ = ["ProgressSink", "RichProgress", "make_progress"]
 
 
-_BUCKETS = ("done", "blocked", "failed", "skipped")
+_BUCKETS = ("done", "blocked", "failed", "interrupted", "skipped")
+"""What a portal's bar and line count, as the run's summary table shows them apart."""
 
 
 def _bucket(outcome: Outcome) -> str:
@@ -29,7 +30,9 @@ def _bucket(outcome: Outcome) -> str:
         return "blocked"
     if outcome in FAILING_OUTCOMES:
         return "failed"
-    if outcome in (Outcome.SKIPPED, Outcome.INTERRUPTED):
+    if outcome is Outcome.INTERRUPTED:
+        return "interrupted"
+    if outcome is Outcome.SKIPPED:
         return "skipped"
     return "done"
 
@@ -91,6 +94,7 @@ class ProgressSink:
             done=c["done"],
             blocked=c["blocked"],
             failed=c["failed"],
+            interrupted=c["interrupted"],
             skipped=c["skipped"],
         )
 
