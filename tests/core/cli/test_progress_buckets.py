@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from listsync.cli import _progress
+from listsync.cli._terminal import terminal
 from listsync.sync import Outcome
 
 
@@ -17,7 +18,7 @@ def result(outcome: Outcome) -> Any:
 
 def test_interrupted_and_skipped_are_counted_apart(monkeypatch: pytest.MonkeyPatch) -> None:
     notes: list[tuple[str, dict[str, Any]]] = []
-    monkeypatch.setattr(_progress.terminal, "note", lambda text, **kw: notes.append((text, kw)))
+    monkeypatch.setattr(terminal, "note", lambda text, **kw: notes.append((text, kw)))
     sink = _progress.ProgressSink(total_lines=6, every=1000)
     outcomes = [Outcome.CONVERGED, Outcome.INTERRUPTED, Outcome.INTERRUPTED, Outcome.SKIPPED]
     for outcome in outcomes:
