@@ -7,6 +7,7 @@ as it was computed before orjson wrote it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -30,7 +31,7 @@ def reference_digest(projection: Projection) -> str:
 
     def as_tree(value: Any) -> dict[str, Any]:
         if type(value) is ProjectedItem:
-            return {name: getattr(value, name) for name in ProjectedItem.model_fields}
+            return {f.name: getattr(value, f.name) for f in dataclasses.fields(ProjectedItem)}
         raise TypeError(type(value).__name__)
 
     try:

@@ -10,6 +10,8 @@ import pytest
 from .conftest import run_pytest
 
 BROKEN = """
+import dataclasses
+
 from listsync.errors import RateLimitedError
 from listsync.adapter import Capability, OpKind, default_plan
 from listsync.testing import WriteAdapterConformance
@@ -37,7 +39,7 @@ class UndeclaredPublish(AcmeAdapter):
 
 class PatchSendsEverything(AcmeAdapter):
     async def _update(self, remote_id, op, ctx):
-        everything = op.model_copy(update={"changes": dict(ctx.projection.fields)})
+        everything = dataclasses.replace(op, changes=dict(ctx.projection.fields))
         return await super()._update(remote_id, everything, ctx)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -79,14 +80,19 @@ CredentialStore = Callable[[str, str, Mapping[str, str]], Awaitable[None]]
 """`await store(portal, account, secrets)`: called when an adapter renews a credential."""
 
 
-class ProjectedItem(BaseModel):
+@dataclass(frozen=True, slots=True)
+class ProjectedItem:
     """A media item or showing as the portal will receive it.
 
     `key` is stable across runs for the same canonical item; `canonical_index` points back at
     `Listing.media[i]` / `Listing.showings[i]` so portal errors land on the right entry.
-    """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A frozen dataclass with slots, not a pydantic model: a projection holds one per image and
+    showing, and a plan one operation per image, so they are the objects planning makes most.
+    pydantic validates them inside a `Projection` read from JSON (the JSON is the same as a
+    model's: `{"key": ..., "canonical_index": ..., "payload": {...}}`); built directly, they are
+    taken as given (`key` a `str`, `canonical_index` an `int`, `payload` a dict with `str` keys).
+    """
 
     key: str
     canonical_index: int
@@ -162,8 +168,8 @@ class Projection(BaseModel):
 _DIGEST_OPTIONS = (
     orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 )
-"""Dates and dataclasses go to `default` (which refuses them): `json` cannot write them, so
-their text is the pydantic route's, not orjson's."""
+"""Dataclasses and dates go to `default`, which writes `ProjectedItem`s and refuses the rest:
+`json` cannot write them, so their text is the pydantic route's, not orjson's."""
 
 
 def _json_text(raw: bytes) -> bytes | None:
@@ -214,15 +220,15 @@ _VALUE_STARTS = b":,[-"
 
 
 def _item_tree(value: Any) -> dict[str, Any]:
-    """A `ProjectedItem`'s fields, for orjson in `Projection.digest`.
+    """A `ProjectedItem`'s fields, for orjson in `Projection.digest` (orjson would write a
+    dataclass's fields in their own order, not sorted).
 
     Raises:
         TypeError: for any other value, which orjson then refuses as a whole.
     """
     if type(value) is not ProjectedItem:
         raise TypeError(f"{type(value).__name__} is not plain JSON")
-    tree: dict[str, Any] = value.__dict__
-    return tree
+    return {"canonical_index": value.canonical_index, "key": value.key, "payload": value.payload}
 
 
 def _as_tree(value: Any) -> dict[str, Any]:
@@ -231,10 +237,12 @@ def _as_tree(value: Any) -> dict[str, Any]:
     Raises:
         TypeError: for any other value (`json.dumps` calls this for what it cannot write).
     """
-    if type(value) not in (Projection, ProjectedItem):
+    if type(value) is ProjectedItem:
+        return _item_tree(value)
+    if type(value) is not Projection:
         raise TypeError(f"{type(value).__name__} is not plain JSON")
-    tree = {name: getattr(value, name) for name in type(value).model_fields}
-    if type(value) is Projection and not tree["refs"]:
+    tree = {name: getattr(value, name) for name in Projection.model_fields}
+    if not tree["refs"]:
         del tree["refs"]
     return tree
 
@@ -271,11 +279,12 @@ OP_CAPABILITY: Mapping[OpKind, Capability] = {
 }
 
 
-class Operation(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Operation:
     """One step on one portal for one listing.
 
     Attributes:
-        kind: what to do.
+        kind: what to do (an `OpKind`, or its value).
         key: the media/showing key for item operations.
         changes: for `UPDATE` / `SHOWING_UPDATE`, exactly the changed top-level fields, with
             `None` for a field to unset (absent = unchanged).
@@ -283,15 +292,19 @@ class Operation(BaseModel):
             `MARK_SOLD` the sale.
         refs: for `CREATE` every ref of the projection, for `UPDATE` the refs that changed
             (`None`: no longer referenced); see `Projection.refs`.
-    """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A frozen dataclass with slots, like `ProjectedItem` (see there).
+    """
 
     kind: OpKind
     key: str | None = None
-    changes: dict[str, Any] = Field(default_factory=dict)
-    payload: dict[str, Any] = Field(default_factory=dict)
-    refs: dict[str, Any] = Field(default_factory=dict)
+    changes: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)
+    refs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if type(self.kind) is not OpKind:  # "create" -> OpKind.CREATE; ValueError if unknown
+            _SET_OP_KIND(self, OpKind(self.kind))
 
     @property
     def idempotent(self) -> bool:
@@ -361,17 +374,17 @@ class RemoteRecord(BaseModel):
 
 
 def new_item(key: str, canonical_index: int, payload: dict[str, Any]) -> ProjectedItem:
-    """`ProjectedItem(key=..., canonical_index=..., payload=...)` without validating again.
+    """`ProjectedItem(key, canonical_index, payload)`, its slots set directly.
 
     For values that are valid as they are: `key` a `str`, `payload` a fresh dict with `str` keys
-    that the caller does not change afterwards. Validation would make the same instance at twice
-    the cost, and an adapter builds an item for every media item and showing it projects.
+    that the caller does not change afterwards. An adapter builds an item for every media item
+    and showing it projects; the dataclass's frozen `__init__` sets each field through
+    `object.__setattr__`, which costs twice as much.
     """
     instance = _NEW(ProjectedItem)
-    _SET_DICT(instance, {"key": key, "canonical_index": canonical_index, "payload": payload})
-    _SET_FIELDS_SET(instance, _ITEM_FIELDS)
-    _SET_EXTRA(instance, None)
-    _SET_PRIVATE(instance, None)
+    _SET_ITEM_KEY(instance, key)
+    _SET_ITEM_INDEX(instance, canonical_index)
+    _SET_ITEM_PAYLOAD(instance, payload)
     return instance
 
 
@@ -431,94 +444,51 @@ def new_operation(
     payload: dict[str, Any] | None = None,
     refs: dict[str, Any] | None = None,
 ) -> Operation:
-    """`Operation(kind=kind, ...)` given the arguments that are not None, without validating
-    again: for a `str` key and fresh dicts with `str` keys (see `new_item`)."""
-    given = _OP_FIELDS[key is not None, changes is not None, payload is not None, refs is not None]
+    """`Operation(kind, key, ...)`, its slots set directly (see `new_item`): for an `OpKind`, a
+    `str` key and fresh dicts with `str` keys."""
     instance = _NEW(Operation)
-    _SET_DICT(
-        instance,
-        {
-            "kind": kind,
-            "key": key,
-            "changes": {} if changes is None else changes,
-            "payload": {} if payload is None else payload,
-            "refs": {} if refs is None else refs,
-        },
-    )
-    _SET_FIELDS_SET(instance, given)
-    _SET_EXTRA(instance, None)
-    _SET_PRIVATE(instance, None)
-    return instance
-
-
-def _keyed_operation(kind: OpKind, key: str, payload: dict[str, Any]) -> Operation:
-    """`new_operation(kind, key, payload=payload)`, for the planner's item creations (one per
-    image of every new listing) without sorting its arguments out."""
-    instance = _NEW(Operation)
-    _SET_DICT(instance, {"kind": kind, "key": key, "changes": {}, "payload": payload, "refs": {}})
-    _SET_FIELDS_SET(instance, _KEYED_FIELDS)
-    _SET_EXTRA(instance, None)
-    _SET_PRIVATE(instance, None)
+    _SET_OP_KIND(instance, kind)
+    _SET_OP_KEY(instance, key)
+    _SET_OP_CHANGES(instance, {} if changes is None else changes)
+    _SET_OP_PAYLOAD(instance, {} if payload is None else payload)
+    _SET_OP_REFS(instance, {} if refs is None else refs)
     return instance
 
 
 def _item_creations(kind: OpKind, items: tuple[ProjectedItem, ...]) -> list[Operation]:
-    """`[_keyed_operation(kind, i.key, dict(i.payload)) for i in items]` in one loop, with no
-    call per item (the media of every new listing: most of the operations a plan holds)."""
-    new, set_dict, set_fields, set_extra, set_private = (
-        _NEW, _SET_DICT, _SET_FIELDS_SET, _SET_EXTRA, _SET_PRIVATE
+    """`[new_operation(kind, i.key, payload=dict(i.payload)) for i in items]` in one loop, with
+    no call per item (the media of every new listing: most of the operations a plan holds)."""
+    new, cls = _NEW, Operation
+    set_kind, set_key, set_changes, set_payload, set_refs = (
+        _SET_OP_KIND, _SET_OP_KEY, _SET_OP_CHANGES, _SET_OP_PAYLOAD, _SET_OP_REFS
     )  # fmt: skip
-    fields, cls = _KEYED_FIELDS, Operation
     out: list[Operation] = []
     append = out.append
     for item in items:
         instance = new(cls)
-        set_dict(
-            instance,
-            {
-                "kind": kind,
-                "key": item.key,
-                "changes": {},
-                "payload": dict(item.payload),
-                "refs": {},
-            },
-        )
-        set_fields(instance, fields)
-        set_extra(instance, None)
-        set_private(instance, None)
+        set_kind(instance, kind)
+        set_key(instance, item.key)
+        set_changes(instance, {})
+        set_payload(instance, dict(item.payload))
+        set_refs(instance, {})
         append(instance)
     return out
 
 
-# What `Model.model_construct(**values)` does for the models above (no extra or private
-# attributes, every field given a value), without looking each default up on every call as
-# pydantic's own does, which costs more than validating.
+# What `Model.model_construct(**values)` does for `Projection` (no extra or private attributes,
+# every field given a value), without looking each default up on every call as pydantic's own
+# does, which costs more than validating.
 _NEW = object.__new__
 _SET_DICT = BaseModel.__dict__["__dict__"].__set__
 _SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
 _SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
-# The fields set of every item and item creation, one set shared by all (they are many): the
-# models are frozen, so pydantic never adds to it, and `model_copy`, `copy` and `deepcopy` give
-# the copy a set of its own before `model_copy(update=...)` adds to it.
-_ITEM_FIELDS = {"key", "canonical_index", "payload"}
-_KEYED_FIELDS = {"kind", "key", "payload"}
-# The fields set of `new_operation`'s results for each combination of the optional arguments
-# given (key, changes, payload, refs), shared like the two above.
-_OP_FIELDS = {
-    (has_key, has_changes, has_payload, has_refs): {
-        name
-        for name, given in (
-            ("kind", True),
-            ("key", has_key),
-            ("changes", has_changes),
-            ("payload", has_payload),
-            ("refs", has_refs),
-        )
-        if given
-    }
-    for has_key in (False, True)
-    for has_changes in (False, True)
-    for has_payload in (False, True)
-    for has_refs in (False, True)
-}
+# The slots of the two dataclasses, set past their frozen `__setattr__` (as `__init__` does).
+_SET_ITEM_KEY = ProjectedItem.__dict__["key"].__set__
+_SET_ITEM_INDEX = ProjectedItem.__dict__["canonical_index"].__set__
+_SET_ITEM_PAYLOAD = ProjectedItem.__dict__["payload"].__set__
+_SET_OP_KIND = Operation.__dict__["kind"].__set__
+_SET_OP_KEY = Operation.__dict__["key"].__set__
+_SET_OP_CHANGES = Operation.__dict__["changes"].__set__
+_SET_OP_PAYLOAD = Operation.__dict__["payload"].__set__
+_SET_OP_REFS = Operation.__dict__["refs"].__set__

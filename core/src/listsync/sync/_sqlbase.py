@@ -32,7 +32,6 @@ from functools import update_wrapper
 from types import ModuleType
 from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
-from listsync.adapter import Operation, ProjectedItem
 from listsync.errors import StateStoreError
 from listsync.sync import _sqlrows as rows
 from listsync.sync._sent import SentRecord, fold_steps, new_base
@@ -305,8 +304,8 @@ class RowStore:
         return [
             Intent(
                 key=key,
-                op=Operation.model_validate_json(op_json),
-                item=ProjectedItem.model_validate_json(item_json) if item_json else None,
+                op=rows.OPERATION_JSON.validate_json(op_json),
+                item=rows.ITEM_JSON.validate_json(item_json) if item_json else None,
                 run_id=run_id,
                 created_at=rows.when(created_at),
                 id=intent_id,

@@ -7,7 +7,9 @@ import datetime as dt
 import json
 from typing import Any
 
-from listsync.adapter import PortalStatus
+from pydantic import TypeAdapter
+
+from listsync.adapter import Operation, PortalStatus, ProjectedItem
 from listsync.errors import FieldIssue
 from listsync.sync._sent import SentRecord
 from listsync.sync._store import AuditEntry, Intent, ListingState, Outcome
@@ -35,12 +37,20 @@ def when(value: str | dt.datetime) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
 
 
+OPERATION_JSON = TypeAdapter(Operation)
+"""An intent's operation as JSON (`Operation` is a dataclass: no `model_dump_json` of its own);
+the text a pydantic model of the same fields wrote, so stores written before read back."""
+ITEM_JSON = TypeAdapter(ProjectedItem)
+"""An intent's item as JSON, like `OPERATION_JSON`."""
+
+
 def intent_values(intent: Intent) -> tuple[Any, ...]:
+    item = intent.item
     return (
         intent.op.kind.value,
         intent.op.key,
-        intent.op.model_dump_json(),
-        intent.item.model_dump_json() if intent.item is not None else None,
+        OPERATION_JSON.dump_json(intent.op).decode(),
+        ITEM_JSON.dump_json(item).decode() if item is not None else None,
         intent.run_id,
         intent.created_at.isoformat(),
     )
