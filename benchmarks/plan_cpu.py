@@ -83,7 +83,9 @@ def planned(path: Path, work: Path) -> tuple[float, dict[str, int]]:
 
 def breakdown(path: Path, work: Path) -> dict[str, float]:
     """CPU per listing of each step called on its own (adapter calls + `diff_projection`),
-    averaged over ALL listings (each listing goes to its first portal only)."""
+    averaged over ALL listings (each listing goes to its first portal only). "hash" is taken
+    for every listing here; the planner takes it only for a listing with a record to compare
+    with (a re-run), and apply when it records a listing as sent."""
     lines = path.read_bytes().splitlines()
     listings = [Listing.model_validate_json(line) for line in lines]
     syndicator = Syndicator(PORTALS, state=f"sqlite:///{work / 'breakdown.sqlite'}")
