@@ -2,10 +2,10 @@
 
 A file of thousands of listings is never loaded whole: `read_listings` reads a line, validates
 it with `Listing.model_validate_json` on the raw bytes (the fast path, no `json.loads` first) and
-yields it before reading the next (the planner asks `ListingReader.refs_ahead` to read up to a
-hundred lines ahead, unparsed, to look their records up together). A bad line does not stop the
-reader; it is yielded as an `InvalidListingError` so the caller can report it as
-`line N: path: message` and carry on.
+yields it before reading the next (the planner asks `ListingReader.refs_ahead` for the refs of
+the next 120 lines, its `LOOKAHEAD`, read unparsed, to look their records up together). A bad
+line does not stop the reader; it is yielded as an `InvalidListingError` so the caller can
+report it as `line N: path: message` and carry on.
 
 Repeated refs: each `external_ref` may appear on one line only. The first line with a given
 ref goes ahead (when it is valid); every later line with the same ref is yielded as an
